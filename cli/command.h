@@ -1,0 +1,60 @@
+// Subcommands of the `memscope` tool. Each lives in its own cli/command_*.cpp
+// and registers itself with MEMSCOPE_REGISTER_COMMAND; main.cpp parses the
+// global options (accepted before or after the subcommand name, as
+// Volatility 3 users type them) and dispatches by name.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace memscope::cli {
+
+namespace po = boost::program_options;
+
+// Options every subcommand accepts.
+struct GlobalOptions {
+  std::string file;                      // -f/--file IMAGE
+  std::string profile;                   // -p/--profile FILE
+  std::vector<std::string> symbol_dirs;  // -s/--symbols DIR (repeatable)
+  std::string output = "text";           // -o/--output text|json|jsonl|csv
+  bool quiet = false;                    // -q
+};
+
+struct CommandContext {
+  const GlobalOptions& global;
+  const po::variables_map& options;      // the subcommand's own options
+  const std::vector<std::string>& args;  // positional arguments after the name
+};
+
+struct Command {
+  std::string name;     // "info", "convert", "profile", "linux.pslist"
+  std::string summary;  // one line for `memscope --help`
+  std::string usage;    // e.g. "convert IN OUT [options]"; empty: "<name> [options]"
+  // Adds the subcommand's own options (may be empty).
+  std::function<void(po::options_description&)> add_options;
+  // Runs it; returns the process exit status. Throw memscope::Error (or any
+  // std::exception) for a one-line error message and exit status 1.
+  std::function<int(const CommandContext&)> run;
+};
+
+void register_command(Command command);
+const std::vector<Command>& commands();  // sorted by name
+
+// Throws memscope::Error("<what>: ...") when the global -f option is missing.
+const std::string& require_image(const GlobalOptions& global);
+
+namespace detail {
+struct CommandRegistrar {
+  explicit CommandRegistrar(Command command) { register_command(std::move(command)); }
+};
+}  // namespace detail
+
+}  // namespace memscope::cli
+
+#define MEMSCOPE_REGISTER_COMMAND_CAT2(a, b) a##b
+#define MEMSCOPE_REGISTER_COMMAND_CAT(a, b) MEMSCOPE_REGISTER_COMMAND_CAT2(a, b)
+#define MEMSCOPE_REGISTER_COMMAND(...)                                       \
+  static ::memscope::cli::detail::CommandRegistrar MEMSCOPE_REGISTER_COMMAND_CAT( \
+      memscope_command_registrar_, __LINE__){__VA_ARGS__}

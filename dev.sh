@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# memscope's one entry point for setting up, building and testing.
+#
+#   ./dev.sh demo   install what is missing, build, run `memscope info` on the sample image
+#   ./dev.sh test   install what is missing, build, run the whole test suite (ctest)
+#   ./dev.sh deps   only install the Debian packages memscope needs
+#   ./dev.sh build  only configure and build (into ./build)
+#
+# Environment: BUILD_DIR (default ./build), BUILD_TYPE (default RelWithDebInfo),
+# JOBS (default: all cores), MEMSCOPE_FIXTURES (folder of the real test images,
+# default ../shared/fixtures).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+BUILD_DIR=${BUILD_DIR:-build}
+BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
+JOBS=${JOBS:-$(nproc)}
+
+# Debian 12 packages needed to build, test and run memscope.
+PACKAGES=(
+  build-essential cmake pkg-config
+  libboost-dev libboost-program-options-dev nlohmann-json3-dev
+  libelf-dev liblz4-dev liblzma-dev zlib1g-dev libzstd-dev
+  catch2 libbenchmark-dev
+  lz4 zstd xz-utils
+)
+
+install_deps() {
+  local missing=()
+  for package in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "dev.sh: installing ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo=(sudo)
+    else
+      echo "dev.sh: missing packages (${missing[*]}) and not root, no sudo: install them with apt-get as root" >&2
+      exit 1
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" ${CMAKE_ARGS:-} >/dev/null
+  cmake --build "$BUILD_DIR" -j "$JOBS"
+}
+
+case "${1:-}" in
+  deps) install_deps ;;
+  build) install_deps; build ;;
+  demo)
+    install_deps
+    build
+    "$BUILD_DIR/memscope" info -f samples/sample.lime
+    ;;
+  test)
+    install_deps
+    build
+    cd "$BUILD_DIR"
+    ctest --output-on-failure -j "$JOBS"
+    ;;
+  *)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

@@ -1,0 +1,68 @@
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <vector>
+
+#include "core/error.h"
+#include "core/segmented_file_layer.h"
+#include "support/temp_file.h"
+
+using namespace memscope;
+
+TEST_CASE("segmented layer reads across segments and reports holes") {
+  test::TempFile tmp("segments");
+  std::vector<uint8_t> bytes(0x3000);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 7);
+  tmp.write(bytes);
+  auto file = std::make_shared<const MappedFile>(tmp.path());
+  // physical 0x1000..0x2000 <- file 0; physical 0x2000..0x3000 <- file 0x1000;
+  // hole; physical 0x5000..0x6000 <- file 0x2000.
+  SegmentedFileLayer layer(file, "test", {{0x5000, 0x1000, 0x2000}, {0x1000, 0x1000, 0}, {0x2000, 0x1000, 0x1000}});
+  REQUIRE(layer.limit() == 0x6000);
+
+  std::vector<uint8_t> out(0x2000);
+  IoResult r = layer.read(0x1000, out.data(), out.size());
+  REQUIRE(r.ok());
+  REQUIRE(r.done == 0x2000);
+  CHECK(std::equal(out.begin(), out.end(), bytes.begin()));
+
+  r = layer.read(0x2ff0, out.data(), 0x20);
+  CHECK_FALSE(r.ok());
+  CHECK(r.done == 0x10);
+  CHECK(r.fault->address == 0x3000);
+  CHECK(r.fault->message().find("0x3000") != std::string::npos);
+
+  out.assign(0x2020, 0xAA);
+  r = layer.read(0x2ff0, out.data(), 0x2020, kReadPad);
+  CHECK(r.ok());
+  CHECK(r.done == 0x2020);
+  CHECK(out[0x10] == 0);
+  CHECK(out[0x2010] == bytes[0x2000]);
+
+  std::vector<Range> seen;
+  layer.ranges([&](const Range& range) { seen.push_back(range); return true; });
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0] == Range{0x1000, 0x2000});
+  CHECK(seen[1] == Range{0x5000, 0x1000});
+
+  CHECK(layer.peek(0x1800, 0x100) == file->data() + 0x800);
+  CHECK(layer.peek(0x1800, 0x1000) == nullptr);  // runs past the end of its segment
+}
+
+TEST_CASE("segmented layer rejects segments past the end of the file") {
+  test::TempFile tmp("short");
+  tmp.write(std::vector<uint8_t>(0x100, 1));
+  auto file = std::make_shared<const MappedFile>(tmp.path());
+  CHECK_THROWS_AS(SegmentedFileLayer(file, "test", {{0, 0x200, 0}}), FormatError);
+  CHECK_THROWS_WITH(SegmentedFileLayer(file, "test", {{0, 0x200, 0}}), Catch::Contains(tmp.path()));
+  CHECK_THROWS_AS(SegmentedFileLayer(file, "test", {{0, 0x80, 0}, {0x40, 0x80, 0}}), FormatError);
+}
+
+TEST_CASE("mapped file refuses a directory, a missing file and an empty file") {
+  CHECK_THROWS_WITH(MappedFile("/"), Catch::Contains("directory"));
+  CHECK_THROWS_WITH(MappedFile("/nonexistent/image.raw"), Catch::Contains("/nonexistent/image.raw"));
+  test::TempFile tmp("empty");
+  tmp.write(std::vector<uint8_t>{});
+  CHECK_THROWS_WITH(MappedFile(tmp.path()), Catch::Contains("empty"));
+}
