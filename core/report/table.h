@@ -1,0 +1,45 @@
+// What a plugin produces: typed columns and rows, independent of how they
+// are rendered (text, JSON, JSONL, CSV today; batch reports and HTML later).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace memscope {
+
+// An address or pointer value: rendered as a "0x..." hex string.
+struct Address {
+  uint64_t value = 0;
+  bool operator==(const Address&) const = default;
+};
+
+enum class ColumnType { Bool, Int, UInt, Address, String, StringList };
+
+// A cell: null (unknown / unreadable) or a value of the column's type.
+using Value = std::variant<std::monostate, bool, int64_t, uint64_t, Address, std::string,
+                           std::vector<std::string>>;
+
+struct Column {
+  std::string key;  // lowercase snake_case: "pid", "start_time"
+  ColumnType type = ColumnType::String;
+  std::string description;
+};
+
+struct Row {
+  std::vector<Value> cells;   // one per column, in column order
+  std::vector<Row> children;  // nested rows (pstree); empty for flat tables
+};
+
+struct Table {
+  std::vector<Column> columns;
+  std::vector<Row> rows;
+  // Problems met on the way that did not stop the analysis ("task at 0x...:
+  // cannot read comm: ..."). Rendered on stderr in text mode.
+  std::vector<std::string> warnings;
+
+  size_t column_index(const std::string& key) const;  // throws if absent
+};
+
+}  // namespace memscope
