@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+namespace memscope {
+struct SessionOptions;
+}
+
 namespace memscope::cli {
 
 namespace po = boost::program_options;
@@ -44,6 +48,12 @@ const std::vector<Command>& commands();  // sorted by name
 
 // Throws memscope::Error("<what>: ...") when the global -f option is missing.
 const std::string& require_image(const GlobalOptions& global);
+
+// The Session options given by -f, -p and -s (throws without -f).
+SessionOptions session_options(const GlobalOptions& global);
+
+// Makes every registered plugin a subcommand of its own name.
+void register_plugin_commands();
 
 namespace detail {
 struct CommandRegistrar {

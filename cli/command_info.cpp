@@ -6,7 +6,7 @@
 
 #include "cli/command.h"
 #include "core/hex.h"
-#include "formats/registry.h"
+#include "core/session.h"
 
 namespace memscope::cli {
 namespace {
@@ -81,12 +81,35 @@ void print_text(const nlohmann::json& j) {
   }
 }
 
+nlohmann::json kernel_summary(Session& session) {
+  nlohmann::json k;
+  try {
+    const LinuxKernelInfo& info = session.kernel();
+    k["banner"] = info.banner;
+    k["os_release"] = info.os_release;
+    k["kaslr_virtual_shift"] = hex(info.virtual_shift);
+    k["kaslr_physical_shift"] = hex(info.physical_shift);
+    k["dtb"] = hex(info.dtb);
+    k["paging_levels"] = info.paging_levels;
+    k["method"] = info.method;
+    k["banners_found"] = info.banners_found;
+    if (session.has_profile()) k["profile"] = session.profile().source();
+  } catch (const std::exception& e) {
+    k["error"] = e.what();
+  }
+  return k;
+}
+
 int run_info(const CommandContext& ctx) {
-  auto layer = open_image(require_image(ctx.global));
-  nlohmann::json j = physical_summary(*layer);
+  Session session(session_options(ctx.global));
+  nlohmann::json j = physical_summary(session.image());
+  nlohmann::json kernel = kernel_summary(session);
   nlohmann::json layers = nlohmann::json::array();
-  for (AddressSpace* at = layer.get(); at; at = at->below()) layers.push_back(at->name());
+  AddressSpace* top = kernel.contains("error") ? static_cast<AddressSpace*>(&session.physical())
+                                               : &session.kernel_space();
+  for (AddressSpace* at = top; at; at = at->below()) layers.push_back(at->name());
   j["layers"] = layers;
+  j["kernel"] = kernel;
   if (ctx.global.output == "text")
     print_text(j);
   else

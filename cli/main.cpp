@@ -68,6 +68,7 @@ void print_command_help(const Command& command, const po::options_description& o
 }
 
 int run(int argc, char** argv) {
+  memscope::cli::register_plugin_commands();
   std::vector<std::string> args(argv + 1, argv + argc);
 
   // Find the subcommand: the first argument that is neither an option nor

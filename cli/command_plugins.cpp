@@ -1,0 +1,105 @@
+// Every registered plugin is a subcommand of its own name
+// (`memscope linux.pslist --pid 1`), and `memscope plugins` lists them.
+#include <iostream>
+
+#include "cli/command.h"
+#include "core/plugin.h"
+#include "core/report/render.h"
+#include "core/session.h"
+
+namespace memscope::cli {
+
+SessionOptions session_options(const GlobalOptions& global) {
+  SessionOptions options;
+  options.image = require_image(global);
+  options.profile = global.profile;
+  options.symbol_dirs = global.symbol_dirs;
+  return options;
+}
+
+namespace {
+
+void add_plugin_options(const PluginInfo& info, po::options_description& options) {
+  for (const PluginOption& option : info.options) {
+    const char* name = option.name.c_str();
+    const char* help = option.description.c_str();
+    switch (option.kind) {
+      case PluginOption::Kind::Flag:
+        options.add_options()(name, po::bool_switch(), help);
+        break;
+      case PluginOption::Kind::Int:
+      case PluginOption::Kind::String:
+        if (option.repeatable)
+          options.add_options()(name, po::value<std::vector<std::string>>()->composing()->value_name(
+                                          option.kind == PluginOption::Kind::Int ? "N" : "VALUE"), help);
+        else
+          options.add_options()(name, po::value<std::string>()->value_name(
+                                          option.kind == PluginOption::Kind::Int ? "N" : "VALUE"), help);
+        break;
+    }
+  }
+}
+
+PluginArgs plugin_args(const PluginInfo& info, const po::variables_map& vm) {
+  PluginArgs args;
+  for (const PluginOption& option : info.options) {
+    if (!vm.count(option.name)) continue;
+    const po::variable_value& value = vm[option.name];
+    if (option.kind == PluginOption::Kind::Flag) {
+      if (value.as<bool>()) args.set_flag(option.name);
+    } else if (option.repeatable) {
+      for (const std::string& v : value.as<std::vector<std::string>>()) args.add(option.name, v);
+    } else {
+      args.add(option.name, value.as<std::string>());
+    }
+  }
+  return args;
+}
+
+int run_plugin_command(const Plugin& plugin, const CommandContext& ctx) {
+  OutputFormat format = parse_output_format(ctx.global.output);
+  PluginArgs args = plugin_args(plugin.info, ctx.options);
+  Session session(session_options(ctx.global));
+  PluginResult result = run_plugin(plugin, session, args);
+  if (!result.ok) {
+    std::cerr << "memscope: " << result.error << "\n";
+    return 1;
+  }
+  render(result.table, format, std::cout);
+  if (!ctx.global.quiet)
+    for (const std::string& warning : result.table.warnings) std::cerr << "warning: " << warning << "\n";
+  return 0;
+}
+
+int list_plugins(const CommandContext& ctx) {
+  Table table;
+  table.columns = {{"name", ColumnType::String, "plugin name"}, {"description", ColumnType::String, ""}};
+  for (const Plugin& plugin : plugins())
+    table.rows.push_back(Row{{plugin.info.name, plugin.info.description}, {}});
+  render(table, parse_output_format(ctx.global.output), std::cout);
+  return 0;
+}
+
+MEMSCOPE_REGISTER_COMMAND(Command{
+    .name = "plugins",
+    .summary = "list the analysis plugins",
+    .usage = "plugins",
+    .add_options = {},
+    .run = list_plugins,
+});
+
+}  // namespace
+
+void register_plugin_commands() {
+  for (const Plugin& plugin : plugins()) {
+    register_command(Command{
+        .name = plugin.info.name,
+        .summary = plugin.info.description,
+        .usage = plugin.info.name + " -f IMAGE [-p PROFILE] [options]",
+        .add_options = [&plugin](po::options_description& options) { add_plugin_options(plugin.info, options); },
+        .run = [&plugin](const CommandContext& ctx) { return run_plugin_command(plugin, ctx); },
+    });
+  }
+}
+
+}  // namespace memscope::cli

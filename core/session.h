@@ -1,0 +1,89 @@
+// A Session is one opened image and everything derived from it: the
+// evidence layer, the overlay on it, the kernel profile, the kernel found in
+// it, and its virtual address spaces. The CLI, the kvm C API and plugins all
+// work through one; everything that needs searching (profile matching,
+// kernel discovery) happens on first use, so `memscope info` on an image
+// without a profile still works.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/linux_kernel_info.h"
+#include "core/overlay.h"
+#include "core/overlay_file.h"
+#include "core/physical_layer.h"
+#include "core/profile.h"
+#include "core/x86_64_paging.h"
+
+namespace memscope {
+
+struct SessionOptions {
+  std::string image;                     // the evidence file
+  std::string profile;                   // an explicit profile file, or ""
+  std::vector<std::string> symbol_dirs;  // folders of profiles matched by banner
+  bool use_profile_cache = true;
+};
+
+class Session {
+ public:
+  // Opens the image read-only and detects its format; throws memscope::Error.
+  explicit Session(SessionOptions options);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const SessionOptions& options() const { return options_; }
+
+  // The evidence, as its format gives it.
+  PhysicalLayer& image() { return *image_; }
+  // The copy-on-write overlay on the evidence: the physical space every
+  // other layer reads through.
+  Overlay& overlay() { return *overlay_; }
+  AddressSpace& physical() { return *overlay_; }
+
+  // The kernel profile: the -p file, or the one among the symbol folders
+  // whose banner matches the image. Throws ProfileError when there is none.
+  const Profile& profile();
+  std::shared_ptr<const Profile> shared_profile();
+  bool has_profile();  // tries to find one; false instead of throwing
+
+  // Where the kernel is (discovered on first call); throws memscope::Error
+  // "no Linux kernel found ..." when discovery fails.
+  const LinuxKernelInfo& kernel();
+  bool has_kernel();  // false instead of throwing
+  // The kernel's virtual address space.
+  X86_64Paging& kernel_space();
+  // Replaces discovery with a known top-level table (CR3).
+  void set_kernel_dtb(uint64_t cr3, int levels);
+
+  // Run-time address of a profile symbol (KASLR applied).
+  uint64_t symbol_address(std::string_view name);
+  std::optional<uint64_t> find_symbol_address(std::string_view name);
+
+  // A new virtual space over the same physical layer, for one process
+  // (`cr3`: the physical address of its pgd).
+  std::unique_ptr<X86_64Paging> process_space(uint64_t cr3, const std::string& name);
+
+  // Names the evidence for saved overlays: path, size and a fingerprint of
+  // the file's first and last MiB.
+  ImageIdentity image_identity() const;
+
+ private:
+  void load_profile();
+
+  SessionOptions options_;
+  std::unique_ptr<PhysicalLayer> image_;
+  std::unique_ptr<Overlay> overlay_;
+  std::shared_ptr<const Profile> profile_;
+  std::optional<std::string> profile_error_;
+  bool profile_tried_ = false;
+  std::optional<LinuxKernelInfo> kernel_;
+  std::optional<std::string> kernel_error_;
+  std::unique_ptr<X86_64Paging> kernel_space_;
+};
+
+}  // namespace memscope

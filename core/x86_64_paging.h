@@ -1,0 +1,172 @@
+// The x86_64 paging layer: a virtual address space defined by 4- or 5-level
+// page tables that live in the layer below (a physical image, or an overlay
+// on it). It gives the kernel's view (DTB = swapper_pg_dir / CR3) and, with a
+// process's pgd, that process's view.
+//
+// Reads go through a small direct-mapped translation cache (a software TLB)
+// holding, per virtual 4 KiB page, the physical page and the lower layer's
+// peek pointer, so repeated reads in a page cost a lookup and a memcpy. The
+// cache is dropped whenever below().generation() changes (an overlay write
+// may have changed a page table), so it never serves stale translations.
+//
+// Not thread-safe (the cache is per instance): give each thread its own
+// X86_64Paging over the same lower layer.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/address_space.h"
+
+namespace memscope {
+
+// What one virtual address maps to.
+struct Translation {
+  uint64_t physical = 0;   // physical address of the byte (not the page base)
+  uint64_t page_size = 0;  // 4096, 2 MiB or 1 GiB
+  // Effective permissions: writable and user only if every level allows it,
+  // nx if any level forbids execution.
+  bool writable = false;
+  bool user = false;
+  bool nx = false;
+};
+
+// 5 when CR4.LA57 (bit 12) is set, else 4.
+int paging_levels_from_cr4(uint64_t cr4);
+
+class X86_64Paging : public AddressSpace {
+ public:
+  static constexpr uint64_t kPageSize = 4096;
+
+  // `cr3` is the register value or a bare table address: PCID / flag bits
+  // (11:0), the no-flush bit 63 and the other bits above 51 are masked off.
+  // `levels` is 4 or 5 (throws Error otherwise). `name` defaults to
+  // "x86_64-4level" / "x86_64-5level".
+  X86_64Paging(AddressSpace& below, uint64_t cr3, int levels, std::string name = "");
+  ~X86_64Paging() override;
+
+  std::string name() const override { return name_; }
+  AddressSpace* below() const override { return &below_; }
+  uint64_t limit() const override { return 0; }  // the whole 64-bit space
+
+  // Every mapped canonical virtual range, ascending, adjacent ones merged.
+  // Walks the tables: each table page is visited at most once per call (so
+  // self-referencing or aliased tables cannot make it loop or explode);
+  // unreadable table pages are skipped.
+  void ranges(const std::function<bool(const Range&)>& visit) const override;
+
+  // The lower layer's pointer for the translated bytes, when [address,
+  // address + n) lies in one 4 KiB page; nullptr otherwise.
+  const uint8_t* peek(uint64_t address, size_t n) override;
+
+  // Translates one virtual address. On failure returns nullopt and, if `why`
+  // is given, fills it with the fault (virtual address, this layer, the
+  // level that failed).
+  std::optional<Translation> translate(uint64_t vaddr, Fault* why = nullptr);
+
+  // One call per leaf mapping (4 KiB, 2 MiB or 1 GiB page) in ascending
+  // virtual order, not merged: for scanners and per-process memory maps.
+  // `flags.physical` equals `physical` (the page base). Same bounds as
+  // ranges(). The visitor returns false to stop.
+  using MappingVisitor =
+      std::function<bool(uint64_t vaddr, uint64_t physical, uint64_t size, const Translation& flags)>;
+  void for_each_mapping(const MappingVisitor& visit) const;
+
+  // The hot path of read() without building an IoResult (whose std::optional
+  // costs more than the lookup): copies n bytes and returns true when
+  // [address, address + n) lies in one page whose translation and lower-layer
+  // pointer are cached and still valid; otherwise copies nothing and returns
+  // false, and the caller uses read(). For typed-object readers and kvm_read.
+  bool read_cached(uint64_t address, void* buffer, size_t n);
+
+  // Physical address of the top-level table (CR3 with flag bits masked).
+  uint64_t table_base() const { return table_base_; }
+  int levels() const { return levels_; }
+  // True if bits 63..(47 or 56) are copies of bit 47 (or 56).
+  bool is_canonical(uint64_t vaddr) const;
+  // Drops every cached translation (done automatically on generation change).
+  void flush_cache();
+
+ protected:
+  IoResult do_read(uint64_t address, void* buffer, size_t n, unsigned flags) override;
+  // Writes are forwarded to the layer below at the translated physical
+  // address, one page at a time. Page permissions are not enforced: an
+  // analyst patching read-only kernel text is a legitimate use. Every page
+  // is translated before anything is written, so an unmapped page in the
+  // range writes nothing.
+  IoResult do_write(uint64_t address, const void* buffer, size_t n) override;
+
+ private:
+  // Defined here so that read_cached can be inlined into callers.
+  struct CacheEntry {
+    uint64_t page = 0;              // virtual page number (vaddr >> 12)
+    uint64_t physical = 0;          // physical address of that 4 KiB page
+    const uint8_t* data = nullptr;  // below's peek of the page, or nullptr
+    uint32_t epoch = 0;             // valid only when equal to epoch_
+    uint8_t page_shift = 0;         // 12, 21 or 30: size of the mapping
+    bool writable = false, user = false, nx = false;
+  };
+  static constexpr size_t kTlbSets = 4096;  // x 2 ways: 8192 pages, 256 KiB
+  struct RegionEntry;
+  struct Permissions;
+  class TableWalker;
+
+  // The cache entry for `vaddr`'s 4 KiB page, filled on a miss, or nullptr
+  // (with `why` filled, naming `vaddr`) when the page is not mapped.
+  const CacheEntry* lookup(uint64_t vaddr, Fault* why);
+  // The levels above the page table for `vaddr`'s 2 MiB region, cached.
+  const RegionEntry* lookup_region(uint64_t vaddr, Fault* why);
+  // Reads the entry for `vaddr` at `level` from `table` (through `table_data`
+  // when the lower layer gave a pointer to it); checks present and reserved bits.
+  std::optional<uint64_t> load_entry(uint64_t vaddr, int level, uint64_t table, const uint8_t* table_data,
+                                     Fault* why) const;
+  // do_read past its hot path: misses, page crossings, faults.
+  IoResult read_slow(uint64_t address, void* buffer, size_t n, unsigned flags);
+  // Drops the caches if the lower layer changed since they were filled.
+  void sync_generation();
+
+  AddressSpace& below_;
+  uint64_t table_base_;
+  int levels_;
+  std::string name_;
+
+  // Software TLB: 2-way set-associative, per 4 KiB virtual page. Region
+  // cache: direct-mapped, per 2 MiB virtual region (large leaf or page
+  // table), so a TLB miss costs one entry load, not a four-level walk.
+  std::unique_ptr<CacheEntry[]> cache_;
+  std::unique_ptr<RegionEntry[]> regions_;
+  uint32_t epoch_ = 1;  // entries are valid only when their epoch matches
+  uint64_t seen_generation_;
+};
+
+inline bool X86_64Paging::read_cached(uint64_t address, void* buffer, size_t n) {
+  uint64_t offset = address & (kPageSize - 1);
+  if (n > kPageSize - offset || below_.generation() != seen_generation_) return false;
+  uint64_t page = address >> 12;
+  const CacheEntry* set = &cache_[(page & (kTlbSets - 1)) * 2];
+  const CacheEntry* hit;
+  if (set[0].epoch == epoch_ && set[0].page == page)
+    hit = &set[0];
+  else if (set[1].epoch == epoch_ && set[1].page == page)
+    hit = &set[1];
+  else
+    return false;
+  if (!hit->data) return false;
+  // Constant sizes compile to single moves; reads of pointers and integers
+  // dominate.
+  auto* out = static_cast<uint8_t*>(buffer);
+  switch (n) {
+    case 8: std::memcpy(out, hit->data + offset, 8); break;
+    case 4: std::memcpy(out, hit->data + offset, 4); break;
+    case 2: std::memcpy(out, hit->data + offset, 2); break;
+    case 1: *out = hit->data[offset]; break;
+    default: std::memcpy(out, hit->data + offset, n);
+  }
+  return true;
+}
+
+}  // namespace memscope

@@ -1,0 +1,31 @@
+// The LiME container (Linux Memory Extractor, "lime" output format): a
+// sequence of [32-byte header][range bytes] records until end of file, one
+// record per physical range, with holes between ranges. Shared by the
+// reader (formats/lime.cpp) and the writer (formats/plain_writers.cpp).
+#pragma once
+
+#include <bit>
+#include <cstdint>
+
+namespace memscope::lime {
+
+static_assert(std::endian::native == std::endian::little, "LiME headers are little-endian");
+
+inline constexpr uint32_t kMagic = 0x4C694D45;  // "EMiL" on disk
+inline constexpr uint32_t kVersion = 1;
+
+struct RangeHeader {
+  uint32_t magic = kMagic;
+  uint32_t version = kVersion;
+  uint64_t start = 0;          // first physical address of the range
+  uint64_t end_inclusive = 0;  // LAST physical address, not one past it
+  uint8_t reserved[8] = {};
+};
+static_assert(sizeof(RangeHeader) == 32);
+
+// A LiME range normally matches one "System RAM" entry of /proc/iomem, so
+// real images have a handful; this many is not a plausible image and would
+// only make us allocate for an attacker.
+inline constexpr uint64_t kMaxRanges = uint64_t{1} << 20;
+
+}  // namespace memscope::lime

@@ -1,0 +1,205 @@
+// A small synthetic Linux image for plugin tests: a sparse physical memory
+// (BufferSpace) holding x86_64 page tables, a direct map and a kernel-image
+// mapping at a KASLR-shifted address, a banner, init_task and a task list of
+// processes and threads (parents, creds, comm, start times, mm with
+// per-process page tables mapping argv/env pages), a modules list, and the
+// matching ISF JSON profile.
+//
+// The profile's field offsets are deliberately unlike any real kernel's (even
+// list_head has `prev` before `next`), so a plugin that hard-codes an offset
+// fails here. Options pick old-kernel field variants (task_struct.state vs
+// __state, module_core / core_layout / mem[], thread_group vs thread_node)
+// so that every code path of the plugins is exercised. Hooks corrupt the
+// built image (a cycle in the task list, a wild pointer, an absurd arg_end)
+// to test that plugins stay bounded and keep the rest of their output.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/buffer_space.h"
+#include "support/page_table_builder.h"
+
+namespace memscope::test {
+
+struct SyntheticProcess {
+  int pid = 0;   // tgid, and the tid of the group leader
+  int ppid = 0;  // real_parent's tgid; 0 = init_task (swapper)
+  std::string comm;  // at most 15 characters are kept, like the kernel
+  uint32_t uid = 0, gid = 0, euid = 0, egid = 0;
+  uint64_t start_time_ns = 0;  // since boot
+  bool kernel_thread = false;  // PF_KTHREAD, no mm
+  std::vector<std::string> argv;  // user processes only
+  std::vector<std::string> envp;  // "KEY=VALUE"
+  std::vector<int> extra_threads;  // tids of the threads besides the leader
+  bool hidden = false;  // built, but unlinked from the task list (self-linked)
+  // task_struct.__state (or .state) and .exit_state: 1 = TASK_INTERRUPTIBLE
+  // ("S"), 0x402 = TASK_IDLE ("I"), 0 = running ("R"); a zombie has
+  // exit_state 0x20 (EXIT_ZOMBIE) and no mm.
+  uint32_t state = 1;
+  uint32_t exit_state = 0;
+  char state_letter() const;  // what ps shows for state / exit_state
+  bool has_mm() const { return !kernel_thread && exit_state == 0; }
+};
+
+struct SyntheticModule {
+  std::string name;
+  uint64_t text_size = 0x2000;  // part of core_size
+  uint64_t core_size = 0x4000;  // every core region (text, data, rodata); page multiple
+  uint64_t init_size = 0;       // init regions still allocated (0 once loaded)
+  int refcount = 0;             // as /proc/modules shows it
+  std::string state = "MODULE_STATE_LIVE";  // an enumerator of enum module_state
+  bool hidden = false;          // unlinked from `modules` (self-linked)
+  // What /proc/modules reports as the size.
+  uint64_t proc_size() const { return core_size + init_size; }
+};
+
+enum class TaskStateField { kState, kUnderscoreState };  // long state (< 5.14) / unsigned __state
+enum class ModuleLayoutKind { kModuleCore, kCoreLayout, kMemArray };  // < 4.5 / 4.5-6.3 / 6.4+
+enum class ThreadListKind { kThreadNode, kThreadGroup };  // signal->thread_head / leader's thread_group
+enum class StartTimeField { kStartBoottime, kRealStartTime };  // 5.5+ / older
+
+struct SyntheticOptions {
+  TaskStateField task_state = TaskStateField::kUnderscoreState;
+  ModuleLayoutKind module_layout = ModuleLayoutKind::kMemArray;
+  ThreadListKind thread_list = ThreadListKind::kThreadNode;
+  StartTimeField start_time = StartTimeField::kStartBoottime;
+  // Plain `unsigned int uid` in struct cred (kernels before kuid_t, < 3.5)
+  // instead of kuid_t { val }.
+  bool plain_uid = false;
+  // mm_struct's fields inside an anonymous struct member, as in 6.x.
+  bool anonymous_mm_fields = true;
+  // KASLR: run-time kernel address = link-time address + virtual_shift;
+  // the kernel image lies at its default physical address + physical_shift.
+  uint64_t virtual_shift = 0x1e600000;
+  uint64_t physical_shift = 0;
+  uint64_t page_offset_base = 0xffff9a4d80000000ull;
+  std::string release = "5.15.0-memscope-synthetic";
+  std::vector<SyntheticProcess> processes;  // empty: default_processes()
+  std::vector<SyntheticModule> modules;     // empty: default_modules()
+};
+
+class SyntheticLinux {
+ public:
+  // Link-time start of the kernel image and of the kernel mapping.
+  static constexpr uint64_t kStartKernelMap = 0xffffffff80000000ull;
+  static constexpr uint64_t kLinkText = 0xffffffff81000000ull;
+
+  // A varied set: init, kernel threads, a shell tree, a multi-threaded
+  // process, one with more than 4096 bytes of arguments, a setuid one, a
+  // truncated comm, and one hidden process. Every user process has a
+  // RIG_MARKER variable.
+  static std::vector<SyntheticProcess> default_processes();
+  // Three listed modules (one still loading, with init memory) and a hidden one.
+  static std::vector<SyntheticModule> default_modules();
+
+  explicit SyntheticLinux(SyntheticOptions options = {});
+  ~SyntheticLinux();
+  SyntheticLinux(const SyntheticLinux&) = delete;
+  SyntheticLinux& operator=(const SyntheticLinux&) = delete;
+
+  const SyntheticOptions& options() const { return options_; }
+  const std::vector<SyntheticProcess>& processes() const { return options_.processes; }
+  const std::vector<SyntheticModule>& modules() const { return options_.modules; }
+  const SyntheticProcess& process(int pid) const;
+  BufferSpace& space() { return *space_; }
+
+  std::string banner() const;  // without the trailing newline
+  const nlohmann::json& profile_json() const { return profile_; }
+
+  // Physical address of the kernel's top-level page table (init_top_pgt).
+  uint64_t dtb() const { return dtb_; }
+  // Link-time / run-time address of a symbol of the profile.
+  uint64_t symbol_link_address(const std::string& name) const;
+  uint64_t symbol_address(const std::string& name) const { return symbol_link_address(name) + options_.virtual_shift; }
+  // Run-time addresses of built objects.
+  uint64_t task_address(int tid) const;
+  uint64_t mm_address(int pid) const;
+  uint64_t module_address(const std::string& name) const;
+  uint64_t module_base(const std::string& name) const;
+  // Physical address of the process's top-level page table.
+  uint64_t process_dtb(int pid) const;
+  // Offset of a member (path "a.b", anonymous members resolved) in the profile.
+  uint64_t offset_of(const std::string& type, const std::string& path) const;
+  // Physical address behind a kernel virtual address built here (direct
+  // map, kernel image or module area); throws std::logic_error otherwise.
+  uint64_t kernel_physical(uint64_t vaddr) const;
+
+  // --- Corruption hooks (applied to the built memory) --------------------
+  // Writes a pointer-sized value at task_struct member `path` of task `tid`
+  // ("tasks.next", "cred", "mm", "real_parent", ...).
+  void set_task_pointer(int tid, const std::string& path, uint64_t value);
+  // task(from_pid).tasks.next -> task(to_pid).tasks: a cycle when to_pid
+  // comes earlier in the list.
+  void link_tasks_cycle(int from_pid, int to_pid);
+  // task(pid).tasks.next -> an address that no page table maps.
+  void wild_task_next(int pid);
+  // mm->arg_end of process `pid`.
+  void set_arg_end(int pid, uint64_t arg_end);
+  // An address in the kernel half that is canonical but not mapped.
+  static constexpr uint64_t kUnmappedKernelAddress = 0xffffc90012345000ull;
+
+  // --- Output ------------------------------------------------------------
+  void write_profile(const std::string& path) const;
+  void write_lime(const std::string& path);
+  void write_raw(const std::string& path);
+  // With a VMCOREINFO note (OSRELEASE, KERNELOFFSET, SYMBOL(init_top_pgt)...)
+  // and a CPU note whose CR3 is the kernel's table.
+  void write_elf(const std::string& path);
+
+ private:
+  class Layout;
+  struct Region {
+    uint64_t virt, phys, size;
+  };
+  struct BuiltProcess {
+    uint64_t mm = 0;
+    uint64_t dtb = 0;
+    uint64_t signal = 0;
+    std::vector<uint64_t> tasks;  // leader first, then the threads
+  };
+
+  void build_profile();
+  void build_kernel_mappings();
+  void build_banner();
+  void build_tasks();
+  void build_user_memory(const SyntheticProcess& p, BuiltProcess& built);
+  void build_modules();
+
+  uint64_t link_to_phys(uint64_t link) const { return link - kStartKernelMap + options_.physical_shift; }
+  uint64_t direct_map(uint64_t phys) const { return options_.page_offset_base + phys; }
+  uint64_t slab_alloc(uint64_t size);
+  uint64_t user_page_alloc();
+  // Writes `value` (little-endian, the member's size) at member `path` of
+  // the `type` object at kernel virtual address `object`.
+  void put_field(uint64_t object, const std::string& type, const std::string& path, uint64_t value);
+  void put_string_field(uint64_t object, const std::string& type, const std::string& path, const std::string& s);
+  void put_kernel(uint64_t vaddr, const void* bytes, size_t n);
+  void put_kernel_u64(uint64_t vaddr, uint64_t value) { put_kernel(vaddr, &value, sizeof value); }
+  // Links `node` (a list_head at a kernel address) at the tail of `head`.
+  void list_add_tail(uint64_t node, uint64_t head);
+  void list_init(uint64_t head);
+
+  SyntheticOptions options_;
+  std::unique_ptr<BufferSpace> space_;
+  std::unique_ptr<Layout> layout_;
+  std::unique_ptr<PageTableBuilder> kernel_tables_;
+  nlohmann::json profile_;
+  std::vector<Region> regions_;
+  uint64_t dtb_ = 0;
+  uint64_t slab_next_ = 0;
+  uint64_t user_page_next_ = 0;
+  uint64_t table_pool_next_ = 0;
+  uint64_t module_phys_next_ = 0;
+  uint64_t module_virt_next_ = 0;
+  std::map<int, uint64_t> task_by_tid_;
+  std::map<int, BuiltProcess> process_by_pid_;
+  std::map<std::string, uint64_t> module_by_name_;
+  std::map<std::string, uint64_t> module_base_by_name_;
+};
+
+}  // namespace memscope::test

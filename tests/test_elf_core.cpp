@@ -1,0 +1,398 @@
+// ELF cores: round trips through write_elf_core, and cores built byte by
+// byte here (independently of the writer) for the producers' variations and
+// the lies a reader must catch.
+#include <catch2/catch.hpp>
+
+#include <elf.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/segmented_file_layer.h"
+#include "formats/elf_core.h"
+#include "formats/plain_writers.h"
+#include "formats/qemu_cpu_note.h"
+#include "formats/registry.h"
+#include "support/buffer_space.h"
+#include "support/temp_file.h"
+
+using namespace memscope;
+
+namespace {
+
+uint8_t pattern(uint64_t address) { return static_cast<uint8_t>((address * 151) ^ (address >> 9)); }
+
+void fill(test::BufferSpace& space, uint64_t start, uint64_t size) {
+  std::vector<uint8_t> bytes(size);
+  for (uint64_t i = 0; i < size; ++i) bytes[i] = pattern(start + i);
+  space.put(start, bytes.data(), bytes.size());
+}
+
+const char* const kVmcoreinfo =
+    "OSRELEASE=6.1.0-test-amd64\n"
+    "PAGESIZE=4096\n"
+    "SYMBOL(init_top_pgt)=ffffffff82a10000\n"
+    "NUMBER(phys_base)=-727711744\n"
+    "KERNELOFFSET=2b600000\n";
+
+// An ELF64 x86_64 core assembled by hand.
+struct CoreBuilder {
+  struct Load {
+    uint64_t paddr, vaddr;
+    std::vector<uint8_t> bytes;
+    uint64_t memsz;  // 0: same as bytes.size()
+  };
+  struct Note {
+    std::string owner;
+    uint32_t type;
+    std::string descriptor;
+  };
+  std::vector<Load> loads;
+  std::vector<Note> notes;
+  uint16_t machine = EM_X86_64;
+  uint16_t type = ET_CORE;
+  uint8_t elf_class = ELFCLASS64;
+
+  static std::string note_bytes(const Note& note) {
+    std::string out;
+    Elf64_Nhdr header{static_cast<uint32_t>(note.owner.size() + 1), static_cast<uint32_t>(note.descriptor.size()),
+                      note.type};
+    out.append(reinterpret_cast<const char*>(&header), sizeof header);
+    out.append(note.owner);
+    out.push_back('\0');
+    out.resize((out.size() + 3) & ~size_t{3}, '\0');
+    out.append(note.descriptor);
+    out.resize((out.size() + 3) & ~size_t{3}, '\0');
+    return out;
+  }
+
+  std::vector<uint8_t> build() const {
+    std::string note_blob;
+    for (const Note& note : notes) note_blob += note_bytes(note);
+    size_t count = loads.size() + (note_blob.empty() ? 0 : 1);
+    uint64_t offset = sizeof(Elf64_Ehdr) + count * sizeof(Elf64_Phdr);
+    std::vector<Elf64_Phdr> headers;
+    if (!note_blob.empty()) {
+      Elf64_Phdr h{};
+      h.p_type = PT_NOTE;
+      h.p_offset = offset;
+      h.p_filesz = h.p_memsz = note_blob.size();
+      headers.push_back(h);
+      offset += note_blob.size();
+    }
+    for (const Load& load : loads) {
+      Elf64_Phdr h{};
+      h.p_type = PT_LOAD;
+      h.p_offset = offset;
+      h.p_paddr = load.paddr;
+      h.p_vaddr = load.vaddr;
+      h.p_filesz = load.bytes.size();
+      h.p_memsz = load.memsz ? load.memsz : load.bytes.size();
+      headers.push_back(h);
+      offset += load.bytes.size();
+    }
+    Elf64_Ehdr ehdr{};
+    std::memcpy(ehdr.e_ident, ELFMAG, SELFMAG);
+    ehdr.e_ident[EI_CLASS] = elf_class;
+    ehdr.e_ident[EI_DATA] = ELFDATA2LSB;
+    ehdr.e_ident[EI_VERSION] = EV_CURRENT;
+    ehdr.e_type = type;
+    ehdr.e_machine = machine;
+    ehdr.e_version = EV_CURRENT;
+    ehdr.e_phoff = sizeof ehdr;
+    ehdr.e_ehsize = sizeof ehdr;
+    ehdr.e_phentsize = sizeof(Elf64_Phdr);
+    ehdr.e_phnum = static_cast<uint16_t>(count);
+
+    std::vector<uint8_t> out(sizeof ehdr + count * sizeof(Elf64_Phdr));
+    std::memcpy(out.data(), &ehdr, sizeof ehdr);
+    std::memcpy(out.data() + sizeof ehdr, headers.data(), count * sizeof(Elf64_Phdr));
+    out.insert(out.end(), note_blob.begin(), note_blob.end());
+    for (const Load& load : loads) out.insert(out.end(), load.bytes.begin(), load.bytes.end());
+    return out;
+  }
+};
+
+std::vector<uint8_t> patterned(uint64_t start, uint64_t size) {
+  std::vector<uint8_t> bytes(size);
+  for (uint64_t i = 0; i < size; ++i) bytes[i] = pattern(start + i);
+  return bytes;
+}
+
+std::string qemu_state(uint64_t cr0, uint64_t cr3, uint64_t cr4) {
+  CpuState cpu;
+  cpu.cr0 = cr0;
+  cpu.cr3 = cr3;
+  cpu.cr4 = cr4;
+  return qemu_note::encode_cpu_state(cpu);
+}
+
+// An address space with many tiny ranges whose bytes are computed, to
+// write cores with more program headers than e_phnum can count.
+class ManyRangesSpace : public AddressSpace {
+ public:
+  ManyRangesSpace(uint64_t count, uint64_t stride, uint64_t size) : count_(count), stride_(stride), size_(size) {}
+  std::string name() const override { return "many"; }
+  AddressSpace* below() const override { return nullptr; }
+  uint64_t limit() const override { return (count_ - 1) * stride_ + size_; }
+  void ranges(const std::function<bool(const Range&)>& visit) const override {
+    for (uint64_t i = 0; i < count_; ++i)
+      if (!visit(Range{i * stride_, size_})) return;
+  }
+
+ protected:
+  IoResult do_read(uint64_t address, void* buffer, size_t n, unsigned) override {
+    IoResult result;
+    for (; result.done < n; ++result.done) {
+      uint64_t at = address + result.done;
+      if (at % stride_ >= size_ || at / stride_ >= count_) {
+        result.fault = Fault{at, name(), "not mapped"};
+        break;
+      }
+      static_cast<uint8_t*>(buffer)[result.done] = pattern(at);
+    }
+    return result;
+  }
+
+ private:
+  uint64_t count_, stride_, size_;
+};
+
+}  // namespace
+
+TEST_CASE("ELF core round trip: memory, VMCOREINFO and CR3 per CPU") {
+  test::BufferSpace source;
+  fill(source, 0x0, 0x2000);
+  fill(source, 0x100000, 0x3000);
+  fill(source, 0x2'0000'0000, 0x1000);
+  ImageNotes notes;
+  notes.set_vmcoreinfo(kVmcoreinfo);
+  for (unsigned i = 0; i < 3; ++i) {
+    CpuState cpu;
+    cpu.index = i;
+    cpu.cr0 = 0x80050033;
+    cpu.cr3 = 0x2a10000 + i * 0x1000;
+    cpu.cr4 = 0x6f0 - i * 0x10;
+    notes.cpus.push_back(cpu);
+  }
+  test::TempFile image("elf-roundtrip");
+  write_elf_core(source, collect_ranges(source), notes, image.path());
+
+  auto layer = open_image(image.path());
+  REQUIRE(layer->format() == "elf");
+  std::vector<Range> seen = collect_ranges(*layer);
+  REQUIRE(seen == collect_ranges(source));
+  for (const Range& r : seen) {
+    std::vector<uint8_t> got(r.size), want(r.size);
+    REQUIRE(layer->read(r.start, got.data(), got.size()).ok());
+    REQUIRE(source.read(r.start, want.data(), want.size()).ok());
+    CHECK(got == want);
+  }
+  // Range data starts page-aligned in the file, so peek works on whole pages.
+  auto* segmented = dynamic_cast<SegmentedFileLayer*>(layer.get());
+  REQUIRE(segmented);
+  CHECK(segmented->segments().front().file_offset % 4096 == 0);
+
+  const ImageNotes& read_back = layer->notes();
+  CHECK(read_back.vmcoreinfo == kVmcoreinfo);
+  CHECK(read_back.vmcoreinfo_keys.at("OSRELEASE") == "6.1.0-test-amd64");
+  CHECK(read_back.vmcoreinfo_keys.at("SYMBOL(init_top_pgt)") == "ffffffff82a10000");
+  REQUIRE(read_back.cpus.size() == 3);
+  for (unsigned i = 0; i < 3; ++i) {
+    CHECK(read_back.cpus[i].index == i);
+    CHECK(read_back.cpus[i].cr0 == notes.cpus[i].cr0);
+    CHECK(read_back.cpus[i].cr3 == notes.cpus[i].cr3);
+    CHECK(read_back.cpus[i].cr4 == notes.cpus[i].cr4);
+  }
+  CHECK(read_back.first_cr3() == 0x2a10000);
+
+  SECTION("holes fault when strict and read as zeros when padded") {
+    std::vector<uint8_t> out(0x2000, 0xaa);
+    IoResult strict = layer->read(0x1f00, out.data(), out.size());
+    CHECK_FALSE(strict.ok());
+    CHECK(strict.done == 0x100);
+    REQUIRE(strict.fault);
+    CHECK(strict.fault->address == 0x2000);
+    IoResult padded = layer->read(0xff000, out.data(), out.size(), kReadPad);
+    CHECK(padded.ok());
+    CHECK(out[0xfff] == 0);
+    CHECK(out[0x1000] == pattern(0x100000));
+  }
+  SECTION("describe names segments, notes and the kernel release") {
+    LayerDescription lines = layer->describe();
+    auto value = [&](const std::string& key) {
+      for (const auto& [k, v] : lines)
+        if (k == key) return v;
+      return std::string("<absent>");
+    };
+    CHECK_THAT(value("PT_LOAD segments"), Catch::StartsWith("3 "));
+    CHECK_THAT(value("notes"), Catch::Contains("QEMU x3") && Catch::Contains("VMCOREINFO x1"));
+    CHECK(value("VMCOREINFO OSRELEASE") == "6.1.0-test-amd64");
+    CHECK(value("CPU 1 CR3") == "0x2a11000");
+  }
+}
+
+TEST_CASE("ELF core without notes, and CPUs without registers") {
+  test::BufferSpace source;
+  fill(source, 0x1000, 0x1000);
+  ImageNotes notes;
+  notes.cpus.push_back(CpuState{0, {}, {}, {}});  // nothing to record: no note
+  test::TempFile image("elf-nonotes");
+  write_elf_core(source, collect_ranges(source), notes, image.path());
+  auto layer = open_image(image.path());
+  CHECK(layer->notes().vmcoreinfo.empty());
+  CHECK(layer->notes().cpus.empty());
+  CHECK(layer->read_value<uint8_t>(0x1234) == pattern(0x1234));
+}
+
+TEST_CASE("ELF core with more program headers than e_phnum holds (PN_XNUM)") {
+  const uint64_t count = PN_XNUM + 100;
+  ManyRangesSpace source(count, 0x40, 0x10);
+  test::TempFile image("elf-xnum");
+  write_elf_core(source, collect_ranges(source), ImageNotes{}, image.path());
+
+  std::vector<uint8_t> head = image.read();
+  Elf64_Ehdr ehdr;
+  std::memcpy(&ehdr, head.data(), sizeof ehdr);
+  CHECK(ehdr.e_phnum == PN_XNUM);
+
+  auto layer = open_image(image.path());
+  auto* segmented = dynamic_cast<SegmentedFileLayer*>(layer.get());
+  REQUIRE(segmented);
+  CHECK(segmented->segments().size() == count);
+  uint64_t last = (count - 1) * 0x40;
+  CHECK(layer->read_value<uint8_t>(last + 0xf) == pattern(last + 0xf));
+  uint8_t byte;
+  CHECK_FALSE(layer->read(last + 0x10, &byte, 1).ok());
+}
+
+TEST_CASE("ELF core producers' variations") {
+  test::TempFile image("elf-variant");
+  CoreBuilder core;
+
+  SECTION("QEMU, kdump-style notes: CORE/NT_PRSTATUS counts CPUs when no QEMU note") {
+    core.loads.push_back({0x0, 0, patterned(0, 0x1000), 0});
+    core.notes.push_back({"CORE", NT_PRSTATUS, std::string(336, '\0')});
+    core.notes.push_back({"CORE", NT_PRSTATUS, std::string(336, '\0')});
+    core.notes.push_back({"VMCOREINFO", 0, std::string(kVmcoreinfo) + std::string(3, '\0')});
+    image.write(core.build());
+    auto layer = open_image(image.path());
+    REQUIRE(layer->notes().cpus.size() == 2);
+    CHECK_FALSE(layer->notes().cpus[0].cr3);
+    CHECK(layer->notes().vmcoreinfo == kVmcoreinfo);  // trailing NULs dropped
+  }
+  SECTION("QEMU notes give the registers; NT_PRSTATUS does not add CPUs") {
+    core.loads.push_back({0x0, 0, patterned(0, 0x1000), 0});
+    core.notes.push_back({"CORE", NT_PRSTATUS, std::string(336, '\0')});
+    core.notes.push_back({"QEMU", 0, qemu_state(0x80050033, 0x1234000, 0x6f0)});
+    image.write(core.build());
+    auto layer = open_image(image.path());
+    REQUIRE(layer->notes().cpus.size() == 1);
+    CHECK(layer->notes().cpus[0].cr3 == 0x1234000);
+  }
+  SECTION("a QEMU note too short to hold the control registers gives a CPU without them") {
+    core.loads.push_back({0x0, 0, patterned(0, 0x1000), 0});
+    std::string state = qemu_state(1, 2, 3);
+    state.resize(qemu_note::kControlRegistersOffset + 8);
+    core.notes.push_back({"QEMU", 0, state});
+    image.write(core.build());
+    auto layer = open_image(image.path());
+    REQUIRE(layer->notes().cpus.size() == 1);
+    CHECK_FALSE(layer->notes().cpus[0].cr3);
+  }
+  SECTION("kdump's duplicate kernel-text segment inside the RAM segment is dropped") {
+    core.loads.push_back({0x0, 0xffff888000000000, patterned(0, 0x4000), 0});
+    core.loads.push_back({0x1000, 0xffffffff81000000, patterned(0x1000, 0x1000), 0});
+    image.write(core.build());
+    auto layer = open_image(image.path());
+    auto* elf = dynamic_cast<ElfCoreLayer*>(layer.get());
+    REQUIRE(elf);
+    CHECK(elf->segments().size() == 1);
+    CHECK(elf->summary().duplicate_segments == 1);
+    CHECK(layer->read_value<uint8_t>(0x1800) == pattern(0x1800));
+  }
+  SECTION("p_memsz beyond p_filesz: only the file's bytes are mapped") {
+    core.loads.push_back({0x10000, 0, patterned(0x10000, 0x1000), 0x3000});
+    image.write(core.build());
+    auto layer = open_image(image.path());
+    CHECK(layer->limit() == 0x11000);
+    uint8_t byte;
+    CHECK_FALSE(layer->read(0x11000, &byte, 1).ok());
+  }
+  SECTION("every p_paddr 0 with p_vaddr set: a clear refusal") {
+    core.loads.push_back({0, 0xffff888000000000, patterned(0, 0x1000), 0});
+    core.loads.push_back({0, 0xffff888000100000, patterned(0, 0x1000), 0});
+    image.write(core.build());
+    CHECK_THROWS_WITH(open_image(image.path()),
+                      Catch::Contains(image.path()) && Catch::Contains("p_paddr") && Catch::Contains("p_vaddr"));
+  }
+  SECTION("not x86_64, not a core, not 64-bit") {
+    core.loads.push_back({0, 0, patterned(0, 0x100), 0});
+    core.machine = EM_AARCH64;
+    image.write(core.build());
+    CHECK_THROWS_WITH(open_image(image.path()), Catch::Contains(image.path()) && Catch::Contains("x86_64"));
+    core.machine = EM_X86_64;
+    core.type = ET_EXEC;
+    image.write(core.build());
+    CHECK_THROWS_WITH(open_image(image.path()), Catch::Contains("ET_CORE"));
+    core.type = ET_CORE;
+    core.elf_class = ELFCLASS32;
+    image.write(core.build());
+    CHECK_THROWS_AS(open_image(image.path()), FormatError);
+  }
+}
+
+TEST_CASE("ELF core lies are caught without over-reading") {
+  test::TempFile image("elf-lies");
+  CoreBuilder core;
+  core.loads.push_back({0x0, 0, patterned(0, 0x2000), 0});
+  core.notes.push_back({"VMCOREINFO", 0, kVmcoreinfo});
+  core.notes.push_back({"QEMU", 0, qemu_state(1, 2, 3)});
+  std::vector<uint8_t> bytes = core.build();
+  const size_t note_start = sizeof(Elf64_Ehdr) + 2 * sizeof(Elf64_Phdr);
+
+  SECTION("a note descriptor length past the segment") {
+    uint32_t huge = 0x7fffffff;
+    std::memcpy(bytes.data() + note_start + 4, &huge, sizeof huge);  // n_descsz of the first note
+    image.write(bytes);
+    CHECK_THROWS_AS(open_image(image.path()), FormatError);
+    CHECK_THROWS_WITH(open_image(image.path()), Catch::Contains(image.path()) && Catch::Contains("PT_NOTE #0") &&
+                                                    Catch::Contains("past the end of the segment"));
+  }
+  SECTION("a note name length past the segment") {
+    uint32_t huge = 0xffffffff;
+    std::memcpy(bytes.data() + note_start, &huge, sizeof huge);
+    image.write(bytes);
+    CHECK_THROWS_AS(open_image(image.path()), FormatError);
+  }
+  SECTION("a PT_LOAD past the end of the file names the segment") {
+    bytes.resize(bytes.size() - 0x100);
+    image.write(bytes);
+    CHECK_THROWS_WITH(open_image(image.path()),
+                      Catch::Contains(image.path()) && Catch::Contains("PT_LOAD #1") && Catch::Contains("truncated"));
+  }
+  SECTION("program headers past the end of the file") {
+    Elf64_Ehdr ehdr;
+    std::memcpy(&ehdr, bytes.data(), sizeof ehdr);
+    ehdr.e_phoff = bytes.size() - 10;
+    std::memcpy(bytes.data(), &ehdr, sizeof ehdr);
+    image.write(bytes);
+    CHECK_THROWS_WITH(open_image(image.path()), Catch::Contains(image.path()));
+  }
+  SECTION("a PT_NOTE past the end of the file") {
+    Elf64_Phdr note;
+    std::memcpy(&note, bytes.data() + sizeof(Elf64_Ehdr), sizeof note);
+    note.p_filesz = bytes.size();
+    std::memcpy(bytes.data() + sizeof(Elf64_Ehdr), &note, sizeof note);
+    image.write(bytes);
+    CHECK_THROWS_WITH(open_image(image.path()), Catch::Contains("PT_NOTE #0"));
+  }
+  SECTION("the unmodified core opens") {
+    image.write(bytes);
+    auto layer = open_image(image.path());
+    CHECK(layer->notes().cpus.size() == 1);
+    CHECK(layer->notes().vmcoreinfo_keys.at("OSRELEASE") == "6.1.0-test-amd64");
+  }
+}
