@@ -64,7 +64,8 @@ ScanStats best_scan(AddressSpace& space, unsigned threads, int repeat) {
   for (int i = 0; i < repeat; ++i) {
     ScanOptions options;
     options.threads = threads;
-    ScanStats stats = scan_physical(space, kPatterns, [](const ScanHit&) { return true; }, options);
+    ScanStats stats = scan_physical(
+        space, kPatterns, [](const ScanHit&) { return true; }, options);
     if (stats.seconds < best.seconds) best = stats;
   }
   return best;
@@ -90,9 +91,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> images;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--synthetic-mib" && i + 1 < argc) synthetic_mib = std::stoul(argv[++i]);
-    else if (arg == "--repeat" && i + 1 < argc) repeat = std::max(1, std::stoi(argv[++i]));
-    else images.push_back(arg);
+    if (arg == "--synthetic-mib" && i + 1 < argc)
+      synthetic_mib = std::stoul(argv[++i]);
+    else if (arg == "--repeat" && i + 1 < argc)
+      repeat = std::max(1, std::stoi(argv[++i]));
+    else
+      images.push_back(arg);
   }
   std::printf("| input | threads | MiB | seconds | GB/s | hits |\n|---|---|---|---|---|---|\n");
   try {

@@ -36,6 +36,9 @@ struct Command {
   std::string name;     // "info", "convert", "profile", "linux.pslist"
   std::string summary;  // one line for `memscope --help`
   std::string usage;    // e.g. "convert IN OUT [options]"; empty: "<name> [options]"
+  // True when -o names an output file for this command (`profile generate
+  // -o OUT.json.xz`) rather than a rendering format.
+  bool output_is_file = false;
   // Adds the subcommand's own options (may be empty).
   std::function<void(po::options_description&)> add_options;
   // Runs it; returns the process exit status. Throw memscope::Error (or any

@@ -119,7 +119,7 @@ int run(int argc, char** argv) {
   }
   po::notify(vm);
   static const std::set<std::string> outputs = {"text", "json", "jsonl", "csv"};
-  if (!outputs.count(global.output))
+  if (!command->output_is_file && !outputs.count(global.output))
     throw memscope::Error("unknown output format '" + global.output + "' (text, json, jsonl or csv)");
   memscope::cli::CommandContext context{global, vm, positional};
   return command->run(context);

@@ -57,6 +57,15 @@ std::string trim_end(std::string text) {
   return text;
 }
 
+// The banner line at `address`: linux_banner ends with "\n"; copies in the
+// kernel log run on into the next message without a NUL, so stop at the
+// first control character.
+std::string read_banner(AddressSpace& space, uint64_t address) {
+  std::string text = read_c_string(space, address, kMaxBannerBytes);
+  auto end = std::find_if(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < ' '; });
+  return trim_end(std::string(text.begin(), end));
+}
+
 // "Linux version 6.1.0-56-amd64 (..." -> "6.1.0-56-amd64".
 std::string release_of(std::string_view banner) {
   if (banner.substr(0, kBannerMarker.size()) != kBannerMarker) return "";
@@ -69,13 +78,10 @@ std::string release_of(std::string_view banner) {
 bool looks_like_banner(std::string_view text) {
   std::string release = release_of(text);
   if (release.empty() || release.size() > 64 || release.find('%') != std::string::npos) return false;
-  return std::all_of(text.begin(), text.end(),
-                     [](char c) { return (c >= ' ' && c < 127) || c == '\n' || c == '\t'; });
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= ' ' && c < 127; });
 }
 
-std::string fixed_string(const char* bytes, size_t max) {
-  return std::string(bytes, strnlen(bytes, max));
-}
+std::string fixed_string(const char* bytes, size_t max) { return std::string(bytes, strnlen(bytes, max)); }
 
 // A bare page-table walk, without X86_64Paging's translation cache: the
 // self-map search below tries up to millions of candidate roots, and most
@@ -155,9 +161,9 @@ struct ProfileFacts {
     if (!task) return;
     if (const MemberInfo* comm = profile->find_member(*task, "comm")) comm_offset = comm->offset;
     static const std::pair<const char*, const char*> kStaticTargets[] = {
-        {"files", "init_files"},     {"fs", "init_fs"},         {"signal", "init_signals"},
+        {"files", "init_files"},     {"fs", "init_fs"},           {"signal", "init_signals"},
         {"sighand", "init_sighand"}, {"nsproxy", "init_nsproxy"}, {"cred", "init_cred"},
-        {"real_cred", "init_cred"},  {"active_mm", "init_mm"},  {"stack", "init_stack"}};
+        {"real_cred", "init_cred"},  {"active_mm", "init_mm"},    {"stack", "init_stack"}};
     for (const auto& [member, target] : kStaticTargets) {
       const MemberInfo* field = profile->find_member(*task, member);
       std::optional<uint64_t> address = profile->symbol(target);
@@ -183,7 +189,11 @@ class Discovery {
  public:
   Discovery(AddressSpace& physical, const ImageNotes& notes, const Profile* profile, const DiscoveryOptions& options,
             std::string image)
-      : physical_(physical), notes_(notes), facts_(profile), has_profile_(profile != nullptr), options_(options),
+      : physical_(physical),
+        notes_(notes),
+        facts_(profile),
+        has_profile_(profile != nullptr),
+        options_(options),
         image_(std::move(image)) {}
 
   LinuxKernelInfo run() {
@@ -316,14 +326,15 @@ class Discovery {
     const uint64_t root = *info.top_page_table();
     const uint64_t dtb = root - kStartKernelMap + phys_base;
     if (dtb % kPage || !physical_.is_readable(dtb, kPage)) {
-      why.set(Why::kNotInImage, "page-table root " + hex(dtb) + " (phys_base " + hex(phys_base) + ") is not a page in the image");
+      why.set(Why::kNotInImage,
+              "page-table root " + hex(dtb) + " (phys_base " + hex(phys_base) + ") is not a page in the image");
       return std::nullopt;
     }
     X86_64Paging paging(physical_, dtb, levels);
     auto self = paging.translate(root);
     if (!self || self->physical != dtb) {
-      why.set(Why::kNoSelfMap, "the table at " + hex(dtb) + " does not map " + hex(root) + " to itself (" + std::to_string(levels) +
-            "-level)");
+      why.set(Why::kNoSelfMap, "the table at " + hex(dtb) + " does not map " + hex(root) + " to itself (" +
+                                   std::to_string(levels) + "-level)");
       return std::nullopt;
     }
     Found found;
@@ -341,8 +352,8 @@ class Discovery {
       }
       std::string sysname = fixed_string(name, 65), release = fixed_string(name + 130, 65);
       if (sysname != "Linux" || release != info.os_release) {
-        why.set(Why::kNoReadBack, "init_uts_ns reads \"" + sysname.substr(0, 16) + "\" release \"" + release.substr(0, 64) +
-              "\", VMCOREINFO says \"" + info.os_release + "\"");
+        why.set(Why::kNoReadBack, "init_uts_ns reads \"" + sysname.substr(0, 16) + "\" release \"" +
+                                      release.substr(0, 64) + "\", VMCOREINFO says \"" + info.os_release + "\"");
         return std::nullopt;
       }
       found.detail = "validated by reading OSRELEASE back from init_uts_ns";
@@ -354,7 +365,8 @@ class Discovery {
       }
       found.detail = "validated by translating _stext";
     } else {
-      why.set(Why::kNoReadBack, "nothing to read back (no SYMBOL(init_uts_ns) with OFFSET(uts_namespace.name), no SYMBOL(_stext))");
+      why.set(Why::kNoReadBack,
+              "nothing to read back (no SYMBOL(init_uts_ns) with OFFSET(uts_namespace.name), no SYMBOL(_stext))");
       return std::nullopt;
     }
 
@@ -370,9 +382,10 @@ class Discovery {
 
     // With a profile, the kernel must be the profile's.
     if (facts_.top_page_table && *facts_.top_page_table + found.virtual_shift != root) {
-      why.set(Why::kProfileMismatch, "the profile's " + facts_.top_page_table_name + " (" + hex(*facts_.top_page_table) + ") + KERNELOFFSET " +
-            hex(found.virtual_shift) + " is not SYMBOL(" + facts_.top_page_table_name + ") " + hex(root) +
-            ": the profile is for another kernel build");
+      why.set(Why::kProfileMismatch, "the profile's " + facts_.top_page_table_name + " (" +
+                                         hex(*facts_.top_page_table) + ") + KERNELOFFSET " + hex(found.virtual_shift) +
+                                         " is not SYMBOL(" + facts_.top_page_table_name + ") " + hex(root) +
+                                         ": the profile is for another kernel build");
       return std::nullopt;
     }
     if (facts_.linux_banner && !read_profile_banner(paging, found, why)) return std::nullopt;
@@ -384,14 +397,15 @@ class Discovery {
   bool read_profile_banner(X86_64Paging& paging, Found& found, Why& why) {
     uint64_t address = *facts_.linux_banner + found.virtual_shift;
     auto t = paging.translate(address);
-    std::string banner = t ? trim_end(read_c_string(paging, address, kMaxBannerBytes)) : "";
+    std::string banner = t ? read_banner(paging, address) : "";
     if (!looks_like_banner(banner)) {
       why.set(Why::kNoReadBack, "the profile's linux_banner + shift (" + hex(address) + ") " +
-            (t ? "does not hold a banner" : "is not mapped"));
+                                    (t ? "does not hold a banner" : "is not mapped"));
       return false;
     }
     if (!facts_.banner.empty() && banner != facts_.banner) {
-      why.set(Why::kProfileMismatch, "banner \"" + banner.substr(0, 80) + "\" differs from the profile's \"" + facts_.banner.substr(0, 80) + "\"");
+      why.set(Why::kProfileMismatch, "banner \"" + banner.substr(0, 80) + "\" differs from the profile's \"" +
+                                         facts_.banner.substr(0, 80) + "\"");
       return false;
     }
     found.banner = banner;
@@ -451,8 +465,8 @@ class Discovery {
       for (uint64_t shift : shifts) {
         auto self = paging.translate(root + shift);
         if (!self || self->physical != dtb) {
-          why.set(Why::kNoSelfMap, "the table at " + hex(dtb) + " does not map " + facts_.top_page_table_name + " + " + hex(shift) +
-                " to itself (" + std::to_string(levels) + "-level)");
+          why.set(Why::kNoSelfMap, "the table at " + hex(dtb) + " does not map " + facts_.top_page_table_name + " + " +
+                                       hex(shift) + " to itself (" + std::to_string(levels) + "-level)");
           continue;
         }
         Found found;
@@ -464,7 +478,8 @@ class Discovery {
         if (facts_.linux_banner) {
           if (!read_profile_banner(paging, found, why)) continue;
           if (*found.banner_physical != *facts_.linux_banner - kStartKernelMap + physical_shift) {
-            why.set(Why::kNoReadBack, "linux_banner translates to " + hex(*found.banner_physical) + ", not where the physical shift puts it");
+            why.set(Why::kNoReadBack, "linux_banner translates to " + hex(*found.banner_physical) +
+                                          ", not where the physical shift puts it");
             continue;
           }
           found.detail = evidence_text + "; virtual shift from " + shift_source +
@@ -479,7 +494,8 @@ class Discovery {
           found.detail = evidence_text + "; virtual shift from " + shift_source +
                          "; validated by reading init_task.comm through the page tables";
         } else {
-          why.set(Why::kProfileMismatch, "the profile has neither linux_banner nor init_task with task_struct.comm to read back");
+          why.set(Why::kProfileMismatch,
+                  "the profile has neither linux_banner nor init_task with task_struct.comm to read back");
           continue;
         }
         return found;
@@ -535,7 +551,7 @@ class Discovery {
           uint64_t link_offset = banners_locate ? *facts_.linux_banner - kStartKernelMap : 0;
           bool locates = banners_locate && (hit.address - link_offset) % kPage == 0;
           if (banners_.size() >= options_.max_banners_listed && (!locates || found)) return true;
-          std::string banner = trim_end(read_c_string(physical_, hit.address, kMaxBannerBytes));
+          std::string banner = read_banner(physical_, hit.address);
           if (!looks_like_banner(banner)) return true;
           note_banner(banner);
           if (!locates || found || banners.tried >= options_.max_candidates) return true;
@@ -558,8 +574,7 @@ class Discovery {
     ScanOptions scan_options;
     scan_options.threads = options_.threads;
     ScanStats stats = scan_physical(physical_, patterns, visit, scan_options);
-    if (in_memory.tried == 0)
-      in_memory.note = vmcoreinfo_texts ? "only copies of a text already tried" : "none found";
+    if (in_memory.tried == 0) in_memory.note = vmcoreinfo_texts ? "only copies of a text already tried" : "none found";
     Evidence scanned{"memory scan"};
     scanned.note = std::to_string(stats.bytes_scanned >> 20) + " MiB scanned" +
                    (stats.stopped_early ? " (stopped at the first validated answer)" : "");
@@ -632,7 +647,7 @@ class Discovery {
       try {
         auto symbols = lookup_kallsyms(paging, *tables, {"linux_banner"});
         if (auto it = symbols.find("linux_banner"); it != symbols.end()) {
-          std::string banner = trim_end(read_c_string(paging, it->second, kMaxBannerBytes));
+          std::string banner = read_banner(paging, it->second);
           if (looks_like_banner(banner) && release_of(banner) == info.os_release) {
             found.banner = banner;
             found.banner_address = it->second;
@@ -653,14 +668,17 @@ class Discovery {
     window.threads = options_.threads;
     window.begin = start->physical;
     window.end = start->physical + kKernelBannerSearchSpan;
-    scan_physical(physical_, {{wanted}}, [&](const ScanHit& hit) {
-      std::string banner = trim_end(read_c_string(physical_, hit.address, kMaxBannerBytes));
-      if (!looks_like_banner(banner)) return true;
-      found.banner = banner;
-      found.banner_physical = hit.address;
-      found.detail += "; banner found in the kernel image's pages";
-      return false;
-    }, window);
+    scan_physical(
+        physical_, {{wanted}},
+        [&](const ScanHit& hit) {
+          std::string banner = read_banner(physical_, hit.address);
+          if (!looks_like_banner(banner)) return true;
+          found.banner = banner;
+          found.banner_physical = hit.address;
+          found.detail += "; banner found in the kernel image's pages";
+          return false;
+        },
+        window);
   }
 
   LinuxKernelInfo finish(Found found) {

@@ -70,7 +70,8 @@ std::map<std::string, uint64_t> lookup_kallsyms(AddressSpace& kernel, const Kall
   size_t table_size = static_cast<size_t>(*std::max_element(token_offsets.begin(), token_offsets.end())) + 256;
   std::vector<char> table(table_size, '\0');
   IoResult got = kernel.read(t.token_table, table.data(), table.size());
-  if (got.done == 0) throw ReadError(t.token_table, kernel.name(), "kallsyms: cannot read the token table at " + hex(t.token_table));
+  if (got.done == 0)
+    throw ReadError(t.token_table, kernel.name(), "kallsyms: cannot read the token table at " + hex(t.token_table));
   table.resize(got.done);
   table.push_back('\0');  // every token ends within the buffer
   std::array<std::string, 256> tokens;

@@ -35,13 +35,13 @@ struct VmcoreInfo {
   std::optional<uint64_t> phys_base;
   std::optional<bool> pgtable_l5_enabled;  // NUMBER(pgtable_l5_enabled)
 
-  std::map<std::string, uint64_t, std::less<>> symbols;  // SYMBOL(name): run-time addresses
-  std::map<std::string, int64_t, std::less<>> numbers;   // NUMBER(name)
-  std::map<std::string, uint64_t, std::less<>> offsets;  // OFFSET(type.member)
-  std::map<std::string, uint64_t, std::less<>> sizes;    // SIZE(type)
-  std::map<std::string, uint64_t, std::less<>> lengths;  // LENGTH(name)
+  std::map<std::string, uint64_t, std::less<>> symbols;   // SYMBOL(name): run-time addresses
+  std::map<std::string, int64_t, std::less<>> numbers;    // NUMBER(name)
+  std::map<std::string, uint64_t, std::less<>> offsets;   // OFFSET(type.member)
+  std::map<std::string, uint64_t, std::less<>> sizes;     // SIZE(type)
+  std::map<std::string, uint64_t, std::less<>> lengths;   // LENGTH(name)
   std::map<std::string, std::string, std::less<>> other;  // every other KEY=value
-  size_t malformed_lines = 0;  // lines without '=' or with a value that did not parse
+  size_t malformed_lines = 0;                             // lines without '=' or with a value that did not parse
 
   std::optional<uint64_t> symbol(std::string_view name) const;
   std::optional<uint64_t> offset(std::string_view type_member) const;

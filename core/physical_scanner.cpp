@@ -57,8 +57,7 @@ inline void check_position(const uint8_t* data, size_t size, size_t at, const Ne
 }
 
 template <typename OnHit>
-size_t scan_scalar(const uint8_t* data, size_t size, size_t start, size_t stop, const Needles& needles,
-                   OnHit& on_hit) {
+size_t scan_scalar(const uint8_t* data, size_t size, size_t start, size_t stop, const Needles& needles, OnHit& on_hit) {
   for (size_t i = start; i < stop; ++i) check_position(data, size, i, needles, on_hit);
   return stop;
 }
@@ -97,8 +96,7 @@ __attribute__((target("avx2"))) size_t scan_avx2(const uint8_t* data, size_t siz
 }
 
 template <typename OnHit>
-size_t scan_sse2(const uint8_t* data, size_t size, size_t start, size_t stop, const Needles& needles,
-                 OnHit& on_hit) {
+size_t scan_sse2(const uint8_t* data, size_t size, size_t start, size_t stop, const Needles& needles, OnHit& on_hit) {
   const size_t count = needles.patterns.size();
   __m128i first[kMaxVectorPatterns], last[kMaxVectorPatterns];
   size_t tail[kMaxVectorPatterns];
@@ -238,8 +236,8 @@ class Pipeline {
       uint64_t found = 0;
       std::exception_ptr failure;
       try {
-        found = search_block(chunk->data, chunk->data_size, chunk->report_size, chunk->start, patterns_, max_hits_,
-                             hits);
+        found =
+            search_block(chunk->data, chunk->data_size, chunk->report_size, chunk->start, patterns_, max_hits_, hits);
       } catch (...) {
         failure = std::current_exception();
       }

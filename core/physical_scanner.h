@@ -55,14 +55,14 @@ struct ScanOptions {
 };
 
 struct ScanStats {
-  uint64_t bytes_scanned = 0;  // bytes of chunks searched (not counting overlaps)
-  uint64_t hits = 0;           // hits handed to the visitor
-  uint64_t dropped_hits = 0;   // hits over max_hits_per_chunk
-  uint64_t chunks = 0;         // chunks searched
+  uint64_t bytes_scanned = 0;     // bytes of chunks searched (not counting overlaps)
+  uint64_t hits = 0;              // hits handed to the visitor
+  uint64_t dropped_hits = 0;      // hits over max_hits_per_chunk
+  uint64_t chunks = 0;            // chunks searched
   uint64_t zero_copy_chunks = 0;  // of which served by peek()
-  bool stopped_early = false;  // the visitor returned false
-  unsigned threads = 0;        // workers used
-  double seconds = 0;          // wall-clock time of the scan
+  bool stopped_early = false;     // the visitor returned false
+  unsigned threads = 0;           // workers used
+  double seconds = 0;             // wall-clock time of the scan
 };
 
 // Called on the scanning thread, in ascending (address, pattern) order.
@@ -72,8 +72,8 @@ using ScanVisitor = std::function<bool(const ScanHit&)>;
 // Scans `space`'s mapped ranges for `patterns`. Throws memscope::Error for
 // an empty pattern list or an empty pattern; rethrows what the visitor throws
 // (after stopping the workers).
-ScanStats scan_physical(AddressSpace& space, const std::vector<ScanPattern>& patterns,
-                        const ScanVisitor& visit, const ScanOptions& options = {});
+ScanStats scan_physical(AddressSpace& space, const std::vector<ScanPattern>& patterns, const ScanVisitor& visit,
+                        const ScanOptions& options = {});
 
 // The search kernel, exposed for tests and benchmarks: appends to `hits`
 // every occurrence of the patterns in data[0, size) that starts before
@@ -81,7 +81,6 @@ ScanStats scan_physical(AddressSpace& space, const std::vector<ScanPattern>& pat
 // pattern), at most `max_hits` of them; returns how many were found in all
 // (so found - hits added = dropped).
 uint64_t search_block(const uint8_t* data, size_t size, size_t report_end, uint64_t base,
-                      const std::vector<ScanPattern>& patterns, size_t max_hits,
-                      std::vector<ScanHit>& hits);
+                      const std::vector<ScanPattern>& patterns, size_t max_hits, std::vector<ScanHit>& hits);
 
 }  // namespace memscope

@@ -129,10 +129,11 @@ TypeDeclaration parse_one(std::string_view text, std::string_view whole) {
   size_t suffix_at = text.find_first_of("*[");
   std::string_view base = trim(text.substr(0, suffix_at == std::string_view::npos ? text.size() : suffix_at));
   TypeDeclaration decl;
-  for (auto [word, tag] : {std::pair{std::string_view("struct "), TypeDeclaration::Tag::kStruct},
-                           std::pair{std::string_view("union "), TypeDeclaration::Tag::kUnion},
-                           std::pair{std::string_view("enum "), TypeDeclaration::Tag::kEnum}}) {
-    if (base.starts_with(word)) {
+  const std::string_view first_word = base.substr(0, base.find_first_of(" \t"));
+  for (auto [word, tag] : {std::pair{std::string_view("struct"), TypeDeclaration::Tag::kStruct},
+                           std::pair{std::string_view("union"), TypeDeclaration::Tag::kUnion},
+                           std::pair{std::string_view("enum"), TypeDeclaration::Tag::kEnum}}) {
+    if (first_word == word) {
       decl.tag = tag;
       base = trim(base.substr(word.size()));
       break;

@@ -94,7 +94,6 @@ TEST_CASE("synthetic LiME and ELF -> lz4 -> same physical bytes and notes -> bac
     auto* layer = dynamic_cast<Lz4SeekableLayer*>(image.get());
     REQUIRE(layer);
     CHECK(layer->metadata().source_name == name);
-    auto source_bytes = test::TempFile("unused");  // keep names distinct
     std::ifstream in(dir.file(name), std::ios::binary);
     std::vector<char> file((std::istreambuf_iterator<char>(in)), {});
     REQUIRE(layer->metadata().source_sha256);
@@ -186,6 +185,8 @@ TEST_CASE("fixture raw -> lz4 -> raw is byte-identical; ELF and LiME keep their 
   // For a raw source the file is the data stream: both hashes agree.
   REQUIRE(layer->metadata().source_sha256);
   CHECK(layer->metadata().source_sha256 == layer->metadata().data_sha256);
+  CHECK(Sha256::to_hex(*layer->metadata().source_sha256) ==
+        test::truth()["images"]["image.raw"]["sha256"].get<std::string>());
   CHECK(layer->metadata().source_format == "raw");
   layer.reset();
   convert_image(dir.file("raw.lz4"), dir.file("back.raw"), quiet_options("raw"));
@@ -202,8 +203,7 @@ TEST_CASE("fixture raw -> lz4 -> raw is byte-identical; ELF and LiME keep their 
   REQUIRE(from_elf->notes().cpus.size() == elf_image->notes().cpus.size());
   CHECK(from_elf->notes().first_cr3() == elf_image->notes().first_cr3());
   const auto& truth = test::truth();
-  if (truth.contains("osrelease"))
-    CHECK(from_elf->notes().vmcoreinfo_keys.at("OSRELEASE") == truth["osrelease"].get<std::string>());
+  CHECK(from_elf->notes().vmcoreinfo_keys.at("OSRELEASE") == truth["kernel_release"].get<std::string>());
 
   auto lime_image = open_image(lime);
   REQUIRE(lime_image->format() == "lime");
@@ -215,6 +215,12 @@ TEST_CASE("fixture raw -> lz4 -> raw is byte-identical; ELF and LiME keep their 
   auto* b = dynamic_cast<Lz4SeekableLayer*>(from_elf.get());
   REQUIRE(a);
   REQUIRE(b);
+  // The source hashes are those of the evidence files.
+  for (auto [layer, name] : {std::pair{a, "image.lime"}, std::pair{b, "image.elf"}}) {
+    REQUIRE(layer->metadata().source_sha256);
+    CHECK(Sha256::to_hex(*layer->metadata().source_sha256) == truth["images"][name]["sha256"].get<std::string>());
+    CHECK(layer->metadata().source_size == truth["images"][name]["size"].get<uint64_t>());
+  }
   if (a->metadata().ranges == b->metadata().ranges) CHECK(a->metadata().data_sha256 == b->metadata().data_sha256);
 }
 

@@ -2,7 +2,6 @@
 // VMCOREINFO placed at chosen shifts in a sparse physical space) and the
 // real fixture images in every format, with and without notes and profiles.
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -117,7 +116,8 @@ std::string vmcoreinfo_text(const Synthetic& k, bool with_phys_base = true) {
   std::string text = "OSRELEASE=" + kRelease + "\nPAGESIZE=4096\n";
   auto sym = [&](const char* name, uint64_t link) {
     char line[128];
-    std::snprintf(line, sizeof line, "SYMBOL(%s)=%llx\n", name, static_cast<unsigned long long>(link + k.virtual_shift));
+    std::snprintf(line, sizeof line, "SYMBOL(%s)=%llx\n", name,
+                  static_cast<unsigned long long>(link + k.virtual_shift));
     text += line;
   };
   sym("init_uts_ns", kInitUts);
@@ -415,7 +415,8 @@ TEST_CASE("synthetic: the VMCOREINFO note is used first, and without scanning") 
   CHECK(info.method == "vmcoreinfo note");
   // Notes can be switched off: then there is nothing left to go on.
   options.use_notes = false;
-  CHECK_THROWS_WITH(discover_linux_kernel(space, notes, nullptr, options), Catch::Contains("VMCOREINFO note: not used"));
+  CHECK_THROWS_WITH(discover_linux_kernel(space, notes, nullptr, options),
+                    Catch::Contains("VMCOREINFO note: not used"));
 }
 
 TEST_CASE("synthetic: lying VMCOREINFO texts are rejected, the true one is used") {
@@ -644,7 +645,8 @@ TEST_CASE("fixture: swapper/0 at init_task.comm finds the kernel when the profil
   TypeRef task = b.named(TypeKind::kStruct, "task_struct");
   b.define_record(task, TypeKind::kStruct, isf->size_of("task_struct"));
   b.add_member(task, "comm", isf->offset_of("task_struct", "comm"), b.array_of(chr, 16), false);
-  b.add_member(task, "files", isf->offset_of("task_struct", "files"), b.pointer_to(b.named(TypeKind::kStruct, "files_struct")), false);
+  b.add_member(task, "files", isf->offset_of("task_struct", "files"),
+               b.pointer_to(b.named(TypeKind::kStruct, "files_struct")), false);
   for (const char* name : {"init_top_pgt", "init_task", "init_files"}) b.add_symbol(name, *isf->symbol(name));
   auto reduced = b.finish();
   auto image = open_image(memscope::test::fixture("image.lime"));

@@ -85,6 +85,15 @@ TEST_CASE("4-level paging reads through 4K, 2M and 1G pages") {
   CHECK(t->user);
   CHECK_FALSE(t->writable);
 
+  // Other 4K pages and 2M slices of the large pages.
+  physical.put_string(p1g + 0x3ffff000, "end-of-1g");
+  physical.put_string(p1g, "start-of-1g");
+  physical.put_string(p2m + 0x1ff000, "end-of-2m");
+  CHECK(read_string(paging, v1g + 0x3ffff000, 9) == "end-of-1g");
+  CHECK(read_string(paging, v1g, 11) == "start-of-1g");
+  CHECK(read_string(paging, v2m + 0x1ff000, 9) == "end-of-2m");
+  CHECK(paging.translate(v1g + 0x3ffff123)->physical == p1g + 0x3ffff123);
+
   t = paging.translate(v4k + 0xfff);
   REQUIRE(t);
   CHECK(t->physical == p4k + 0xfff);
@@ -258,6 +267,21 @@ TEST_CASE("warm reads come from the translation cache") {
   before = physical.reads();
   paging.read_value<uint64_t>(0xffff888000010008);
   CHECK(physical.reads() > before);
+}
+
+TEST_CASE("pages competing for one translation cache set stay correct") {
+  BufferSpace physical;
+  PageTableBuilder tables(physical, 4, kTables);
+  // Virtual pages 16 MiB apart share a set of the cache; map five of them.
+  const uint64_t base = 0xffffc90000000000, stride = 4096ull * 4096;
+  for (uint64_t i = 0; i < 5; ++i) {
+    tables.map_4k(base + i * stride, 0x200000 + i * 0x1000);
+    physical.put_u64(0x200000 + i * 0x1000 + 8, 100 + i);
+  }
+  X86_64Paging paging(physical, tables.dtb(), 4);
+  for (int round = 0; round < 3; ++round)
+    for (uint64_t i : {0, 1, 2, 3, 4, 0, 2, 4, 1, 3})
+      CHECK(paging.read_value<uint64_t>(base + i * stride + 8) == 100 + i);
 }
 
 TEST_CASE("read_cached serves only cached, unchanged pages") {

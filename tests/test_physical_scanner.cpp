@@ -58,10 +58,13 @@ void plant(std::vector<uint8_t>& bytes, size_t at, const std::string& s) {
 std::vector<ScanHit> collect(AddressSpace& space, const std::vector<ScanPattern>& patterns, ScanOptions options,
                              ScanStats* stats_out = nullptr) {
   std::vector<ScanHit> hits;
-  ScanStats stats = scan_physical(space, patterns, [&](const ScanHit& h) {
-    hits.push_back(h);
-    return true;
-  }, options);
+  ScanStats stats = scan_physical(
+      space, patterns,
+      [&](const ScanHit& h) {
+        hits.push_back(h);
+        return true;
+      },
+      options);
   if (stats_out) *stats_out = stats;
   return hits;
 }
@@ -73,15 +76,43 @@ TEST_CASE("search_block finds what a naive search finds, including overlapping a
   for (unsigned seed = 1; seed <= 5; ++seed) {
     auto bytes = noisy_bytes(300000, seed);
     plant(bytes, 0, "Linux version ");
-    plant(bytes, 65536 - 5, "Linux version ");  // across a sub-block border
+    plant(bytes, 65536 - 5, "Linux version ");          // across a sub-block border
     plant(bytes, bytes.size() - 14, "Linux version ");  // ends at the last byte
-    plant(bytes, 1000, "ssss");                          // overlapping occurrences
+    plant(bytes, 1000, "ssss");                         // overlapping occurrences
     std::vector<ScanHit> hits;
     uint64_t found = search_block(bytes.data(), bytes.size(), bytes.size(), 0x1000, patterns, SIZE_MAX, hits);
     auto expected = naive(bytes, 0x1000, patterns);
     CHECK(found == expected.size());
     CHECK(same(hits, expected));
   }
+}
+
+TEST_CASE("search_block is exact at every buffer size and report end (vector and scalar tails)") {
+  std::vector<ScanPattern> patterns{{"Linux version "}, {"on"}, {std::string("n\0", 2)}};
+  std::mt19937 rng(99);
+  for (size_t size = 0; size < 120; ++size) {
+    auto bytes = noisy_bytes(size, static_cast<unsigned>(size));
+    if (size >= 14) plant(bytes, size - 14, "Linux version ");
+    for (size_t report_end : {size, size / 2, size ? size - 1 : 0, static_cast<size_t>(rng() % (size + 1))}) {
+      std::vector<ScanHit> hits;
+      uint64_t found = search_block(bytes.data(), size, report_end, 7, patterns, SIZE_MAX, hits);
+      std::vector<ScanHit> expected;
+      for (const ScanHit& h : naive(bytes, 7, patterns))
+        if (h.address - 7 < report_end) expected.push_back(h);
+      INFO("size " << size << " report_end " << report_end);
+      CHECK(found == expected.size());
+      CHECK(same(hits, expected));
+    }
+  }
+}
+
+TEST_CASE("search_block handles more patterns than the vector kernel holds") {
+  std::vector<ScanPattern> patterns;
+  for (const char* p : {"Li", "nu", "x ", "ve", "rs", "io", "n ", "/0", "on", "Linux"}) patterns.push_back({p});
+  auto bytes = noisy_bytes(100000, 5);
+  std::vector<ScanHit> hits;
+  search_block(bytes.data(), bytes.size(), bytes.size(), 0, patterns, SIZE_MAX, hits);
+  CHECK(same(hits, naive(bytes, 0, patterns)));
 }
 
 TEST_CASE("search_block reports only hits starting before report_end, but reads past it") {
@@ -138,9 +169,9 @@ TEST_CASE("scan over a layer without zero-copy reads into buffers and never matc
   BufferSpace space;
   auto low = noisy_bytes(5 * 4096, 7);
   plant(low, 4096 * 2 - 3, "Linux version ");  // across a page (and chunk) border
-  plant(low, low.size() - 4, "Linu");           // cut by the hole below...
+  plant(low, low.size() - 4, "Linu");          // cut by the hole below...
   space.put(0, low.data(), low.size());
-  std::string tail = "x version ";             // ...so this must not complete it
+  std::string tail = "x version ";  // ...so this must not complete it
   space.put(0x100000, tail.data(), tail.size());
   space.put_string(0x100000 + 100, "Linux version 9");
   std::vector<ScanPattern> patterns{{"Linux version "}};
@@ -165,10 +196,13 @@ TEST_CASE("the visitor stops the scan early and sees hits in address order") {
   options.chunk_size = 4096;
   options.threads = 2;
   std::vector<uint64_t> seen;
-  ScanStats stats = scan_physical(*image, {{"Linux version "}}, [&](const ScanHit& h) {
-    seen.push_back(h.address);
-    return seen.size() < 5;
-  }, options);
+  ScanStats stats = scan_physical(
+      *image, {{"Linux version "}},
+      [&](const ScanHit& h) {
+        seen.push_back(h.address);
+        return seen.size() < 5;
+      },
+      options);
   CHECK(stats.stopped_early);
   REQUIRE(seen.size() == 5);
   CHECK(std::is_sorted(seen.begin(), seen.end()));
@@ -226,8 +260,8 @@ TEST_CASE("a throwing visitor stops the workers and its exception reaches the ca
   auto image = open_image(file.path());
   ScanOptions options;
   options.chunk_size = 4096;
-  CHECK_THROWS_AS(scan_physical(*image, {{"LL"}}, [](const ScanHit&) -> bool { throw std::runtime_error("boom"); },
-                                options),
+  CHECK_THROWS_AS(scan_physical(
+                      *image, {{"LL"}}, [](const ScanHit&) -> bool { throw std::runtime_error("boom"); }, options),
                   std::runtime_error);
 }
 

@@ -1,0 +1,119 @@
+// `memscope profile info FILE` and
+// `memscope profile generate --btf FILE --system-map FILE [--banner STR] [-f IMAGE] -o OUT.json[.xz]`.
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "core/linux_banners.h"
+#include "core/session.h"
+#include "profiles/isf_from_btf.h"
+#include "profiles/isf_loader.h"
+#include "profiles/isf_writer.h"
+
+namespace memscope::cli {
+namespace {
+
+int profile_info(const CommandContext& ctx) {
+  if (ctx.args.size() != 2) throw Error("usage: memscope profile info FILE");
+  auto profile = load_profile(ctx.args[1]);
+  const ProfileMetadata& meta = profile->metadata();
+  nlohmann::json j = {
+      {"file", ctx.args[1]},
+      {"banner", meta.banner},
+      {"os", meta.os},
+      {"format", meta.format_version},
+      {"producer", meta.producer_name + (meta.producer_version.empty() ? "" : " " + meta.producer_version)},
+      {"types", profile->types().size()},
+      {"members", profile->member_count()},
+      {"enumerators", profile->enumerator_count()},
+      {"symbols", profile->symbols().size()},
+  };
+  if (ctx.global.output == "text") {
+    for (const char* key : {"file", "banner", "os", "format", "producer", "types", "members", "enumerators", "symbols"}) {
+      const auto& value = j[key];
+      std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+      std::cout << key << ":" << std::string(13 - std::string(key).size(), ' ') << text << "\n";
+    }
+  } else {
+    std::cout << j.dump(ctx.global.output == "json" ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
+  }
+  return 0;
+}
+
+// The banner for a generated profile, read from an image: at System.map's
+// linux_banner through the kernel found without a profile (VMCOREINFO or
+// CPU notes), else the one distinct banner in memory.
+std::string banner_from_image(const GlobalOptions& global, const SystemMap& map) {
+  Session session(session_options(global));
+  std::optional<uint64_t> address;
+  for (const SystemMapSymbol& symbol : map.symbols)
+    if (symbol.name == "linux_banner") address = symbol.address;
+  if (address && session.has_kernel()) {
+    char buffer[kMaxBannerBytes] = {0};
+    IoResult r = session.kernel_space().read(*address + session.kernel().virtual_shift, buffer, sizeof buffer - 1);
+    std::string text(buffer, strnlen(buffer, r.done));
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    if (looks_like_linux_banner(text)) return text;
+  }
+  std::vector<std::string> banners = find_linux_banners(session.physical());
+  if (banners.size() == 1) return banners.front();
+  throw Error(global.file + ": cannot tell the kernel's banner (" + std::to_string(banners.size()) +
+              " candidates in memory): give it with --banner");
+}
+
+int profile_generate(const CommandContext& ctx) {
+  const auto& vm = ctx.options;
+  if (!vm.count("btf") || !vm.count("system-map"))
+    throw Error("profile generate needs --btf FILE and --system-map FILE");
+  const std::string out = ctx.global.output;
+  if (out.empty() || out == "text") throw Error("profile generate needs -o OUT.json or -o OUT.json.xz");
+  IsfFromBtfOptions options;
+  options.producer_version = MEMSCOPE_VERSION;
+  Btf btf = Btf::load(vm["btf"].as<std::string>());
+  SystemMap map = load_system_map(vm["system-map"].as<std::string>());
+  if (vm.count("banner"))
+    options.banner = vm["banner"].as<std::string>();
+  else if (!ctx.global.file.empty())
+    options.banner = banner_from_image(ctx.global, map);
+  IsfFromBtfReport report;
+  nlohmann::json isf = isf_from_btf(btf, map, options, &report);
+  write_isf(isf, out);
+  if (!ctx.global.quiet) {
+    std::cerr << "wrote " << out << ": " << report.user_types << " user types, " << report.enums << " enums, "
+              << report.base_types << " base types, " << report.symbols << " symbols"
+              << (options.banner ? "" : " (no banner: give --banner or -f IMAGE to match images by banner)")
+              << "\n";
+    for (const std::string& warning : report.warnings) std::cerr << "warning: " << warning << "\n";
+  }
+  return 0;
+}
+
+int run_profile(const CommandContext& ctx) {
+  const std::string action = ctx.args.empty() ? "" : ctx.args[0];
+  if (action == "info") return profile_info(ctx);
+  if (action == "generate") return profile_generate(ctx);
+  throw Error("usage: memscope profile info FILE | memscope profile generate --btf FILE --system-map FILE "
+              "[--banner STR] [-f IMAGE] -o OUT.json[.xz]");
+}
+
+MEMSCOPE_REGISTER_COMMAND(Command{
+    .name = "profile",
+    .summary = "kernel profiles: `profile info FILE`, `profile generate --btf ... --system-map ... -o OUT`",
+    .usage = "profile info FILE | profile generate --btf FILE --system-map FILE [--banner STR] [-f IMAGE] -o OUT.json[.xz]",
+    .output_is_file = true,
+    .add_options =
+        [](po::options_description& options) {
+          options.add_options()("btf", po::value<std::string>()->value_name("FILE"),
+                                "BTF: raw (/sys/kernel/btf/vmlinux) or a vmlinux ELF with .BTF")(
+              "system-map", po::value<std::string>()->value_name("FILE"), "the kernel's System.map")(
+              "banner", po::value<std::string>()->value_name("STR"),
+              "the kernel's banner (default: read from -f IMAGE if given)");
+        },
+    .run = run_profile,
+});
+
+}  // namespace
+}  // namespace memscope::cli
