@@ -65,18 +65,31 @@ void print_text(const nlohmann::json& j) {
   for (size_t i = 0; i < notes["cr3"].size(); ++i)
     if (!notes["cr3"][i].is_null()) std::cout << "  CPU " << i << " CR3: " << notes["cr3"][i].get<std::string>() << "\n";
   if (!notes["vmcoreinfo"].empty()) {
-    std::cout << "VMCOREINFO:      " << notes["vmcoreinfo"].size() << " keys\n";
-    for (const auto& [key, value] : notes["vmcoreinfo"].items())
-      std::cout << "  " << key << "=" << value.get<std::string>() << "\n";
+    // The whole text is in -o json; the keys that locate the kernel here.
+    std::cout << "VMCOREINFO:      " << notes["vmcoreinfo"].size() << " keys (all with -o json)\n";
+    for (const char* key : {"OSRELEASE", "BUILD-ID", "KERNELOFFSET", "NUMBER(phys_base)", "SYMBOL(swapper_pg_dir)",
+                            "SYMBOL(init_top_pgt)", "NUMBER(pgtable_l5_enabled)"})
+      if (notes["vmcoreinfo"].contains(key))
+        std::cout << "  " << key << "=" << notes["vmcoreinfo"][key].get<std::string>() << "\n";
   }
   if (j.contains("kernel")) {
     const auto& k = j["kernel"];
     if (k.contains("error")) {
       std::cout << "Kernel:          not found: " << k["error"].get<std::string>() << "\n";
-    } else {
-      for (const auto& [key, value] : k.items())
-        std::cout << key << ":" << std::string(key.size() < 16 ? 16 - key.size() : 1, ' ')
-                  << (value.is_string() ? value.get<std::string>() : value.dump()) << "\n";
+      return;
+    }
+    std::cout << "Kernel:          " << k["os_release"].get<std::string>() << " (found by "
+              << k["method"].get<std::string>() << ")\n"
+              << "Banner:          " << k["banner"].get<std::string>() << "\n"
+              << "KASLR virtual:   " << k["kaslr_virtual_shift"].get<std::string>() << "\n"
+              << "KASLR physical:  " << k["kaslr_physical_shift"].get<std::string>() << "\n"
+              << "DTB:             " << k["dtb"].get<std::string>() << "\n"
+              << "Paging:          " << k["paging_levels"].get<int>() << "-level\n";
+    if (k.contains("profile")) std::cout << "Profile:         " << k["profile"].get<std::string>() << "\n";
+    std::cout << "Banners in RAM:  " << k["banners_found"].size() << "\n";
+    for (const auto& banner : k["banners_found"]) {
+      std::string text = banner.get<std::string>();
+      std::cout << "  " << text.substr(0, text.find('\n')) << "\n";
     }
   }
 }

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/hex.h"
+#include "core/linux_banners.h"
 #include "core/linux_kallsyms.h"
 #include "core/linux_vmcoreinfo.h"
 #include "core/physical_layer.h"
@@ -26,8 +27,9 @@ constexpr uint64_t kPage = 4096;
 // searches over possible shifts step by 2 MiB.
 constexpr uint64_t kLargePage = uint64_t{2} << 20;
 constexpr uint64_t kTableAddressMask = 0x000ffffffffff000ull;
-constexpr size_t kMaxBannerBytes = 1024;
 constexpr size_t kReasonsKept = 3;
+// "OSRELEASE=" hits read (and parsed) per VMCOREINFO validation allowed.
+constexpr size_t kTextsReadPerCandidate = 64;
 // Bound on the page-table self-map search (one candidate per 2 MiB of RAM):
 // 4 TiB of RAM.
 constexpr uint64_t kMaxSelfMapCandidates = uint64_t{1} << 21;
@@ -64,21 +66,6 @@ std::string read_banner(AddressSpace& space, uint64_t address) {
   std::string text = read_c_string(space, address, kMaxBannerBytes);
   auto end = std::find_if(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < ' '; });
   return trim_end(std::string(text.begin(), end));
-}
-
-// "Linux version 6.1.0-56-amd64 (..." -> "6.1.0-56-amd64".
-std::string release_of(std::string_view banner) {
-  if (banner.substr(0, kBannerMarker.size()) != kBannerMarker) return "";
-  banner.remove_prefix(kBannerMarker.size());
-  return std::string(banner.substr(0, std::min(banner.find(' '), banner.size())));
-}
-
-// A banner is printable text that names a release: rejects the marker
-// inside binary data and "Linux version %s" format strings.
-bool looks_like_banner(std::string_view text) {
-  std::string release = release_of(text);
-  if (release.empty() || release.size() > 64 || release.find('%') != std::string::npos) return false;
-  return std::all_of(text.begin(), text.end(), [](char c) { return c >= ' ' && c < 127; });
 }
 
 std::string fixed_string(const char* bytes, size_t max) { return std::string(bytes, strnlen(bytes, max)); }
@@ -398,7 +385,7 @@ class Discovery {
     uint64_t address = *facts_.linux_banner + found.virtual_shift;
     auto t = paging.translate(address);
     std::string banner = t ? read_banner(paging, address) : "";
-    if (!looks_like_banner(banner)) {
+    if (!looks_like_linux_banner(banner)) {
       why.set(Why::kNoReadBack, "the profile's linux_banner + shift (" + hex(address) + ") " +
                                     (t ? "does not hold a banner" : "is not mapped"));
       return false;
@@ -530,13 +517,18 @@ class Discovery {
     if (!swapper_locates)
       tasks.note = has_profile_ ? "the profile lacks init_task, task_struct.comm or init_top_pgt" : "no profile";
     std::set<uint64_t> shifts_tried;
-    size_t vmcoreinfo_texts = 0;
+    size_t vmcoreinfo_texts = 0, texts_read = 0;
 
     auto visit = [&](const ScanHit& hit) -> bool {
       if (found && !options_.list_all_banners) return false;
       switch (hit.pattern) {
         case kVmcoreinfo: {
-          if (found || in_memory.tried >= options_.max_candidates) return true;
+          // Copies are cheap to plant: bound the texts read, not only the
+          // ones validated.
+          if (found || in_memory.tried >= options_.max_candidates ||
+              texts_read >= kTextsReadPerCandidate * options_.max_candidates)
+            return true;
+          ++texts_read;
           std::optional<VmcoreInfo> info = read_vmcoreinfo_at(physical_, hit.address);
           if (!info) return true;
           ++vmcoreinfo_texts;
@@ -550,13 +542,15 @@ class Discovery {
         case kBanner: {
           uint64_t link_offset = banners_locate ? *facts_.linux_banner - kStartKernelMap : 0;
           bool locates = banners_locate && (hit.address - link_offset) % kPage == 0;
-          if (banners_.size() >= options_.max_banners_listed && (!locates || found)) return true;
-          std::string banner = read_banner(physical_, hit.address);
-          if (!looks_like_banner(banner)) return true;
-          note_banner(banner);
-          if (!locates || found || banners.tried >= options_.max_candidates) return true;
           uint64_t shift = hit.address - link_offset;
-          if (!shifts_tried.insert(shift).second) return true;
+          bool will_try =
+              locates && !found && banners.tried < options_.max_candidates && !shifts_tried.count(shift);
+          if (banners_.size() >= options_.max_banners_listed && !will_try) return true;
+          std::string banner = read_banner(physical_, hit.address);
+          if (!looks_like_linux_banner(banner)) return true;
+          note_banner(banner);
+          if (!will_try) return true;
+          shifts_tried.insert(shift);
           found = try_physical_shift(shift, "banner scan", "banner at physical " + hex(hit.address), banners);
           break;
         }
@@ -648,7 +642,7 @@ class Discovery {
         auto symbols = lookup_kallsyms(paging, *tables, {"linux_banner"});
         if (auto it = symbols.find("linux_banner"); it != symbols.end()) {
           std::string banner = read_banner(paging, it->second);
-          if (looks_like_banner(banner) && release_of(banner) == info.os_release) {
+          if (looks_like_linux_banner(banner) && linux_release_of(banner) == info.os_release) {
             found.banner = banner;
             found.banner_address = it->second;
             if (auto t = paging.translate(it->second)) found.banner_physical = t->physical;
@@ -672,7 +666,7 @@ class Discovery {
         physical_, {{wanted}},
         [&](const ScanHit& hit) {
           std::string banner = read_banner(physical_, hit.address);
-          if (!looks_like_banner(banner)) return true;
+          if (!looks_like_linux_banner(banner)) return true;
           found.banner = banner;
           found.banner_physical = hit.address;
           found.detail += "; banner found in the kernel image's pages";
@@ -685,7 +679,7 @@ class Discovery {
     find_banner_without_profile(found);
     LinuxKernelInfo info;
     info.banner = found.banner;
-    info.os_release = found.vmcoreinfo ? found.vmcoreinfo->os_release : release_of(found.banner);
+    info.os_release = found.vmcoreinfo ? found.vmcoreinfo->os_release : linux_release_of(found.banner);
     info.virtual_shift = found.virtual_shift;
     info.physical_shift = found.physical_shift;
     info.dtb = found.dtb;
@@ -697,8 +691,8 @@ class Discovery {
     info.vmcoreinfo = std::move(found.vmcoreinfo);
     info.warnings = std::move(found.warnings);
     if (info.banner.empty()) info.warnings.push_back("the kernel's banner could not be located");
-    if (!info.banner.empty() && release_of(info.banner) != info.os_release)
-      info.warnings.push_back("banner release \"" + release_of(info.banner) + "\" differs from OSRELEASE \"" +
+    if (!info.banner.empty() && linux_release_of(info.banner) != info.os_release)
+      info.warnings.push_back("banner release \"" + linux_release_of(info.banner) + "\" differs from OSRELEASE \"" +
                               info.os_release + "\"");
     info.banners_found = banners_;
     if (!info.banner.empty() &&

@@ -1,5 +1,6 @@
 #include "core/x86_64_paging.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -90,17 +91,28 @@ struct X86_64Paging::RegionEntry {
 };
 
 
-X86_64Paging::X86_64Paging(AddressSpace& below, uint64_t cr3, int levels, std::string name)
+// What tlb_ points at before the caches exist: never matches (epoch 0),
+// never written.
+X86_64Paging::CacheEntry X86_64Paging::no_translations_[2];
+
+X86_64Paging::X86_64Paging(AddressSpace& below, uint64_t cr3, int levels, std::string name, size_t cache_pages)
     : below_(below),
       table_base_(cr3 & kAddressMask),
       levels_(levels),
       name_(std::move(name)),
-      cache_(new CacheEntry[kTlbSets * 2]),
-      regions_(new RegionEntry[kRegionEntries]),
+      tlb_(no_translations_),
+      tlb_sets_(std::bit_ceil(std::clamp<size_t>(cache_pages, 2, size_t{1} << 30)) / 2),
       seen_generation_(below.generation()) {
   if (levels != 4 && levels != 5)
     throw Error("x86_64 paging: " + std::to_string(levels) + " levels asked, only 4 and 5 exist");
   if (name_.empty()) name_ = levels == 5 ? "x86_64-5level" : "x86_64-4level";
+}
+
+void X86_64Paging::allocate_caches() {
+  tlb_storage_.reset(new CacheEntry[tlb_sets_ * 2]);
+  regions_.reset(new RegionEntry[kRegionEntries]);
+  tlb_ = tlb_storage_.get();
+  tlb_set_mask_ = tlb_sets_ - 1;
 }
 
 X86_64Paging::~X86_64Paging() = default;
@@ -111,8 +123,10 @@ bool X86_64Paging::is_canonical(uint64_t vaddr) const {
 
 void X86_64Paging::flush_cache() {
   if (++epoch_ == 0) {  // wrapped: old epochs could match again, so clear
-    for (size_t i = 0; i < kTlbSets * 2; ++i) cache_[i].epoch = 0;
-    for (size_t i = 0; i < kRegionEntries; ++i) regions_[i].epoch = 0;
+    if (tlb_storage_) {
+      for (size_t i = 0; i < tlb_sets_ * 2; ++i) tlb_[i].epoch = 0;
+      for (size_t i = 0; i < kRegionEntries; ++i) regions_[i].epoch = 0;
+    }
     epoch_ = 1;
   }
 }
@@ -197,7 +211,8 @@ const X86_64Paging::RegionEntry* X86_64Paging::lookup_region(uint64_t vaddr, Fau
 
 const X86_64Paging::CacheEntry* X86_64Paging::lookup(uint64_t vaddr, Fault* why) {
   uint64_t page = vaddr >> kPageShift;
-  CacheEntry* set = &cache_[(page & (kTlbSets - 1)) * 2];
+  if (!tlb_storage_) allocate_caches();
+  CacheEntry* set = &tlb_[(page & tlb_set_mask_) * 2];
   if (set[0].epoch == epoch_ && set[0].page == page) return &set[0];
   if (set[1].epoch == epoch_ && set[1].page == page) return &set[1];
 

@@ -42,11 +42,17 @@ class X86_64Paging : public AddressSpace {
  public:
   static constexpr uint64_t kPageSize = 4096;
 
+  static constexpr size_t kDefaultCachePages = 8192;
+
   // `cr3` is the register value or a bare table address: PCID / flag bits
   // (11:0), the no-flush bit 63 and the other bits above 51 are masked off.
   // `levels` is 4 or 5 (throws Error otherwise). `name` defaults to
-  // "x86_64-4level" / "x86_64-5level".
-  X86_64Paging(AddressSpace& below, uint64_t cr3, int levels, std::string name = "");
+  // "x86_64-4level" / "x86_64-5level". `cache_pages` sizes the translation
+  // cache (rounded up to a power of two, at least 2; 32 bytes a page plus
+  // 32 KiB), allocated on the first read: spaces only enumerated cost nothing,
+  // and many per-process spaces alive at once may ask for less.
+  X86_64Paging(AddressSpace& below, uint64_t cr3, int levels, std::string name = "",
+               size_t cache_pages = kDefaultCachePages);
   ~X86_64Paging() override;
 
   std::string name() const override { return name_; }
@@ -110,7 +116,6 @@ class X86_64Paging : public AddressSpace {
     uint8_t page_shift = 0;         // 12, 21 or 30: size of the mapping
     bool writable = false, user = false, nx = false;
   };
-  static constexpr size_t kTlbSets = 4096;  // x 2 ways: 8192 pages, 256 KiB
   struct RegionEntry;
   struct Permissions;
   class TableWalker;
@@ -134,10 +139,19 @@ class X86_64Paging : public AddressSpace {
   int levels_;
   std::string name_;
 
-  // Software TLB: 2-way set-associative, per 4 KiB virtual page. Region
-  // cache: direct-mapped, per 2 MiB virtual region (large leaf or page
-  // table), so a TLB miss costs one entry load, not a four-level walk.
-  std::unique_ptr<CacheEntry[]> cache_;
+  // Allocates the caches on first use.
+  void allocate_caches();
+
+  // Software TLB: 2-way set-associative, per 4 KiB virtual page; set i is
+  // tlb_[2i], tlb_[2i+1]. Before the first lookup tlb_ points at one static
+  // empty set (mask 0), so the hot path needs no null check. Region cache:
+  // direct-mapped, per 2 MiB virtual region (large leaf or page table), so
+  // a TLB miss costs one entry load, not a four- or five-level walk.
+  static CacheEntry no_translations_[2];
+  CacheEntry* tlb_;
+  uint64_t tlb_set_mask_ = 0;
+  size_t tlb_sets_;
+  std::unique_ptr<CacheEntry[]> tlb_storage_;
   std::unique_ptr<RegionEntry[]> regions_;
   uint32_t epoch_ = 1;  // entries are valid only when their epoch matches
   uint64_t seen_generation_;
@@ -147,7 +161,7 @@ inline bool X86_64Paging::read_cached(uint64_t address, void* buffer, size_t n) 
   uint64_t offset = address & (kPageSize - 1);
   if (n > kPageSize - offset || below_.generation() != seen_generation_) return false;
   uint64_t page = address >> 12;
-  const CacheEntry* set = &cache_[(page & (kTlbSets - 1)) * 2];
+  const CacheEntry* set = &tlb_[(page & tlb_set_mask_) * 2];
   const CacheEntry* hit;
   if (set[0].epoch == epoch_ && set[0].page == page)
     hit = &set[0];

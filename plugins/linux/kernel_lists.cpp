@@ -23,7 +23,7 @@ std::vector<Object> list_entries_recovering(const Object& head, std::string_view
     entries.push_back(entry);
     nodes.insert(entry.address() + link.offset);
   }
-  if (true) return entries;
+  if (forward.complete()) return entries;
   for (const std::string& w : forward.warnings()) warnings.push_back(what + ": " + w);
 
   // Backward from the head: each node's `prev` leads toward the break.

@@ -79,7 +79,7 @@ TaskReader::TaskReader(const KernelView& kernel) : kernel_(kernel), profile_(ker
   state_ = optional_field(profile_, task, "__state");
   if (!state_) state_ = optional_field(profile_, task, "state");
   exit_state_ = optional_field(profile_, task, "exit_state");
-  for (const char* name : {"start_time", "start_boottime", "real_start_time"})
+  for (const char* name : {"start_boottime", "real_start_time", "start_time"})
     if ((start_time_ = optional_field(profile_, task, name))) break;
   if (start_time_) start_time_is_timespec_ = profile_.type(start_time_->type).is_record();
 

@@ -1,0 +1,247 @@
+// The Linux process and module plugins on the real fixture image, in each
+// format (raw, LiME, ELF core), with the fixture's ISF and with a profile
+// generated from its BTF, against truth.json.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "core/plugin.h"
+#include "core/session.h"
+#include "profiles/isf_from_btf.h"
+#include "support/fixtures.h"
+
+using namespace memscope;
+using nlohmann::json;
+
+namespace {
+
+// Test runs keep their profile cache in the build tree, not the user's.
+void use_build_tree_cache() {
+  static bool done = [] {
+    std::string dir = std::string(MEMSCOPE_BINARY_DIR) + "/test-cache";
+    std::filesystem::create_directories(dir);
+    ::setenv("XDG_CACHE_HOME", dir.c_str(), 1);
+    return true;
+  }();
+  (void)done;
+}
+
+// A profile generated from the fixture's BTF and System.map, written once
+// per build tree.
+std::string btf_profile() {
+  static std::string path = [] {
+    std::string out = std::string(MEMSCOPE_BINARY_DIR) + "/test-cache/fixture-btf-isf.json";
+    if (!std::filesystem::exists(out)) {
+      IsfFromBtfOptions options;
+      options.banner = test::truth()["linux_banner"].get<std::string>();
+      json isf = isf_from_btf_files(test::fixture("vmlinux.btf"), test::fixture("System.map"), options);
+      std::string temporary = out + ".tmp";
+      std::ofstream(temporary) << isf.dump();
+      std::filesystem::rename(temporary, out);
+    }
+    return out;
+  }();
+  return path;
+}
+
+std::string profile_for(const std::string& kind) {
+  return kind == "isf" ? test::fixture_file("isf.json.xz") : btf_profile();
+}
+
+Table run(Session& session, const std::string& name, const PluginArgs& args = {}) {
+  PluginResult result = run_plugin(*find_plugin(name), session, args);
+  INFO(result.error);
+  REQUIRE(result.ok);
+  return std::move(result.table);
+}
+
+template <typename T>
+T get(const Table& table, const Row& row, const std::string& key) {
+  const Value& v = row.cells.at(table.column_index(key));
+  const T* value = std::get_if<T>(&v);
+  INFO("column " << key << " of a row is empty or of another type");
+  REQUIRE(value != nullptr);
+  return *value;
+}
+
+std::string warnings_of(const Table& table) {
+  std::string out;
+  for (const std::string& w : table.warnings) out += w + "\n";
+  return out;
+}
+
+// truth.json's processes that are on the task list.
+std::map<int64_t, json> listed_processes() {
+  std::map<int64_t, json> out;
+  for (const json& p : test::truth()["processes"])
+    if (!p["hidden"].get<bool>()) out[p["pid"].get<int64_t>()] = p;
+  return out;
+}
+
+// task_struct.comm against truth's name: truth read /proc, which gives
+// kernel threads their full name (comm keeps 15 characters) and kworkers
+// their current workqueue after a '-' ("kworker/0:0-events").
+bool same_comm(const std::string& ours, const std::string& truth) {
+  if (ours == truth.substr(0, 15)) return true;
+  return ours.rfind("kworker/", 0) == 0 && truth.rfind(ours + "-", 0) == 0;
+}
+
+void check_pslist(Session& session) {
+  Table table = run(session, "linux.pslist");
+  INFO(warnings_of(table));
+  CHECK(table.warnings.empty());
+  auto truth = listed_processes();
+  std::set<int64_t> expected, got;
+  for (const auto& [pid, p] : truth) expected.insert(pid);
+  for (const Row& row : table.rows) got.insert(get<int64_t>(table, row, "pid"));
+  CHECK(got == expected);
+  CHECK(table.rows.size() == expected.size());
+  for (const Row& row : table.rows) {
+    int64_t pid = get<int64_t>(table, row, "pid");
+    if (!truth.count(pid)) continue;
+    const json& p = truth.at(pid);
+    INFO("pid " << pid << " " << p["comm"]);
+    CHECK(same_comm(get<std::string>(table, row, "comm"), p["comm"].get<std::string>()));
+    CHECK(get<int64_t>(table, row, "ppid") == p["ppid"].get<int64_t>());
+    CHECK(get<uint64_t>(table, row, "uid") == p["uid"].get<uint64_t>());
+    CHECK(get<uint64_t>(table, row, "gid") == p["gid"].get<uint64_t>());
+    CHECK(get<uint64_t>(table, row, "euid") == p["euid"].get<uint64_t>());
+    CHECK(get<uint64_t>(table, row, "threads") == p["threads"].get<uint64_t>());
+    CHECK(get<bool>(table, row, "kernel_thread") == p["kernel_thread"].get<bool>());
+    CHECK(get<int64_t>(table, row, "tid") == pid);
+    // /proc/PID/stat's start time is in clock ticks (USER_HZ = 100).
+    CHECK(get<uint64_t>(table, row, "start_time") / 10'000'000 == p["start_time_ticks"].get<uint64_t>());
+    if (p["task_struct"].is_string())
+      CHECK(get<Address>(table, row, "offset").value ==
+            std::stoull(p["task_struct"].get<std::string>(), nullptr, 16));
+    // The rig processes sleep; init was running the truth script then.
+    if (p["rig"].get<bool>()) CHECK(get<std::string>(table, row, "state") == p["state"].get<std::string>());
+  }
+}
+
+void check_psaux(Session& session) {
+  Table table = run(session, "linux.psaux");
+  INFO(warnings_of(table));
+  CHECK(table.warnings.empty());
+  auto truth = listed_processes();
+  CHECK(table.rows.size() == truth.size());
+  bool saw_long = false;
+  for (const Row& row : table.rows) {
+    int64_t pid = get<int64_t>(table, row, "pid");
+    if (!truth.count(pid)) continue;
+    const json& p = truth.at(pid);
+    INFO("pid " << pid << " " << p["comm"]);
+    auto argv = get<std::vector<std::string>>(table, row, "argv");
+    CHECK(argv == p["cmdline"].get<std::vector<std::string>>());
+    std::string args = get<std::string>(table, row, "args");
+    if (p["kernel_thread"].get<bool>()) {
+      CHECK(args == "[" + get<std::string>(table, row, "comm") + "]");
+    } else {
+      size_t bytes = 0;
+      for (const std::string& a : argv) bytes += a.size() + 1;
+      saw_long = saw_long || bytes > 4096;
+    }
+  }
+  CHECK(saw_long);  // truth has a process with more than 4096 bytes of arguments
+}
+
+void check_envars(Session& session) {
+  Table table = run(session, "linux.envars");
+  INFO(warnings_of(table));
+  CHECK(table.warnings.empty());
+  std::map<int64_t, std::vector<std::string>> environ;
+  std::map<int64_t, std::string> marker;
+  for (const Row& row : table.rows) {
+    int64_t pid = get<int64_t>(table, row, "pid");
+    std::string key = get<std::string>(table, row, "key"), value = get<std::string>(table, row, "value");
+    environ[pid].push_back(key + "=" + value);
+    if (key == "RIG_MARKER") marker[pid] = value;
+  }
+  for (const auto& [pid, p] : listed_processes()) {
+    INFO("pid " << pid << " " << p["comm"]);
+    if (p["rig"].get<bool>()) CHECK(marker[pid] == p["env_marker"].get<std::string>());
+    CHECK(environ[pid] == p["environ"].get<std::vector<std::string>>());
+  }
+}
+
+void check_lsmod(Session& session) {
+  Table table = run(session, "linux.lsmod");
+  INFO(warnings_of(table));
+  CHECK(table.warnings.empty());
+  std::map<std::string, json> expected;
+  for (const json& m : test::truth()["modules"])
+    if (!m["hidden"].get<bool>()) expected[m["name"].get<std::string>()] = m;
+  std::set<std::string> names;
+  for (const Row& row : table.rows) {
+    std::string name = get<std::string>(table, row, "name");
+    names.insert(name);
+    if (!expected.count(name)) continue;
+    const json& m = expected.at(name);
+    INFO(name);
+    CHECK(get<uint64_t>(table, row, "size") == m["size"].get<uint64_t>());
+    CHECK(get<int64_t>(table, row, "refcount") == m["refcount"].get<int64_t>());
+    CHECK(get<std::string>(table, row, "state") == m["state"].get<std::string>());
+    CHECK(get<Address>(table, row, "base").value == std::stoull(m["base"].is_string() ? m["base"].get<std::string>()
+                                                                                      : m["address"].get<std::string>(),
+                                                                  nullptr, 16));
+  }
+  std::set<std::string> expected_names;
+  for (const auto& [name, m] : expected) expected_names.insert(name);
+  CHECK(names == expected_names);
+  CHECK(table.rows.size() == expected.size());
+}
+
+void check_pstree(Session& session) {
+  Table table = run(session, "linux.pstree");
+  CHECK(table.warnings.empty());
+  auto truth = listed_processes();
+  std::map<int64_t, int64_t> parent;
+  std::function<void(const Row&, int64_t)> visit = [&](const Row& row, int64_t up) {
+    int64_t pid = get<int64_t>(table, row, "pid");
+    CHECK(parent.count(pid) == 0);
+    parent[pid] = up;
+    for (const Row& c : row.children) visit(c, pid);
+  };
+  for (const Row& r : table.rows) visit(r, 0);
+  CHECK(parent.size() == truth.size());
+  for (const auto& [pid, p] : truth) CHECK(parent[pid] == p["ppid"].get<int64_t>());
+}
+
+}  // namespace
+
+TEST_CASE("fixture: pslist, psaux, envars, lsmod and pstree against truth, each format and profile") {
+  use_build_tree_cache();
+  const std::string format = GENERATE(as<std::string>{}, "raw", "lime", "elf");
+  const std::string profile = GENERATE(as<std::string>{}, "isf", "btf");
+  INFO("image." << format << " with the " << profile << " profile");
+  SessionOptions options;
+  options.image = test::fixture("image." + format);
+  options.profile = profile_for(profile);
+  Session session(options);
+  SECTION("pslist") { check_pslist(session); }
+  SECTION("psaux") { check_psaux(session); }
+  SECTION("envars") { check_envars(session); }
+  SECTION("lsmod") { check_lsmod(session); }
+  SECTION("pstree") { check_pstree(session); }
+}
+
+TEST_CASE("fixture: --threads and --pid") {
+  use_build_tree_cache();
+  SessionOptions options;
+  options.image = test::fixture("image.elf");
+  options.profile = profile_for("isf");
+  Session session(options);
+  PluginArgs args;
+  args.set_flag("threads");
+  args.add("pid", "1");
+  args.add("pid", "101");
+  Table table = run(session, "linux.pslist", args);
+  std::set<int64_t> pids;
+  for (const Row& row : table.rows) pids.insert(get<int64_t>(table, row, "pid"));
+  CHECK(pids == std::set<int64_t>{1, 101});
+  CHECK(table.rows.size() == 2);  // single-threaded, as truth says
+}
