@@ -28,6 +28,12 @@ constexpr uint64_t kPage = 4096;
 constexpr uint64_t kLargePage = uint64_t{2} << 20;
 constexpr uint64_t kTableAddressMask = 0x000ffffffffff000ull;
 constexpr size_t kReasonsKept = 3;
+// Validation reads a few pages through each candidate page table: a small
+// translation cache is plenty.
+constexpr size_t kProbeCachePages = 64;
+// Self-map searches (for VMCOREINFO texts without phys_base) per discovery:
+// each may probe one root per 2 MiB of RAM.
+constexpr int kMaxSelfMapSearches = 4;
 // "OSRELEASE=" hits read (and parsed) per VMCOREINFO validation allowed.
 constexpr size_t kTextsReadPerCandidate = 64;
 // Bound on the page-table self-map search (one candidate per 2 MiB of RAM):
@@ -256,7 +262,7 @@ class Discovery {
         for (const CpuState& cpu : notes_.cpus) {
           if (!cpu.cr3 || !seen.insert(*cpu.cr3 & kTableAddressMask).second || seen.size() > 8) continue;
           for (int level : levels) {
-            X86_64Paging paging(physical_, *cpu.cr3, level);
+            X86_64Paging paging(physical_, *cpu.cr3, level, "", kProbeCachePages);
             if (auto t = paging.translate(root)) {
               bases.emplace_back(t->physical - (root - kStartKernelMap), "CR3 of CPU " + std::to_string(cpu.index));
               break;
@@ -264,7 +270,10 @@ class Discovery {
           }
         }
       }
-      if (bases.empty()) bases = search_self_mapping(root, levels);
+      if (bases.empty() && self_map_searches_ < kMaxSelfMapSearches) {
+        ++self_map_searches_;
+        bases = search_self_mapping(root, levels);
+      }
     }
     if (bases.empty()) {
       evidence.fail(info.source + ": no NUMBER(phys_base), and no page table maps SYMBOL(" + root_name + ") to itself");
@@ -317,7 +326,7 @@ class Discovery {
               "page-table root " + hex(dtb) + " (phys_base " + hex(phys_base) + ") is not a page in the image");
       return std::nullopt;
     }
-    X86_64Paging paging(physical_, dtb, levels);
+    X86_64Paging paging(physical_, dtb, levels, "", kProbeCachePages);
     auto self = paging.translate(root);
     if (!self || self->physical != dtb) {
       why.set(Why::kNoSelfMap, "the table at " + hex(dtb) + " does not map " + hex(root) + " to itself (" +
@@ -423,6 +432,47 @@ class Discovery {
     return result;
   }
 
+  // Checks a (physical, virtual) shift pair through `paging` (built on the
+  // DTB the physical shift gives): the table maps itself, and linux_banner
+  // (else init_task.comm) reads back where the shifts put it.
+  std::optional<Found> validate_shifts(X86_64Paging& paging, uint64_t physical_shift, uint64_t shift, Why& why) {
+    const uint64_t root = *facts_.top_page_table;
+    auto self = paging.translate(root + shift);
+    if (!self || self->physical != paging.table_base()) {
+      why.set(Why::kNoSelfMap, "the table at " + hex(paging.table_base()) + " does not map " +
+                                   facts_.top_page_table_name + " + " + hex(shift) + " to itself (" +
+                                   std::to_string(paging.levels()) + "-level)");
+      return std::nullopt;
+    }
+    Found found;
+    found.dtb = paging.table_base();
+    found.levels = paging.levels();
+    found.virtual_shift = shift;
+    found.physical_shift = physical_shift;
+    if (facts_.linux_banner) {
+      if (!read_profile_banner(paging, found, why)) return std::nullopt;
+      if (*found.banner_physical != *facts_.linux_banner - kStartKernelMap + physical_shift) {
+        why.set(Why::kNoReadBack,
+                "linux_banner translates to " + hex(*found.banner_physical) + ", not where the physical shift puts it");
+        return std::nullopt;
+      }
+      found.detail = "validated by reading linux_banner through the page tables";
+    } else if (facts_.init_task && facts_.comm_offset) {
+      uint64_t comm = *facts_.init_task + shift + *facts_.comm_offset;
+      std::string name = read_c_string(paging, comm, 16);
+      if (name != kInitTaskComm) {
+        why.set(Why::kNoReadBack, "init_task.comm reads \"" + name + "\", not \"swapper/0\"");
+        return std::nullopt;
+      }
+      found.detail = "validated by reading init_task.comm through the page tables";
+    } else {
+      why.set(Why::kProfileMismatch,
+              "the profile has neither linux_banner nor init_task with task_struct.comm to read back");
+      return std::nullopt;
+    }
+    return found;
+  }
+
   std::optional<Found> try_physical_shift(uint64_t physical_shift, const std::string& method,
                                           const std::string& evidence_text, Evidence& evidence) {
     ++evidence.tried;
@@ -437,55 +487,26 @@ class Discovery {
     Why why;
     why.set(Why::kNoSelfMap, "no virtual shift maps " + facts_.top_page_table_name + " to " + hex(dtb));
     for (int levels : levels_order(std::nullopt)) {
-      X86_64Paging paging(physical_, dtb, levels);
-      std::vector<uint64_t> shifts = votes;
-      std::string shift_source = "init_task's pointers";
-      if (shifts.empty()) {
-        // No pointer evidence (no init_task or task_struct in the profile):
-        // find the shift at which the table maps its own address.
-        shift_source = "the page table's self-map";
-        for (uint64_t shift = 0; shift < kKernelImageSpan && shifts.size() < 4; shift += kLargePage) {
-          auto t = paging.translate(root + shift);
-          if (t && t->physical == dtb) shifts.push_back(shift);
+      X86_64Paging paging(physical_, dtb, levels, "", kProbeCachePages);
+      for (uint64_t shift : votes)
+        if (auto found = validate_shifts(paging, physical_shift, shift, why)) {
+          found->method = method;
+          found->detail = evidence_text + "; virtual shift from init_task's pointers; " + found->detail;
+          return found;
         }
-      }
-      for (uint64_t shift : shifts) {
-        auto self = paging.translate(root + shift);
-        if (!self || self->physical != dtb) {
-          why.set(Why::kNoSelfMap, "the table at " + hex(dtb) + " does not map " + facts_.top_page_table_name + " + " +
-                                       hex(shift) + " to itself (" + std::to_string(levels) + "-level)");
-          continue;
+      // No pointer evidence (no init_task or task_struct in the profile), or
+      // pointers that lie: the shifts at which the table maps its own
+      // address.
+      size_t candidates = 0;
+      for (uint64_t shift = 0; shift < kKernelImageSpan && candidates < 4; shift += kLargePage) {
+        auto t = paging.translate(root + shift);
+        if (!t || t->physical != dtb || std::find(votes.begin(), votes.end(), shift) != votes.end()) continue;
+        ++candidates;
+        if (auto found = validate_shifts(paging, physical_shift, shift, why)) {
+          found->method = method;
+          found->detail = evidence_text + "; virtual shift from the page table's self-map; " + found->detail;
+          return found;
         }
-        Found found;
-        found.dtb = dtb;
-        found.levels = levels;
-        found.virtual_shift = shift;
-        found.physical_shift = physical_shift;
-        found.method = method;
-        if (facts_.linux_banner) {
-          if (!read_profile_banner(paging, found, why)) continue;
-          if (*found.banner_physical != *facts_.linux_banner - kStartKernelMap + physical_shift) {
-            why.set(Why::kNoReadBack, "linux_banner translates to " + hex(*found.banner_physical) +
-                                          ", not where the physical shift puts it");
-            continue;
-          }
-          found.detail = evidence_text + "; virtual shift from " + shift_source +
-                         "; validated by reading linux_banner through the page tables";
-        } else if (facts_.init_task && facts_.comm_offset) {
-          uint64_t comm = *facts_.init_task + shift + *facts_.comm_offset;
-          std::string name = read_c_string(paging, comm, 16);
-          if (name != kInitTaskComm) {
-            why.set(Why::kNoReadBack, "init_task.comm reads \"" + name + "\", not \"swapper/0\"");
-            continue;
-          }
-          found.detail = evidence_text + "; virtual shift from " + shift_source +
-                         "; validated by reading init_task.comm through the page tables";
-        } else {
-          why.set(Why::kProfileMismatch,
-                  "the profile has neither linux_banner nor init_task with task_struct.comm to read back");
-          continue;
-        }
-        return found;
       }
     }
     evidence.fail(evidence_text + ": " + why.text);
@@ -543,8 +564,7 @@ class Discovery {
           uint64_t link_offset = banners_locate ? *facts_.linux_banner - kStartKernelMap : 0;
           bool locates = banners_locate && (hit.address - link_offset) % kPage == 0;
           uint64_t shift = hit.address - link_offset;
-          bool will_try =
-              locates && !found && banners.tried < options_.max_candidates && !shifts_tried.count(shift);
+          bool will_try = locates && !found && banners.tried < options_.max_candidates && !shifts_tried.count(shift);
           if (banners_.size() >= options_.max_banners_listed && !will_try) return true;
           std::string banner = read_banner(physical_, hit.address);
           if (!looks_like_linux_banner(banner)) return true;
@@ -602,7 +622,7 @@ class Discovery {
                                       ? std::vector<int>{paging_levels_from_cr4(*cpu.cr4)}
                                       : levels_order(std::nullopt);
         for (int level : levels) {
-          X86_64Paging paging(physical_, *cpu.cr3, level);
+          X86_64Paging paging(physical_, *cpu.cr3, level, "", kProbeCachePages);
           uint64_t probe = facts_.linux_banner ? *facts_.linux_banner : *facts_.init_task + *facts_.comm_offset;
           std::string_view expect = facts_.linux_banner ? kBannerMarker : kInitTaskComm;
           for (uint64_t shift = 0; shift < kKernelImageSpan; shift += kLargePage) {
@@ -636,7 +656,7 @@ class Discovery {
   void find_banner_without_profile(Found& found) {
     if (!found.banner.empty() || !found.vmcoreinfo) return;
     const VmcoreInfo& info = *found.vmcoreinfo;
-    X86_64Paging paging(physical_, found.dtb, found.levels);
+    X86_64Paging paging(physical_, found.dtb, found.levels, "", kProbeCachePages);
     if (auto tables = kallsyms_tables(info)) {
       try {
         auto symbols = lookup_kallsyms(paging, *tables, {"linux_banner"});
@@ -711,6 +731,7 @@ class Discovery {
   std::vector<std::string> banners_;
   // VMCOREINFO texts already validated (the note's text is also in RAM).
   std::set<std::string> texts_seen_;
+  int self_map_searches_ = 0;
 };
 
 }  // namespace

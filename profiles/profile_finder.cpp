@@ -102,7 +102,8 @@ class BannerIndex {
     std::string temp = path_ + ".tmp" + std::to_string(::getpid());
     {
       std::ofstream out(temp, std::ios::trunc);
-      out << doc.dump(1);
+      // Banners and paths from a forged file may not be UTF-8: replace, never throw.
+      out << doc.dump(1, ' ', false, json::error_handler_t::replace);
       if (!out) {
         fs::remove(temp, ec);
         return;  // best effort

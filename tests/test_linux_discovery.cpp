@@ -1,9 +1,12 @@
 // Kernel discovery: synthetic kernels (page tables, banner, init_task,
 // VMCOREINFO placed at chosen shifts in a sparse physical space) and the
 // real fixture images in every format, with and without notes and profiles.
+#include <fcntl.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,10 +19,12 @@
 #include "core/profile.h"
 #include "core/x86_64_paging.h"
 #include "formats/registry.h"
+#include "memscope/kvm.h"
 #include "profiles/isf_from_btf.h"
 #include "profiles/isf_loader.h"
 #include "support/buffer_space.h"
 #include "support/fixtures.h"
+#include "support/temp_file.h"
 
 using namespace memscope;
 using memscope::test::BufferSpace;
@@ -273,6 +278,18 @@ TEST_CASE("synthetic: a profile without task_struct still works (virtual shift f
   ProfileParts parts;
   parts.task_type = false;
   auto profile = synthetic_profile(parts);
+  LinuxKernelInfo info = discover_linux_kernel(space, ImageNotes{}, profile.get(), small_options());
+  check_found(info, k);
+  CHECK_THAT(info.method_detail, Catch::Contains("self-map"));
+}
+
+TEST_CASE("synthetic: init_task pointers that lie about the virtual shift are outvoted by the page table") {
+  Synthetic k;
+  BufferSpace space;
+  build_kernel(space, k);
+  space.put_u64(k.phys(kInitTask) + kFilesOffset, kInitFiles + k.virtual_shift + 0x400000);
+  space.put_u64(k.phys(kInitTask) + kFsOffset, kInitFs + k.virtual_shift + 0x400000);
+  auto profile = synthetic_profile();
   LinuxKernelInfo info = discover_linux_kernel(space, ImageNotes{}, profile.get(), small_options());
   check_found(info, k);
   CHECK_THAT(info.method_detail, Catch::Contains("self-map"));
@@ -678,4 +695,37 @@ TEST_CASE("fixture: every banner is listed on request") {
   REQUIRE_FALSE(info.banners_found.empty());
   CHECK(std::find(info.banners_found.begin(), info.banners_found.end(), truth_values().banner) !=
         info.banners_found.end());
+}
+
+TEST_CASE("fixture: the C API finds the kernel by itself: kvm_nlist + kvm_readstr of init_task.comm") {
+  const Truth& t = truth_values();
+  // The ISF as shipped, and the profile generated from BTF + System.map
+  // (written out as ISF, the way a user would pass it).
+  memscope::test::TempDir dir("discovery-kvm");
+  {
+    nlohmann::json generated = isf_from_btf_files(memscope::test::fixture("vmlinux.btf"),
+                                                  memscope::test::fixture("System.map"), IsfFromBtfOptions{});
+    std::ofstream(dir.file("generated.json")) << generated.dump();
+  }
+  uint64_t comm_offset = fixture_isf()->offset_of("task_struct", "comm");
+  for (const std::string& profile : {memscope::test::fixture_file("isf.json.xz"), dir.file("generated.json")})
+    for (const char* name : {"image.raw", "image.lime", "image.elf"}) {
+      INFO(name << " with " << profile);
+      char errbuf[KVM_ERRBUF_SIZE] = {};
+      kvm_t* kd = kvm_openfiles(profile.c_str(), memscope::test::fixture(name).c_str(), nullptr, O_RDONLY, errbuf);
+      INFO(errbuf);
+      REQUIRE(kd);
+      struct nlist nl[] = {{"init_task", 0, 0, 0, 0}, {nullptr, 0, 0, 0, 0}};
+      CHECK(kvm_nlist(kd, nl) == 0);
+      CHECK(hex(nl[0].n_value) == hex(t.init_task));
+      CHECK(static_cast<uint64_t>(kvm_kerndisp(kd)) == t.kaslr);
+      char comm[16] = {};
+      size_t length = sizeof comm;
+      char* read = kvm_readstr(kd, nl[0].n_value + comm_offset, comm, &length);
+      INFO(kvm_geterr(kd));
+      REQUIRE(read);
+      CHECK(std::string(read) == "swapper/0");
+      CHECK(length == 10);
+      kvm_close(kd);
+    }
 }

@@ -279,9 +279,12 @@ TEST_CASE("pages competing for one translation cache set stay correct") {
     physical.put_u64(0x200000 + i * 0x1000 + 8, 100 + i);
   }
   X86_64Paging paging(physical, tables.dtb(), 4);
+  X86_64Paging tiny(physical, tables.dtb(), 4, "tiny", 2);  // one set of two
   for (int round = 0; round < 3; ++round)
-    for (uint64_t i : {0, 1, 2, 3, 4, 0, 2, 4, 1, 3})
+    for (uint64_t i : {0, 1, 2, 3, 4, 0, 2, 4, 1, 3}) {
       CHECK(paging.read_value<uint64_t>(base + i * stride + 8) == 100 + i);
+      CHECK(tiny.read_value<uint64_t>(base + i * stride + 8) == 100 + i);
+    }
 }
 
 TEST_CASE("read_cached serves only cached, unchanged pages") {

@@ -172,3 +172,13 @@ TEST_CASE("finder: default symbol directory follows XDG_DATA_HOME") {
   if (saved) ::setenv("XDG_DATA_HOME", previous.c_str(), 1);
   else ::unsetenv("XDG_DATA_HOME");
 }
+
+TEST_CASE("finder: a banner that is not UTF-8 does not break the index") {
+  test::TempDir symbols("symbols-binary"), cache("finder-cache-binary");
+  const std::string odd = "Linux version \xff\xfe odd";
+  write_file(symbols.file("odd.json"), isf_with_banner(odd));
+  ProfileFinder finder({symbols.path()}, isolated(cache));
+  CHECK(finder.find({odd}));
+  CHECK(fs::exists(cache.file("banner-index.json")));
+  CHECK_NOTHROW(ProfileFinder({symbols.path()}, isolated(cache)).candidates());
+}

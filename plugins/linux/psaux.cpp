@@ -48,7 +48,8 @@ void run_psaux(Session& session, const PluginArgs& args, Table& table) {
       joined = join(list);
       argv = std::move(list);
     }
-    table.rows.push_back(Row{{cell(task.pid), cell(task.ppid), cell(task.comm), std::move(argv), std::move(joined)}, {}});
+    table.rows.push_back(
+        Row{{cell(task.pid), cell(task.ppid), cell(task.comm), std::move(argv), std::move(joined)}, {}});
   }
 }
 

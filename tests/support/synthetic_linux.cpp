@@ -226,7 +226,8 @@ std::vector<SyntheticProcess> SyntheticLinux::default_processes() {
     // More than a page of arguments (the fixture's rig_beta has 10150 bytes).
     std::vector<std::string> argv = {"/usr/bin/python3", "-c"};
     for (int i = 0; i < 60; ++i)
-      argv.push_back("long_argument_" + std::to_string(i) + "_abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz");
+      argv.push_back("long_argument_" + std::to_string(i) +
+                     "_abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz");
     user(205, 201, "python3", 1000, argv, {"PYTHONPATH=/opt/lib"});
   }
   SyntheticProcess* setuid = user(206, 201, "passwd", 1000, {"passwd"}, {"USER=alice"});
