@@ -305,10 +305,7 @@ LayerDescription ElfCoreLayer::describe() const {
 
   auto release = notes_.vmcoreinfo_keys.find("OSRELEASE");
   if (release != notes_.vmcoreinfo_keys.end()) lines.emplace_back("VMCOREINFO OSRELEASE", release->second);
-  if (!notes_.cpus.empty()) lines.emplace_back("CPUs", std::to_string(notes_.cpus.size()));
-  constexpr size_t kListedCpus = 16;
-  for (size_t i = 0; i < notes_.cpus.size() && i < kListedCpus; ++i)
-    if (notes_.cpus[i].cr3) lines.emplace_back("CPU " + std::to_string(i) + " CR3", hex(*notes_.cpus[i].cr3));
+  // CPU registers are part of notes(), which `memscope info` shows for every format.
   return lines;
 }
 

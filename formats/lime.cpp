@@ -17,17 +17,8 @@ class LimeLayer : public SegmentedFileLayer {
   using SegmentedFileLayer::SegmentedFileLayer;
 
   LayerDescription describe() const override {
-    LayerDescription lines;
-    lines.emplace_back("LiME ranges", std::to_string(segments().size()));
-    // A few ranges are worth listing; a long list belongs to `memscope ranges`.
-    constexpr size_t kListed = 16;
-    for (size_t i = 0; i < segments().size() && i < kListed; ++i) {
-      const FileSegment& s = segments()[i];
-      lines.emplace_back("LiME range " + std::to_string(i),
-                         hex(s.physical) + "-" + hex(s.physical + s.size - 1) + " at file offset " +
-                             hex(s.file_offset - sizeof(lime::RangeHeader)));
-    }
-    return lines;
+    // The ranges themselves are listed by `memscope info` for every format.
+    return {{"LiME ranges", std::to_string(segments().size())}};
   }
 };
 

@@ -230,7 +230,6 @@ TEST_CASE("ELF core round trip: memory, VMCOREINFO and CR3 per CPU") {
     CHECK_THAT(value("PT_LOAD segments"), Catch::StartsWith("3 "));
     CHECK_THAT(value("notes"), Catch::Contains("QEMU x3") && Catch::Contains("VMCOREINFO x1"));
     CHECK(value("VMCOREINFO OSRELEASE") == "6.1.0-test-amd64");
-    CHECK(value("CPU 1 CR3") == "0x2a11000");
   }
 }
 

@@ -40,7 +40,7 @@ std::vector<uint8_t> synthetic_image(size_t size = 3 << 20) {
     }
   }
   // One stretch of random pages longer than a 64 KiB block: stored raw.
-  for (size_t i = 0; i < (128u << 10); ++i) bytes[(1u << 20) + i] = static_cast<uint8_t>(rng());
+  for (size_t i = 0; i < (128u << 10) && size / 3 + i < size; ++i) bytes[size / 3 + i] = static_cast<uint8_t>(rng());
   return bytes;
 }
 
