@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # memscope's one entry point for setting up, building and testing.
 #
-#   ./dev.sh demo   install what is missing, build, run `memscope info` on the sample image
+#   ./dev.sh demo   install what is missing, build, run `memscope info` and linux.pstree on the sample image
 #   ./dev.sh test   install what is missing, build, run the whole test suite (ctest)
 #   ./dev.sh deps   only install the Debian packages memscope needs
 #   ./dev.sh build  only configure and build (into ./build)
@@ -57,7 +57,9 @@ case "${1:-}" in
   demo)
     install_deps
     build
-    "$BUILD_DIR/memscope" info -f samples/sample.lime
+    "$BUILD_DIR/memscope" info -f samples/sample.lime -p samples/sample-profile.json
+    echo
+    "$BUILD_DIR/memscope" linux.pstree -f samples/sample.lime -p samples/sample-profile.json
     ;;
   test)
     install_deps
