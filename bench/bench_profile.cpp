@@ -60,6 +60,12 @@ class FlatSpace : public memscope::AddressSpace {
   void ranges(const std::function<bool(const memscope::Range&)>& visit) const override {
     visit(memscope::Range{base_, bytes_.size()});
   }
+  const uint8_t* peek(uint64_t address, size_t n) override {
+    if (!peek_ || address < base_ || address - base_ > bytes_.size() || n > bytes_.size() - (address - base_))
+      return nullptr;
+    return &bytes_[address - base_];
+  }
+  void enable_peek(bool on) { peek_ = on; }
   template <typename T>
   void put(uint64_t address, T value) {
     std::memcpy(&bytes_[address - base_], &value, sizeof value);
@@ -80,6 +86,7 @@ class FlatSpace : public memscope::AddressSpace {
  private:
   uint64_t base_;
   std::vector<uint8_t> bytes_;
+  bool peek_ = false;
 };
 
 void bench_objects(const memscope::Profile& profile) {
@@ -112,16 +119,21 @@ void bench_objects(const memscope::Profile& profile) {
     std::printf("  %-34s %6.0f ns CPU per task (checksum %lld)\n", label, seconds / (kTasks * kRounds) * 1e9,
                 static_cast<long long>(checksum));
   };
-  std::printf("object API, walking %zu synthetic tasks (list walk + reads):\n", kTasks);
-  run("walk only", [](const Object&) { return int64_t(1); });
-  run("task[\"pid\"] + task[\"comm\"]", [](const Object& t) {
-    return int64_t(t["pid"].value<int>()) + int64_t(t["comm"].as_string().size());
-  });
   memscope::FieldRef pid_field = profile.field("task_struct", "pid");
   memscope::FieldRef comm_field = profile.field("task_struct", "comm");
-  run("FieldRef pid + comm", [&](const Object& t) {
-    return int64_t(t[pid_field].value<int>()) + int64_t(t[comm_field].as_string().size());
-  });
+  for (bool peek : {false, true}) {
+    space.enable_peek(peek);
+    std::printf("object API, walking %zu synthetic tasks (list walk + reads), %s:\n", kTasks,
+                peek ? "space with peek()" : "space without peek()");
+    run("walk only", [](const Object&) { return int64_t(1); });
+    run("task[\"pid\"] + task[\"comm\"]", [](const Object& t) {
+      return int64_t(t["pid"].value<int>()) + int64_t(t["comm"].as_string().size());
+    });
+    run("FieldRef pid + comm", [&](const Object& t) {
+      return int64_t(t[pid_field].value<int>()) + int64_t(t[comm_field].as_string().size());
+    });
+    run("FieldRef pid only", [&](const Object& t) { return int64_t(t[pid_field].value<int>()); });
+  }
 }
 
 }  // namespace

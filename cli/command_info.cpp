@@ -80,11 +80,13 @@ void print_text(const nlohmann::json& j) {
     }
     std::cout << "Kernel:          " << k["os_release"].get<std::string>() << " (found by "
               << k["method"].get<std::string>() << ")\n"
+              << "How:             " << k["method_detail"].get<std::string>() << "\n"
               << "Banner:          " << k["banner"].get<std::string>() << "\n"
               << "KASLR virtual:   " << k["kaslr_virtual_shift"].get<std::string>() << "\n"
               << "KASLR physical:  " << k["kaslr_physical_shift"].get<std::string>() << "\n"
               << "DTB:             " << k["dtb"].get<std::string>() << "\n"
               << "Paging:          " << k["paging_levels"].get<int>() << "-level\n";
+    for (const auto& warning : k["warnings"]) std::cout << "Warning:         " << warning.get<std::string>() << "\n";
     if (k.contains("profile")) std::cout << "Profile:         " << k["profile"].get<std::string>() << "\n";
     std::cout << "Banners in RAM:  " << k["banners_found"].size() << "\n";
     for (const auto& banner : k["banners_found"]) {
@@ -105,6 +107,8 @@ nlohmann::json kernel_summary(Session& session) {
     k["dtb"] = hex(info.dtb);
     k["paging_levels"] = info.paging_levels;
     k["method"] = info.method;
+    k["method_detail"] = info.method_detail;
+    k["warnings"] = info.warnings;
     k["banners_found"] = info.banners_found;
     if (session.has_profile()) k["profile"] = session.profile().source();
   } catch (const std::exception& e) {
@@ -114,7 +118,9 @@ nlohmann::json kernel_summary(Session& session) {
 }
 
 int run_info(const CommandContext& ctx) {
-  Session session(session_options(ctx.global));
+  SessionOptions options = session_options(ctx.global);
+  options.list_all_banners = true;
+  Session session(options);
   nlohmann::json j = physical_summary(session.image());
   nlohmann::json kernel = kernel_summary(session);
   nlohmann::json layers = nlohmann::json::array();

@@ -35,6 +35,12 @@ void Object::fail(const std::string& what) const {
 }
 
 void Object::read_raw(uint64_t address, void* buffer, size_t n) const {
+  // Layers that hold the bytes in memory (mmap'd images, the paging
+  // layer's cached translations) hand out a pointer: no IoResult to build.
+  if (const uint8_t* bytes = space_->peek(address, n)) {
+    std::memcpy(buffer, bytes, n);
+    return;
+  }
   try {
     space_->read_exact(address, buffer, n);
   } catch (const ReadError& e) {
@@ -209,13 +215,20 @@ std::string Object::read_cstring(uint64_t address, size_t max_len) const {
   while (out.size() < max_len) {
     uint64_t at = address + out.size();
     size_t chunk = std::min<uint64_t>(max_len - out.size(), kPage - at % kPage);
-    IoResult result = space_->read(at, buffer, chunk);
-    const void* nul = std::memchr(buffer, 0, result.done);
+    IoResult result;
+    const char* bytes = reinterpret_cast<const char*>(space_->peek(at, chunk));
+    if (bytes) {
+      result.done = chunk;
+    } else {
+      result = space_->read(at, buffer, chunk);
+      bytes = buffer;
+    }
+    const void* nul = std::memchr(bytes, 0, result.done);
     if (nul) {
-      out.append(buffer, static_cast<const char*>(nul) - buffer);
+      out.append(bytes, static_cast<const char*>(nul) - bytes);
       return out;
     }
-    out.append(buffer, result.done);
+    out.append(bytes, result.done);
     if (!result.ok()) {
       if (out.empty())
         throw ReadError(result.fault->address, result.fault->layer,

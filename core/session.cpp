@@ -18,6 +18,13 @@ Session::Session(SessionOptions options) : options_(std::move(options)) {
 
 Session::~Session() = default;
 
+DiscoveryOptions Session::discovery_options() const {
+  DiscoveryOptions options;
+  options.list_all_banners = options_.list_all_banners;
+  options.image_name = options_.image;
+  return options;
+}
+
 void Session::load_profile() {
   if (profile_tried_) return;
   profile_tried_ = true;
@@ -26,7 +33,14 @@ void Session::load_profile() {
       profile_ = memscope::load_profile(options_.profile, options_.use_profile_cache);
       return;
     }
-    std::vector<std::string> banners = find_linux_banners(physical());
+    // The banner of the kernel that discovery validates without a profile
+    // (VMCOREINFO, CPU notes), else every banner in memory.
+    std::vector<std::string> banners;
+    try {
+      banners = {discover_linux_kernel(physical(), image_->notes(), nullptr, discovery_options()).banner};
+    } catch (const Error&) {
+      banners = find_linux_banners(physical());
+    }
     FinderOptions finder;
     finder.use_index = options_.use_profile_cache;
     profile_ = find_profile(options_.symbol_dirs, banners, finder);
@@ -54,7 +68,7 @@ const LinuxKernelInfo& Session::kernel() {
   if (kernel_error_) throw Error(*kernel_error_);
   try {
     const Profile* profile = has_profile() ? profile_.get() : nullptr;
-    kernel_ = discover_linux_kernel(physical(), image_->notes(), profile);
+    kernel_ = discover_linux_kernel(physical(), image_->notes(), profile, discovery_options());
   } catch (const std::exception& e) {
     kernel_error_ = e.what();
     throw;

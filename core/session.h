@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/linux_discovery.h"
 #include "core/linux_kernel_info.h"
 #include "core/overlay.h"
 #include "core/overlay_file.h"
@@ -26,6 +27,9 @@ struct SessionOptions {
   std::string profile;                   // an explicit profile file, or ""
   std::vector<std::string> symbol_dirs;  // folders of profiles matched by banner
   bool use_profile_cache = true;
+  // Keep scanning after the kernel is found, to list every banner in
+  // memory (`memscope info`); costs a full scan of the image.
+  bool list_all_banners = false;
 };
 
 class Session {
@@ -74,6 +78,7 @@ class Session {
 
  private:
   void load_profile();
+  DiscoveryOptions discovery_options() const;
 
   SessionOptions options_;
   std::unique_ptr<PhysicalLayer> image_;
