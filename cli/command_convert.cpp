@@ -91,7 +91,10 @@ int run_convert(const CommandContext& ctx) {
     if (r.chunks)
       std::cerr << "  " << r.chunks << " chunks, " << r.zero_chunks << " all-zero; data sha256 " << r.data_sha256
                 << "\n";
-    if (r.verified) std::cerr << "  verified in " << r.verify_seconds << " s\n";
+    if (r.verified) {
+      std::snprintf(line, sizeof line, "  verified in %.1f s", r.verify_seconds);
+      std::cerr << line << "\n";
+    }
   }
   return 0;
 }

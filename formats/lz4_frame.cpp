@@ -174,6 +174,8 @@ void Lz4FrameLayer::build_index() {
 
   uint64_t offset = 0;
   uint64_t since_checkpoint = 0;
+  uint64_t decompressed_total = 0;
+  constexpr size_t kMaxTinyBlocks = 1 << 20;
   while (offset < size) {
     if (progress) progress->set_done(offset);
     if (size - offset < 4) throw FormatError(where(offset) + ": " + std::to_string(size - offset) + " stray bytes after the last frame");
@@ -244,6 +246,12 @@ void Lz4FrameLayer::build_index() {
           since_checkpoint = 0;
         }
         since_checkpoint += produced;
+        decompressed_total += produced;
+        // Real files have blocks of 64 KiB and more: a swarm of tiny blocks
+        // would only serve to blow up the index.
+        if (blocks_.size() >= kMaxTinyBlocks && blocks_.size() > decompressed_total / 4096)
+          throw FormatError(where(offset) + ": more than " + std::to_string(blocks_.size()) +
+                            " LZ4 blocks averaging under 4 KiB; not indexed (decompress with `lz4 -d`)");
         blocks_.push_back(block);
         if (frame.linked) {
           window.append(reinterpret_cast<const char*>(out.data()), produced);
@@ -357,6 +365,8 @@ bool Lz4FrameLayer::load_index(const std::string& path) {
     at += 24;
     uint32_t length = b.size_field & ~kUncompressedBit;
     if (b.frame >= frame_count || b.file_offset < previous_end || !file_->contains(b.file_offset, length)) return false;
+    const uint64_t index = static_cast<uint64_t>(&b - blocks.data());
+    if (frames[b.frame].first_block > index || (index > 0 && b.frame < blocks[index - 1].frame)) return false;
     if (b.decompressed == 0 || b.decompressed > frames[b.frame].block_max || length > frames[b.frame].block_max)
       return false;
     if ((b.size_field & kUncompressedBit) && b.decompressed != length) return false;
@@ -413,7 +423,7 @@ BlockRef Lz4FrameLayer::decode_linked(uint64_t index) {
   uint64_t start = index;
   for (;;) {
     const Block& b = blocks_[start];
-    if (start == frame.first_block) break;
+    if (start == frame.first_block || start == 0) break;
     if (b.checkpoint != Block::kNoCheckpoint) {
       if (!decompress_dictionary(dictionaries_[b.checkpoint], window))
         throw FormatError(file_->path() + ": damaged dictionary in the LZ4 index " + index_path_);

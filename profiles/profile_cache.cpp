@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <vector>
@@ -572,7 +573,61 @@ bool ProfileCache::store(const SourceKey& key, const Profile& profile, std::stri
     ::unlink(temp.c_str());
     return failed("cannot write " + target + ": " + error);
   }
+  prune(kMaxEntries, target);
   return true;
+}
+
+size_t ProfileCache::prune(size_t max_entries, const std::string& keep) const {
+  struct Entry {
+    fs::path path;
+    fs::file_time_type written;
+  };
+  std::vector<Entry> entries;
+  size_t removed = 0;
+  auto remove = [&](const fs::path& path) {
+    std::error_code ec;
+    if (fs::remove(path, ec)) ++removed;
+  };
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  size_t visited = 0;
+  for (auto it = fs::directory_iterator(dir_, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (++visited > 100000) break;  // bounded, whatever else lives there
+    std::error_code entry_ec;
+    if (!it->is_regular_file(entry_ec)) continue;
+    std::string name = it->path().filename().string();
+    fs::file_time_type written = it->last_write_time(entry_ec);
+    if (entry_ec) continue;
+    // "<hash>.msprof.XXXXXX": a write that died; give live writers an hour.
+    if (name.find(".msprof.") != std::string::npos) {
+      if (now - written > std::chrono::hours(1)) remove(it->path());
+      continue;
+    }
+    if (!name.ends_with(".msprof") || it->path().string() == keep) continue;
+    bool source_exists = false;
+    try {
+      MappedFile entry(it->path().string());
+      std::string_view file = entry.bytes(0, entry.size());
+      Layout layout;
+      std::string why;
+      SourceKey stored;
+      if (locate(file, layout, why) && read_key(layout.section(kKeySection, file), stored))
+        source_exists = fs::is_regular_file(stored.path, entry_ec);
+    } catch (const Error&) {
+    }
+    if (!source_exists) {
+      remove(it->path());
+      continue;
+    }
+    entries.push_back(Entry{it->path(), written});
+  }
+  // The kept entry counts against the limit.
+  size_t room = keep.empty() ? max_entries : (max_entries > 0 ? max_entries - 1 : 0);
+  if (entries.size() > room) {
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.written > b.written; });
+    for (size_t i = room; i < entries.size(); ++i) remove(entries[i].path);
+  }
+  return removed;
 }
 
 }  // namespace memscope

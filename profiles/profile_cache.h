@@ -55,6 +55,14 @@ class ProfileCache {
   // The banner recorded in a valid entry for `key`, read without decoding
   // the whole profile.
   std::optional<std::string> cached_banner(const SourceKey& key) const;
+  // Keeps the directory bounded (store() calls it): removes entries whose
+  // source file no longer exists, unreadable entries, temporary files left
+  // by interrupted writes, and then the least recently written entries
+  // beyond `max_entries`. `keep` is never removed. Returns how many files
+  // were removed.
+  size_t prune(size_t max_entries = kMaxEntries, const std::string& keep = "") const;
+
+  static constexpr size_t kMaxEntries = 32;
 
  private:
   std::string dir_;

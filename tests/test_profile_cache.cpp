@@ -247,3 +247,39 @@ TEST_CASE("cache: the default directory follows XDG_CACHE_HOME") {
   if (saved) ::setenv("XDG_CACHE_HOME", previous.c_str(), 1);
   else ::unsetenv("XDG_CACHE_HOME");
 }
+
+TEST_CASE("cache: pruning drops entries of vanished sources, leftovers and the oldest") {
+  test::TempDir cache_dir("profile-cache-prune");
+  ProfileCache cache(cache_dir.path());
+  std::vector<std::unique_ptr<test::TempFile>> sources;
+  for (int i = 0; i < 4; ++i) {
+    sources.push_back(std::make_unique<test::TempFile>("prune-" + std::to_string(i) + ".json"));
+    sources.back()->write(small_isf());
+    REQUIRE(cache.store(source_key(sources.back()->path()), *parse_isf_file(sources.back()->path())));
+  }
+  auto entry_count = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(cache_dir.path())) n += e.path().extension() == ".msprof";
+    return n;
+  };
+  CHECK(entry_count() == 4);
+
+  // A source that disappears takes its entry with it at the next prune.
+  std::string gone_entry = cache.entry_path(source_key(sources[0]->path()));
+  sources[0].reset();
+  write_all(cache_dir.file("garbage.msprof"), "not an entry");
+  write_all(cache_dir.file("unrelated.txt"), "left alone");
+  CHECK(cache.prune() == 2);
+  CHECK_FALSE(fs::exists(gone_entry));
+  CHECK(fs::exists(cache_dir.file("unrelated.txt")));
+  CHECK(entry_count() == 3);
+
+  // Over the limit, the least recently written go first; `keep` stays.
+  std::string newest = cache.entry_path(source_key(sources[3]->path()));
+  std::string oldest = cache.entry_path(source_key(sources[1]->path()));
+  fs::last_write_time(oldest, fs::last_write_time(newest) - std::chrono::hours(2));
+  CHECK(cache.prune(2, newest) == 1);
+  CHECK_FALSE(fs::exists(oldest));
+  CHECK(fs::exists(newest));
+  CHECK(entry_count() == 2);
+}
