@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "core/error.h"
@@ -45,7 +46,7 @@ BlockRef ChunkCache::find(const Key& key) {
 }
 
 BlockRef ChunkCache::get(const Key& key, const std::function<BlockRef()>& load) {
-  std::promise<BlockRef> promise;
+  std::optional<std::promise<BlockRef>> promise;  // only a miss pays for one
   {
     std::unique_lock lock(mutex_);
     auto it = entries_.find(key);
@@ -62,7 +63,8 @@ BlockRef ChunkCache::get(const Key& key, const std::function<BlockRef()>& load) 
       return future.get();  // rethrows the loader's exception
     }
     ++stats_.misses;
-    loading_.emplace(key, promise.get_future().share());
+    promise.emplace();
+    loading_.emplace(key, promise->get_future().share());
   }
 
   BlockRef block;
@@ -70,12 +72,12 @@ BlockRef ChunkCache::get(const Key& key, const std::function<BlockRef()>& load) 
     block = load();
   } catch (...) {
     std::lock_guard lock(mutex_);
-    promise.set_exception(std::current_exception());
+    promise->set_exception(std::current_exception());
     loading_.erase(key);
     throw;
   }
   std::lock_guard lock(mutex_);
-  promise.set_value(block);
+  promise->set_value(block);
   loading_.erase(key);
   if (block) insert_locked(key, block);
   return block;
