@@ -1,7 +1,9 @@
 // `memscope profile info FILE` and
 // `memscope profile generate --btf FILE --system-map FILE [--banner STR] [-f IMAGE] -o OUT.json[.xz]`.
 #include <cstring>
+#include <algorithm>
 #include <iostream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
@@ -80,7 +82,9 @@ int profile_generate(const CommandContext& ctx) {
     options.banner = banner_from_image(ctx.global, map);
   IsfFromBtfReport report;
   nlohmann::json isf = isf_from_btf(btf, map, options, &report);
-  write_isf(isf, out);
+  IsfWriteOptions write_options;
+  write_options.xz_threads = std::max(1u, std::thread::hardware_concurrency());
+  write_isf(isf, out, write_options);
   if (!ctx.global.quiet) {
     std::cerr << "wrote " << out << ": " << report.user_types << " user types, " << report.enums << " enums, "
               << report.base_types << " base types, " << report.symbols << " symbols"

@@ -91,17 +91,16 @@ struct X86_64Paging::RegionEntry {
 };
 
 
-// What tlb_ points at before the caches exist: never matches (epoch 0),
-// never written.
-X86_64Paging::CacheEntry X86_64Paging::no_translations_[2];
+// What tlb_ points at before the caches exist: tags 0 never match.
+const X86_64Paging::TlbSet X86_64Paging::no_translations_{};
 
 X86_64Paging::X86_64Paging(AddressSpace& below, uint64_t cr3, int levels, std::string name, size_t cache_pages)
     : below_(below),
       table_base_(cr3 & kAddressMask),
       levels_(levels),
       name_(std::move(name)),
-      tlb_(no_translations_),
-      tlb_sets_(std::bit_ceil(std::clamp<size_t>(cache_pages, 2, size_t{1} << 30)) / 2),
+      tlb_(&no_translations_),
+      tlb_sets_(std::bit_ceil(std::clamp<size_t>(cache_pages, kWays, size_t{1} << 30)) / kWays),
       seen_generation_(below.generation()) {
   if (levels != 4 && levels != 5)
     throw Error("x86_64 paging: " + std::to_string(levels) + " levels asked, only 4 and 5 exist");
@@ -109,7 +108,8 @@ X86_64Paging::X86_64Paging(AddressSpace& below, uint64_t cr3, int levels, std::s
 }
 
 void X86_64Paging::allocate_caches() {
-  tlb_storage_.reset(new CacheEntry[tlb_sets_ * 2]);
+  tlb_storage_.reset(new TlbSet[tlb_sets_]);
+  tlb_info_.reset(new TlbInfo[tlb_sets_ * kWays]);
   regions_.reset(new RegionEntry[kRegionEntries]);
   tlb_ = tlb_storage_.get();
   tlb_set_mask_ = tlb_sets_ - 1;
@@ -122,13 +122,16 @@ bool X86_64Paging::is_canonical(uint64_t vaddr) const {
 }
 
 void X86_64Paging::flush_cache() {
-  if (++epoch_ == 0) {  // wrapped: old epochs could match again, so clear
+  if (++epoch_ == kEpochLimit) {
+    // The epoch no longer fits the tag: start again from 1 with every
+    // entry cleared, so that no old tag can match.
     if (tlb_storage_) {
-      for (size_t i = 0; i < tlb_sets_ * 2; ++i) tlb_[i].epoch = 0;
+      for (size_t i = 0; i < tlb_sets_; ++i) tlb_storage_[i] = TlbSet{};
       for (size_t i = 0; i < kRegionEntries; ++i) regions_[i].epoch = 0;
     }
     epoch_ = 1;
   }
+  epoch_tag_ = uint64_t{epoch_} << kEpochShift;
 }
 
 void X86_64Paging::sync_generation() {
@@ -209,54 +212,68 @@ const X86_64Paging::RegionEntry* X86_64Paging::lookup_region(uint64_t vaddr, Fau
   return &region;
 }
 
-const X86_64Paging::CacheEntry* X86_64Paging::lookup(uint64_t vaddr, Fault* why) {
-  uint64_t page = vaddr >> kPageShift;
+const X86_64Paging::TlbInfo* X86_64Paging::lookup(uint64_t vaddr, Fault* why) {
   if (!tlb_storage_) allocate_caches();
-  CacheEntry* set = &tlb_[(page & tlb_set_mask_) * 2];
-  if (set[0].epoch == epoch_ && set[0].page == page) return &set[0];
-  if (set[1].epoch == epoch_ && set[1].page == page) return &set[1];
+  uint64_t page = vaddr >> kPageShift;
+  uint64_t tag = page | epoch_tag_;
+  size_t set_index = page & tlb_set_mask_;
+  TlbWay* ways = tlb_storage_[set_index].way;
+  TlbInfo* infos = &tlb_info_[set_index * kWays];
+  for (unsigned way = 0; way < kWays; ++way)
+    if (ways[way].tag == tag) return &infos[way];
 
   const RegionEntry* region = lookup_region(vaddr, why);
   if (!region) return nullptr;
-  uint64_t physical;
-  const uint8_t* data = nullptr;
+  TlbInfo info;
   Permissions permissions = region->permissions;
   if (region->page_shift != kPageShift) {
     uint64_t inside = vaddr & (kRegionSize - 1) & ~kPageOffsetMask;
-    physical = region->physical + inside;
-    if (region->data) data = region->data + inside;
+    info.physical = region->physical + inside;
+    if (region->data) info.data = region->data + inside;
   } else {
     std::optional<uint64_t> entry = load_entry(vaddr, 1, region->physical, region->data, why);
     if (!entry) return nullptr;
     permissions.add(*entry);
-    physical = *entry & kAddressMask;
+    info.physical = *entry & kAddressMask;
   }
-  if (!data) data = below_.peek(physical, kPageSize);
+  if (!info.data) info.data = below_.peek(info.physical, kPageSize);
+  info.page_shift = region->page_shift;
+  info.writable = permissions.writable;
+  info.user = permissions.user;
+  info.nx = permissions.nx;
 
-  // Newest in way 0; the previous way 0 moves to way 1.
-  set[1] = set[0];
-  CacheEntry& entry = set[0];
-  entry.page = page;
-  entry.physical = physical;
-  entry.data = data;
-  entry.page_shift = region->page_shift;
-  entry.writable = permissions.writable;
-  entry.user = permissions.user;
-  entry.nx = permissions.nx;
-  entry.epoch = epoch_;
-  return &entry;
+  // Newest first: the others move down a way and the oldest leaves.
+  for (unsigned way = kWays - 1; way > 0; --way) {
+    ways[way] = ways[way - 1];
+    infos[way] = infos[way - 1];
+  }
+  ways[0] = TlbWay{tag, info.data};
+  infos[0] = info;
+  return &infos[0];
 }
 
 std::optional<Translation> X86_64Paging::translate(uint64_t vaddr, Fault* why) {
   sync_generation();
-  const CacheEntry* entry = lookup(vaddr, why);
+  const TlbInfo* entry = lookup(vaddr, why);
   if (!entry) return std::nullopt;
   return Translation{entry->physical + (vaddr & kPageOffsetMask), 1ull << entry->page_shift,
                      entry->writable, entry->user, entry->nx};
 }
 
+namespace {
+// GCC 12 zero-fills all 88 bytes of a value-constructed IoResult (its
+// std::optional<Fault>) with `rep stos`, which costs more than the cached
+// lookup and stalls overlapping reads; copying a disengaged one only
+// writes the flag.
+const IoResult kSuccess{};
+}  // namespace
+
 IoResult X86_64Paging::do_read(uint64_t address, void* buffer, size_t n, unsigned flags) {
-  if (read_cached(address, buffer, n)) return IoResult{n, std::nullopt};
+  if (read_cached(address, buffer, n)) {
+    IoResult result = kSuccess;
+    result.done = n;
+    return result;
+  }
   return read_slow(address, buffer, n, flags);
 }
 
@@ -274,7 +291,7 @@ IoResult X86_64Paging::read_slow(uint64_t address, void* buffer, size_t n, unsig
       return result;
     }
     Fault fault;
-    const CacheEntry* entry = lookup(at, &fault);
+    const TlbInfo* entry = lookup(at, &fault);
     if (!entry) {
       if (!(flags & kReadPad)) {
         result.fault = std::move(fault);
@@ -329,7 +346,7 @@ IoResult X86_64Paging::do_write(uint64_t address, const void* buffer, size_t n) 
     // The previous page's write may have changed a page table.
     sync_generation();
     Fault fault;
-    const CacheEntry* entry = lookup(at, &fault);
+    const TlbInfo* entry = lookup(at, &fault);
     if (!entry) {
       result.fault = std::move(fault);
       return result;
@@ -353,7 +370,7 @@ const uint8_t* X86_64Paging::peek(uint64_t address, size_t n) {
   size_t offset = static_cast<size_t>(address & kPageOffsetMask);
   if (n > kPageSize - offset) return nullptr;
   sync_generation();
-  const CacheEntry* entry = lookup(address, nullptr);
+  const TlbInfo* entry = lookup(address, nullptr);
   if (!entry) return nullptr;
   if (entry->data) return entry->data + offset;
   // The lower layer may still hold a part of the page (a segment that

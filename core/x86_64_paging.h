@@ -48,7 +48,7 @@ class X86_64Paging : public AddressSpace {
   // (11:0), the no-flush bit 63 and the other bits above 51 are masked off.
   // `levels` is 4 or 5 (throws Error otherwise). `name` defaults to
   // "x86_64-4level" / "x86_64-5level". `cache_pages` sizes the translation
-  // cache (rounded up to a power of two, at least 2; 32 bytes a page plus
+  // cache (rounded up to a power of two, at least 4; 40 bytes a page plus
   // 32 KiB), allocated on the first read: spaces only enumerated cost nothing,
   // and many per-process spaces alive at once may ask for less.
   X86_64Paging(AddressSpace& below, uint64_t cr3, int levels, std::string name = "",
@@ -107,12 +107,24 @@ class X86_64Paging : public AddressSpace {
   IoResult do_write(uint64_t address, const void* buffer, size_t n) override;
 
  private:
-  // Defined here so that read_cached can be inlined into callers.
-  struct CacheEntry {
-    uint64_t page = 0;              // virtual page number (vaddr >> 12)
-    uint64_t physical = 0;          // physical address of that 4 KiB page
+  // The software TLB, per 4 KiB virtual page: 4-way set-associative, a set
+  // being one 64-byte line of {tag, data pointer} (all the hot path reads),
+  // with the rest of each translation in a parallel cold array. A tag is
+  // the page number (< 2^52 for canonical addresses) with the cache epoch
+  // in bits 63:52, so one compare checks both and a flush is ++epoch.
+  static constexpr unsigned kWays = 4;
+  static constexpr unsigned kEpochShift = 52;
+  static constexpr uint32_t kEpochLimit = 1u << (64 - kEpochShift);
+  struct TlbWay {
+    uint64_t tag = 0;               // 0: empty (epochs start at 1)
     const uint8_t* data = nullptr;  // below's peek of the page, or nullptr
-    uint32_t epoch = 0;             // valid only when equal to epoch_
+  };
+  struct alignas(64) TlbSet {
+    TlbWay way[kWays];
+  };
+  struct TlbInfo {
+    uint64_t physical = 0;          // physical address of the 4 KiB page
+    const uint8_t* data = nullptr;  // as in TlbWay
     uint8_t page_shift = 0;         // 12, 21 or 30: size of the mapping
     bool writable = false, user = false, nx = false;
   };
@@ -120,9 +132,9 @@ class X86_64Paging : public AddressSpace {
   struct Permissions;
   class TableWalker;
 
-  // The cache entry for `vaddr`'s 4 KiB page, filled on a miss, or nullptr
+  // The translation of `vaddr`'s 4 KiB page, cached on a miss, or nullptr
   // (with `why` filled, naming `vaddr`) when the page is not mapped.
-  const CacheEntry* lookup(uint64_t vaddr, Fault* why);
+  const TlbInfo* lookup(uint64_t vaddr, Fault* why);
   // The levels above the page table for `vaddr`'s 2 MiB region, cached.
   const RegionEntry* lookup_region(uint64_t vaddr, Fault* why);
   // Reads the entry for `vaddr` at `level` from `table` (through `table_data`
@@ -133,27 +145,27 @@ class X86_64Paging : public AddressSpace {
   IoResult read_slow(uint64_t address, void* buffer, size_t n, unsigned flags);
   // Drops the caches if the lower layer changed since they were filled.
   void sync_generation();
+  // Allocates the caches on first use.
+  void allocate_caches();
 
   AddressSpace& below_;
   uint64_t table_base_;
   int levels_;
   std::string name_;
 
-  // Allocates the caches on first use.
-  void allocate_caches();
-
-  // Software TLB: 2-way set-associative, per 4 KiB virtual page; set i is
-  // tlb_[2i], tlb_[2i+1]. Before the first lookup tlb_ points at one static
-  // empty set (mask 0), so the hot path needs no null check. Region cache:
-  // direct-mapped, per 2 MiB virtual region (large leaf or page table), so
-  // a TLB miss costs one entry load, not a four- or five-level walk.
-  static CacheEntry no_translations_[2];
-  CacheEntry* tlb_;
+  // Before the first lookup tlb_ points at one static empty set (mask 0),
+  // so the hot path needs no null check. The region cache (direct-mapped,
+  // per 2 MiB of virtual space: a large leaf or a page table) makes a TLB
+  // miss cost one entry load instead of a four- or five-level walk.
+  static const TlbSet no_translations_;
+  const TlbSet* tlb_;
   uint64_t tlb_set_mask_ = 0;
   size_t tlb_sets_;
-  std::unique_ptr<CacheEntry[]> tlb_storage_;
+  std::unique_ptr<TlbSet[]> tlb_storage_;
+  std::unique_ptr<TlbInfo[]> tlb_info_;  // [set * kWays + way]
   std::unique_ptr<RegionEntry[]> regions_;
-  uint32_t epoch_ = 1;  // entries are valid only when their epoch matches
+  uint32_t epoch_ = 1;                          // 1 .. kEpochLimit - 1
+  uint64_t epoch_tag_ = uint64_t{1} << kEpochShift;  // epoch_ << kEpochShift
   uint64_t seen_generation_;
 };
 
@@ -161,24 +173,29 @@ inline bool X86_64Paging::read_cached(uint64_t address, void* buffer, size_t n) 
   uint64_t offset = address & (kPageSize - 1);
   if (n > kPageSize - offset || below_.generation() != seen_generation_) return false;
   uint64_t page = address >> 12;
-  const CacheEntry* set = &tlb_[(page & tlb_set_mask_) * 2];
-  const CacheEntry* hit;
-  if (set[0].epoch == epoch_ && set[0].page == page)
-    hit = &set[0];
-  else if (set[1].epoch == epoch_ && set[1].page == page)
-    hit = &set[1];
+  uint64_t tag = page | epoch_tag_;
+  const TlbWay* way = tlb_[page & tlb_set_mask_].way;
+  const uint8_t* data;
+  if (way[0].tag == tag)
+    data = way[0].data;
+  else if (way[1].tag == tag)
+    data = way[1].data;
+  else if (way[2].tag == tag)
+    data = way[2].data;
+  else if (way[3].tag == tag)
+    data = way[3].data;
   else
     return false;
-  if (!hit->data) return false;
+  if (!data) return false;
   // Constant sizes compile to single moves; reads of pointers and integers
   // dominate.
   auto* out = static_cast<uint8_t*>(buffer);
   switch (n) {
-    case 8: std::memcpy(out, hit->data + offset, 8); break;
-    case 4: std::memcpy(out, hit->data + offset, 4); break;
-    case 2: std::memcpy(out, hit->data + offset, 2); break;
-    case 1: *out = hit->data[offset]; break;
-    default: std::memcpy(out, hit->data + offset, n);
+    case 8: std::memcpy(out, data + offset, 8); break;
+    case 4: std::memcpy(out, data + offset, 4); break;
+    case 2: std::memcpy(out, data + offset, 2); break;
+    case 1: *out = data[offset]; break;
+    default: std::memcpy(out, data + offset, n);
   }
   return true;
 }

@@ -348,9 +348,9 @@ TEST_CASE("pstree: parents hold their children, roots are the children of init_t
   render_json(subtree, out);
   nlohmann::json json = nlohmann::json::parse(out.str());
   REQUIRE(json.size() == 1);
-  CHECK(json[0]["pid"] == 201);
+  CHECK(json.at(0).at("pid") == 201);
   std::set<int64_t> children;
-  for (const auto& c : json[0]["children"]) children.insert(c["pid"].get<int64_t>());
+  for (const auto& c : json.at(0).at("children")) children.insert(c.at("pid").get<int64_t>());
   CHECK(children == std::set<int64_t>{202, 205, 206, 207});
 }
 
@@ -362,12 +362,12 @@ TEST_CASE("renderers: pslist JSON has snake_case keys, hex addresses and numbers
   render_json(table, out);
   nlohmann::json json = nlohmann::json::parse(out.str());
   REQUIRE(json.size() == table.rows.size());
-  const auto& first = json[0];
-  CHECK(first["offset"].is_string());
-  CHECK(first["offset"].get<std::string>().rfind("0x", 0) == 0);
-  CHECK(first["pid"].is_number_integer());
-  CHECK(first["threads"].is_number_integer());
-  CHECK(first["kernel_thread"].is_boolean());
+  const auto& first = json.at(0);
+  CHECK(first.at("offset").is_string());
+  CHECK(first.at("offset").get<std::string>().rfind("0x", 0) == 0);
+  CHECK(first.at("pid").is_number_integer());
+  CHECK(first.at("threads").is_number_integer());
+  CHECK(first.at("kernel_thread").is_boolean());
   for (const auto& [key, value] : first.items()) {
     (void)value;
     CHECK(std::all_of(key.begin(), key.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }));
@@ -376,7 +376,7 @@ TEST_CASE("renderers: pslist JSON has snake_case keys, hex addresses and numbers
   std::ostringstream aux_out;
   render_json(aux, aux_out);
   nlohmann::json aux_json = nlohmann::json::parse(aux_out.str());
-  CHECK(aux_json[0]["argv"].is_array());
+  CHECK(aux_json.at(0).at("argv").is_array());
 }
 
 // --- Damaged structures --------------------------------------------------------
