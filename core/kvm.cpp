@@ -117,6 +117,9 @@ int kvm_close(kvm_t* kd) {
 ssize_t kvm_read(kvm_t* kd, unsigned long addr, void* buf, size_t nbytes) {
   if (!kd) return -1;
   try {
+    // Hot path: a read inside one cached page needs no IoResult.
+    if (kd->virtual_mode && nbytes <= SSIZE_MAX && kd->session->kernel_space().read_cached(addr, buf, nbytes))
+      return static_cast<ssize_t>(nbytes);
     return transfer(kd, space(kd), addr, buf, nullptr, nbytes, !kd->virtual_mode);
   } catch (const std::exception& e) {
     return fail(kd, e.what());
