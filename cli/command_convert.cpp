@@ -54,7 +54,7 @@ void add_convert_options(po::options_description& options) {
        "lz4: bytes per independently compressed chunk (power of two, 4K..64M)")
       ("level", po::value<int>()->default_value(1), "lz4: compression level (1 fast .. 12 smallest)")
       ("threads", po::value<unsigned>()->default_value(0), "lz4: compression threads (0: all hardware threads)")
-      ("verify", po::value<bool>()->default_value(true), "re-read the output and compare before renaming it")
+      ("verify", po::value<bool>()->default_value(true)->implicit_value(true), "re-read the output and compare before renaming it")
       ("no-verify", po::bool_switch(), "same as --verify=false")
       ("force", po::bool_switch(), "replace OUT if it exists");
 }

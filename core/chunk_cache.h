@@ -16,7 +16,6 @@
 #include <list>
 #include <memory>
 #include <mutex>
-#include <new>
 #include <unordered_map>
 
 namespace memscope {
@@ -24,21 +23,24 @@ namespace memscope {
 // A buffer of decompressed bytes, allocated without zero-filling (the
 // decompressor writes every byte) and page-aligned: a 4 KiB read of a
 // page-aligned address then touches one page, not two (measured: aligned
-// copies out of the cache run ~1.5x faster).
+// copies out of the cache run ~1.5x faster). The alignment is done by hand
+// over a plain new[]: glibc's aligned allocation of MiB-sized blocks goes to
+// mmap every time, and the page faults of fresh memory halved sequential
+// reads once the cache started evicting.
 class CachedBlock {
  public:
   static constexpr size_t kAlignment = 4096;
   explicit CachedBlock(size_t size)
-      : bytes_(static_cast<uint8_t*>(::operator new[](size ? size : 1, std::align_val_t{kAlignment}))), size_(size) {}
-  uint8_t* data() { return bytes_.get(); }
-  const uint8_t* data() const { return bytes_.get(); }
+      : storage_(std::make_unique_for_overwrite<uint8_t[]>(size + kAlignment)),
+        bytes_(storage_.get() + (kAlignment - reinterpret_cast<uintptr_t>(storage_.get()) % kAlignment) % kAlignment),
+        size_(size) {}
+  uint8_t* data() { return bytes_; }
+  const uint8_t* data() const { return bytes_; }
   size_t size() const { return size_; }
 
  private:
-  struct Free {
-    void operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t{kAlignment}); }
-  };
-  std::unique_ptr<uint8_t[], Free> bytes_;
+  std::unique_ptr<uint8_t[]> storage_;
+  uint8_t* bytes_;
   size_t size_;
 };
 using BlockRef = std::shared_ptr<const CachedBlock>;

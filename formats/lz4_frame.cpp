@@ -108,6 +108,10 @@ std::unique_ptr<Lz4FrameLayer> Lz4FrameLayer::open(std::shared_ptr<const MappedF
 
   std::optional<std::string> dir;
   if (options.use_index_cache) dir = options.index_dir ? options.index_dir : user_cache_dir("lz4-index");
+  if (dir && options.index_dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(*dir, ec);
+  }
   std::string name;
   if (dir) {
     Sha256Digest head = Sha256::of(file->data(), std::min<uint64_t>(file->size(), kHeadHashBytes));

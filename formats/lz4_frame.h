@@ -7,7 +7,7 @@
 //
 // Frames with independent blocks (lz4's default) decode any block on its
 // own. Frames with linked blocks (`lz4 -BD`) keep the 64 KiB dictionary of a
-// checkpoint block every 16 MiB of output in the index, and decode forward
+// checkpoint block every 64 MiB of output in the index, and decode forward
 // from the nearest checkpoint (or cached block).
 #pragma once
 
@@ -50,6 +50,8 @@ class Lz4FrameLayer : public PhysicalLayer {
   LayerDescription describe() const override;
 
   uint64_t block_count() const { return blocks_.size(); }
+  // Dictionaries kept for linked-block frames (one per 64 MiB of output).
+  size_t checkpoint_count() const { return dictionaries_.size(); }
   // "built" (indexed now) or "cached" (loaded from the index cache).
   const std::string& index_origin() const { return index_origin_; }
   const std::string& index_path() const { return index_path_; }

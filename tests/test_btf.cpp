@@ -430,7 +430,7 @@ TEST_CASE("BTF: loads the .BTF section of an ELF file") {
   CHECK(Btf::load(file32.path()).pointer_size() == 4);
 }
 
-TEST_CASE("BTF: ELF errors name the file and, inside .BTF, the file offset") {
+TEST_CASE("BTF: ELF errors name the file and / inside .BTF / the file offset") {
   Sample s;
   test::TempFile no_btf("nobtf");
   no_btf.write(elf_with_section<Elf64_Ehdr, Elf64_Shdr>(s.b.bytes(), ".data", ELFCLASS64));

@@ -116,7 +116,7 @@ TEST_CASE("synthetic LiME and ELF -> lz4 -> same physical bytes and notes -> bac
   CHECK(leftovers(dir.path()).empty());
 }
 
-TEST_CASE("convert refuses to overwrite, to write over its input, and unknown targets") {
+TEST_CASE("convert refuses to overwrite / to write over its input / and unknown targets") {
   test::BufferSpace space;
   synthetic(space);
   test::TempDir dir("convert-refuse");
@@ -172,7 +172,7 @@ TEST_CASE("a failed convert leaves nothing under the final name and no partial f
   }
 }
 
-TEST_CASE("fixture raw -> lz4 -> raw is byte-identical; ELF and LiME keep their physical bytes") {
+TEST_CASE("fixture raw -> lz4 -> raw is byte-identical - ELF and LiME keep their physical bytes") {
   std::string raw = test::fixture("image.raw");
   std::string elf = test::fixture("image.elf");
   std::string lime = test::fixture("image.lime");

@@ -162,7 +162,7 @@ class ManyRangesSpace : public AddressSpace {
 
 }  // namespace
 
-TEST_CASE("ELF core round trip: memory, VMCOREINFO and CR3 per CPU") {
+TEST_CASE("ELF core round trip: memory / VMCOREINFO and CR3 per CPU") {
   test::BufferSpace source;
   fill(source, 0x0, 0x2000);
   fill(source, 0x100000, 0x3000);
@@ -233,7 +233,7 @@ TEST_CASE("ELF core round trip: memory, VMCOREINFO and CR3 per CPU") {
   }
 }
 
-TEST_CASE("ELF core without notes, and CPUs without registers") {
+TEST_CASE("ELF core without notes / and CPUs without registers") {
   test::BufferSpace source;
   fill(source, 0x1000, 0x1000);
   ImageNotes notes;

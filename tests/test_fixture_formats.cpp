@@ -57,7 +57,7 @@ uint64_t parse_register(const nlohmann::json& value) { return parse_u64(value.ge
 
 }  // namespace
 
-TEST_CASE("fixture: raw, LiME and ELF images agree byte for byte, and detection picks each format") {
+TEST_CASE("fixture: raw / LiME and ELF images agree byte for byte / and detection picks each format") {
   auto raw = open_image(test::fixture("image.raw"));
   auto lime = open_image(test::fixture("image.lime"));
   auto elf = open_image(test::fixture("image.elf"));

@@ -24,7 +24,7 @@ std::string run(const std::string& command) {
 
 }  // namespace
 
-TEST_CASE("a C program built against the installed package reads, writes and reads back") {
+TEST_CASE("a C program built against the installed package reads / writes and reads back") {
   std::string image = memscope::test::fixture("image.elf");
   std::string profile = memscope::test::fixture_file("isf.json.xz");
   std::string output = run(std::string("'") + MEMSCOPE_SOURCE_DIR + "/tests/install_consumer/run.sh' '" +

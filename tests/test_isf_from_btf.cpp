@@ -26,7 +26,7 @@ using test::BtfBlobBuilder;
 
 // ---------------------------------------------------------------- System.map
 
-TEST_CASE("System.map: symbols, odd lines and unsigned addresses") {
+TEST_CASE("System.map: symbols / odd lines and unsigned addresses") {
   const std::string text =
       "0000000000000000 D fixed_percpu_data\n"
       "\n"
@@ -59,7 +59,7 @@ TEST_CASE("System.map: symbols, odd lines and unsigned addresses") {
   CHECK(map.first_skipped_line == 2);
 }
 
-TEST_CASE("System.map: long lines are skipped, nonsense is refused") {
+TEST_CASE("System.map: long lines are skipped / nonsense is refused") {
   std::string long_line = "ffffffff81000000 T " + std::string(kSystemMapMaxLine, 'a') + "\n";
   SystemMap map = parse_system_map(long_line + "ffffffff81000000 T ok\n", "m");
   CHECK(map.symbols.size() == 1);
@@ -95,7 +95,7 @@ TEST_CASE("ISF helpers: base64 and the banner's constant data") {
   CHECK(linux_banner_constant_data("Linux version 6.1\n") == std::string("Linux version 6.1\n\0", 19));
 }
 
-TEST_CASE("Known global types: sorted, and every declaration parses") {
+TEST_CASE("Known global types: sorted / and every declaration parses") {
   auto table = known_global_types();
   REQUIRE(table.size() > 20);
   for (size_t i = 1; i < table.size(); ++i) CHECK(table[i - 1].symbol < table[i].symbol);
@@ -367,7 +367,7 @@ TEST_CASE("ISF from BTF: symbols and metadata of a miniature kernel") {
   CHECK(report.symbols == sym.size());
 }
 
-TEST_CASE("ISF from BTF: every reference names a defined type, every entry has the ISF shape") {
+TEST_CASE("ISF from BTF: every reference names a defined type / every entry has the ISF shape") {
   MiniKernel k;
   Btf btf = Btf::parse(k.b.bytes(), "mini.btf");
   json isf = isf_from_btf(btf, k.map(), {});
@@ -423,7 +423,7 @@ TEST_CASE("ISF from BTF: anonymous structs containing each other (forged) termin
 
 // ------------------------------------------------------------------ writer
 
-TEST_CASE("ISF writer: .json and .json.xz round trip, atomically") {
+TEST_CASE("ISF writer: .json and .json.xz round trip / atomically") {
   MiniKernel k;
   Btf btf = Btf::parse(k.b.bytes(), "mini.btf");
   json isf = isf_from_btf(btf, k.map(), {});
@@ -686,7 +686,7 @@ TEST_CASE("ISF from BTF: the whole fixture profile matches dwarf2json's types") 
   CHECK(enum_differences <= 1);  // one enum name has two definitions in this kernel
 }
 
-TEST_CASE("ISF from BTF: fixture symbols, their types and the banner") {
+TEST_CASE("ISF from BTF: fixture symbols / their types and the banner") {
   const FixtureProfiles& p = fixture_profiles();
   const json& ours = p.ours["symbols"];
   const json& theirs = p.theirs["symbols"];

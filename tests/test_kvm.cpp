@@ -59,7 +59,7 @@ uint64_t elf_cr3() {
 
 }  // namespace
 
-TEST_CASE("kvm: with the ELF note's CR3, linux_banner reads back from every format") {
+TEST_CASE("kvm: with the ELF note's CR3 / linux_banner reads back from every format") {
   const auto& truth = t::truth();
   const uint64_t cr3 = elf_cr3();
   // linux_banner's System.map address + the KASLR shift, as the issue states it.
@@ -82,7 +82,7 @@ TEST_CASE("kvm: with the ELF note's CR3, linux_banner reads back from every form
   }
 }
 
-TEST_CASE("kvm: nlist, kerndisp and init_task's comm with the fixture profile") {
+TEST_CASE("kvm: nlist / kerndisp and init_task's comm with the fixture profile") {
   const auto& truth = t::truth();
   std::string isf = t::fixture_file("isf.json.xz");
   auto profile = load_profile(isf);
@@ -135,7 +135,7 @@ TEST_CASE("kvm_readstr: buffer sizes as DragonFly's kvm_read(3) says") {
   CHECK(kvm_readstr(k.kd, nl[0].n_value, small, nullptr) == nullptr);  // a buffer needs its size
 }
 
-TEST_CASE("kvm: unmapped addresses fail with the address named; physical reads end where the image ends") {
+TEST_CASE("kvm: unmapped addresses fail with the address named - physical reads end where the image ends") {
   std::string isf = t::fixture_file("isf.json.xz");
   Kvm k(isf, t::fixture("image.raw"), O_RDONLY);
   char buf[64];
@@ -148,7 +148,7 @@ TEST_CASE("kvm: unmapped addresses fail with the address named; physical reads e
   CHECK(kvm_read_physical(k.kd, size + 4096, buf, sizeof buf) == -1);
 }
 
-TEST_CASE("kvm_write lands in the overlay; the evidence is unchanged; save, load, discard") {
+TEST_CASE("kvm_write lands in the overlay - the evidence is unchanged - save / load / discard") {
   std::string isf = t::fixture_file("isf.json.xz");
   std::string image = t::fixture("image.lime");
   const std::string hash_before = file_sha256(image);

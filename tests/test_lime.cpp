@@ -43,7 +43,7 @@ std::vector<Range> ranges_of(AddressSpace& space) { return collect_ranges(space)
 
 }  // namespace
 
-TEST_CASE("LiME round trip: ranges, reads across ranges, holes") {
+TEST_CASE("LiME round trip: ranges / reads across ranges / holes") {
   test::BufferSpace source;
   fill(source, 0x0, 0x3000);
   fill(source, 0x10000, 0x2000);
@@ -103,7 +103,7 @@ TEST_CASE("LiME round trip: ranges, reads across ranges, holes") {
   }
 }
 
-TEST_CASE("LiME writer: inclusive ends, sub-page ranges, progress") {
+TEST_CASE("LiME writer: inclusive ends / sub-page ranges / progress") {
   test::BufferSpace source;
   fill(source, 0x0, 0x3000);
   // Ranges need not be page-aligned nor sorted: the writer sorts them.
@@ -135,7 +135,7 @@ TEST_CASE("LiME writer: inclusive ends, sub-page ranges, progress") {
   CHECK_FALSE(layer->read(0x2015, &byte, 1).ok());
 }
 
-TEST_CASE("LiME reader refuses bad headers, naming the file and header offset") {
+TEST_CASE("LiME reader refuses bad headers / naming the file and header offset") {
   test::TempFile image("lime-bad");
   auto open_bad = [&](const std::vector<uint8_t>& bytes) {
     image.write(bytes);

@@ -221,7 +221,7 @@ TEST_CASE("a VMCOREINFO text is capped and stops at an unmapped page") {
 
 // --- Synthetic kernels: with a profile --------------------------------------
 
-TEST_CASE("synthetic: a profile and a banner give the shifts, DTB and banner") {
+TEST_CASE("synthetic: a profile and a banner give the shifts / DTB and banner") {
   auto profile = synthetic_profile();
   for (auto [pshift, vshift, levels] : {std::tuple<uint64_t, uint64_t, int>{0x3000000, 0x1e00000, 4},
                                         {0, 0, 4},
@@ -258,7 +258,7 @@ TEST_CASE("synthetic: the profile's kernel is readable through the discovered la
   CHECK(std::string(comm) == "swapper/0");
 }
 
-TEST_CASE("synthetic: without linux_banner in the profile, swapper/0 at init_task.comm finds the kernel") {
+TEST_CASE("synthetic: without linux_banner in the profile / swapper/0 at init_task.comm finds the kernel") {
   Synthetic k;
   BufferSpace space;
   build_kernel(space, k);
@@ -295,7 +295,7 @@ TEST_CASE("synthetic: init_task pointers that lie about the virtual shift are ou
   CHECK_THAT(info.method_detail, Catch::Contains("self-map"));
 }
 
-TEST_CASE("synthetic: a profile without a page-table root symbol cannot locate, and says so") {
+TEST_CASE("synthetic: a profile without a page-table root symbol cannot locate / and says so") {
   Synthetic k;
   BufferSpace space;
   build_kernel(space, k);
@@ -312,7 +312,7 @@ TEST_CASE("synthetic: a profile without a page-table root symbol cannot locate, 
   }
 }
 
-TEST_CASE("synthetic: two banners, the fake one first at the right page offset, the real one wins") {
+TEST_CASE("synthetic: two banners / the fake one first at the right page offset / the real one wins") {
   Synthetic k;
   BufferSpace space;
   build_kernel(space, k);
@@ -402,7 +402,7 @@ TEST_CASE("synthetic: VMCOREINFO in RAM locates the kernel without a profile") {
   }
 }
 
-TEST_CASE("synthetic: VMCOREINFO without phys_base: from a CPU's CR3, else a self-map search") {
+TEST_CASE("synthetic: VMCOREINFO without phys_base: from a CPU's CR3 / else a self-map search") {
   Synthetic k;
   k.physical_shift = 0x5000000;
   BufferSpace space;
@@ -419,7 +419,7 @@ TEST_CASE("synthetic: VMCOREINFO without phys_base: from a CPU's CR3, else a sel
   CHECK_THAT(via_cr3.method_detail, Catch::Contains("CR3 of CPU 0"));
 }
 
-TEST_CASE("synthetic: the VMCOREINFO note is used first, and without scanning") {
+TEST_CASE("synthetic: the VMCOREINFO note is used first / and without scanning") {
   Synthetic k;
   BufferSpace space;
   build_kernel(space, k);
@@ -436,7 +436,7 @@ TEST_CASE("synthetic: the VMCOREINFO note is used first, and without scanning") 
                     Catch::Contains("VMCOREINFO note: not used"));
 }
 
-TEST_CASE("synthetic: lying VMCOREINFO texts are rejected, the true one is used") {
+TEST_CASE("synthetic: lying VMCOREINFO texts are rejected / the true one is used") {
   Synthetic k;
   BufferSpace space;
   build_kernel(space, k);
@@ -600,7 +600,7 @@ void check_fixture(PhysicalLayer& image, const LinuxKernelInfo& info, const Prof
 
 }  // namespace
 
-TEST_CASE("fixture: discovery on every format, with and without notes and profiles") {
+TEST_CASE("fixture: discovery on every format / with and without notes and profiles") {
   const auto isf = fixture_isf();
   for (const char* name : {"image.raw", "image.lime", "image.elf"}) {
     auto image = open_image(memscope::test::fixture(name));

@@ -120,13 +120,20 @@ TEST_CASE("plain lz4: concatenated frames and skippable frames are one image") {
     cat << in.rdbuf();
   }
   cat.close();
-  auto opened = open_image(dir.file("cat.lz4"));  // detected from content
-  REQUIRE(opened->format() == "lz4");
+  {
+    // Detected from content; its index goes to the (temporary) user cache.
+    const char* saved = std::getenv("XDG_CACHE_HOME");
+    std::string previous = saved ? saved : "";
+    ::setenv("XDG_CACHE_HOME", dir.file("xdg").c_str(), 1);
+    auto opened = open_image(dir.file("cat.lz4"));
+    if (saved) ::setenv("XDG_CACHE_HOME", previous.c_str(), 1); else ::unsetenv("XDG_CACHE_HOME");
+    REQUIRE(opened->format() == "lz4");
+  }
   auto layer = open_plain(dir.file("cat.lz4"), dir.file("index"));
   check_reads(*layer, image, 99);
 }
 
-TEST_CASE("plain lz4 index is cached per user, keyed by the file, and rebuilt when stale or damaged") {
+TEST_CASE("plain lz4 index is cached per user / keyed by the file / and rebuilt when stale or damaged") {
   require_lz4_cli();
   test::TempDir dir("lz4frame-index");
   std::vector<uint8_t> image = synthetic_image(1 << 20);
@@ -171,7 +178,7 @@ TEST_CASE("plain lz4 index is cached per user, keyed by the file, and rebuilt wh
   CHECK(fifth->index_path() != index);
 }
 
-TEST_CASE("plain lz4: corruption, truncation and wrong contents give clear errors") {
+TEST_CASE("plain lz4: corruption / truncation and wrong contents give clear errors") {
   require_lz4_cli();
   test::TempDir dir("lz4frame-bad");
   std::vector<uint8_t> image = synthetic_image(1 << 20);
@@ -250,8 +257,19 @@ TEST_CASE("fixture image compressed by the lz4 tool: linked blocks with checkpoi
     if (a != b) ++bad;
   }
   CHECK(bad == 0);
-  bool checkpoints = false;
+  CHECK(layer->checkpoint_count() == (plain->limit() - 1) / (64ull << 20));  // one per 64 MiB after the first
+  bool linked = false;
   for (const auto& [key, value] : layer->describe())
-    if (key == "lz4 frames") checkpoints = value.find("linked") != std::string::npos;
-  CHECK(checkpoints);
+    if (key == "lz4 frames") linked = value.find("linked") != std::string::npos;
+  CHECK(linked);
+  // Reopening loads the index, dictionaries included, and reads the same.
+  auto again = open_plain(dir.file("image.lz4"), dir.file("index"), &cache);
+  CHECK(again->index_origin() == "cached");
+  CHECK(again->checkpoint_count() == layer->checkpoint_count());
+  uint64_t high = plain->limit() - 8192;
+  plain->read_exact(high, a.data(), a.size());
+  ChunkCache fresh(2 << 20);
+  auto cold = open_plain(dir.file("image.lz4"), dir.file("index"), &fresh);
+  cold->read_exact(high, b.data(), b.size());
+  CHECK(a == b);
 }

@@ -110,7 +110,7 @@ uint64_t entry_offset(const std::string& path, uint64_t index) {
 
 }  // namespace
 
-TEST_CASE("seekable lz4 round trip keeps ranges, holes, bytes and notes") {
+TEST_CASE("seekable lz4 round trip keeps ranges / holes / bytes and notes") {
   test::BufferSpace source;
   fill_synthetic(source);
   test::TempFile out("lz4s-roundtrip");
@@ -204,7 +204,7 @@ TEST_CASE("all-zero chunks cost almost nothing") {
   CHECK(peeked[99] == 0);
 }
 
-TEST_CASE("a corrupted chunk is reported with its index and file offset, others still read") {
+TEST_CASE("a corrupted chunk is reported with its index and file offset / others still read") {
   test::BufferSpace source;
   fill_synthetic(source);
   test::TempFile out("lz4s-corrupt");
@@ -272,7 +272,7 @@ TEST_CASE("a chunk flagged all-zero that holds data is caught") {
   CHECK(layer->peek(0x100, 1) == nullptr);
 }
 
-TEST_CASE("truncated file, bad footer, wrong magic, corrupt metadata: clear errors") {
+TEST_CASE("truncated file / bad footer / wrong magic / corrupt metadata: clear errors") {
   test::BufferSpace source;
   fill_synthetic(source);
   test::TempFile good("lz4s-good");
@@ -386,7 +386,7 @@ TEST_CASE("concurrent readers see the right bytes") {
   CHECK(stats.evictions > 0);
 }
 
-TEST_CASE("chunk cache: LRU bound, coalesced loads, errors not cached, layer drop") {
+TEST_CASE("chunk cache: LRU bound / coalesced loads / errors not cached / layer drop") {
   ChunkCache cache(3 * 100);
   int loads = 0;
   auto loader = [&](uint8_t value) {

@@ -146,7 +146,7 @@ std::vector<int> walk_ids(ListWalk& walk) {
 
 }  // namespace
 
-TEST_CASE("members, pointers, arrays, embedded structs and unions") {
+TEST_CASE("members / pointers / arrays / embedded structs and unions") {
   test::BufferSpace space;
   uint64_t a = item_address(0), b = item_address(1);
   space.map(a, 0x200);
@@ -211,7 +211,7 @@ TEST_CASE("members, pointers, arrays, embedded structs and unions") {
   CHECK(profile().offset_of("item", "y") == 100);
 }
 
-TEST_CASE("bitfields read little-endian, signed ones sign-extended") {
+TEST_CASE("bitfields read little-endian / signed ones sign-extended") {
   test::BufferSpace space;
   uint64_t a = item_address(0);
   space.map(a, 0x100);
@@ -254,7 +254,7 @@ TEST_CASE("enums give their value and the enumerator's name") {
   CHECK_THROWS_AS(Object(profile(), space, "item", a)["id"].enum_value(), ProfileError);
 }
 
-TEST_CASE("strings stop at NUL, at the length cap and at unreadable memory") {
+TEST_CASE("strings stop at NUL / at the length cap and at unreadable memory") {
   test::BufferSpace space;
   uint64_t a = item_address(0);
   space.map(a, 0x100);
@@ -286,7 +286,7 @@ TEST_CASE("strings stop at NUL, at the length cap and at unreadable memory") {
   CHECK_THROWS_AS(item["id"].as_string(), ProfileError);
 }
 
-TEST_CASE("errors name the field, the type and the profile") {
+TEST_CASE("errors name the field / the type and the profile") {
   test::BufferSpace space;
   space.map(item_address(0), 0x100);
   Object item(profile(), space, "item", item_address(0));
@@ -323,7 +323,7 @@ TEST_CASE("errors name the field, the type and the profile") {
   CHECK(profile().find_type("ghost") == nullptr);
 }
 
-TEST_CASE("symbols give typed objects; container_of goes back to the struct") {
+TEST_CASE("symbols give typed objects - container_of goes back to the struct") {
   test::BufferSpace space;
   build_list(space);
   Object head = symbol_object(profile(), space, "items");
@@ -353,7 +353,7 @@ TEST_CASE("list walks yield every entry of a well-formed list") {
   CHECK(count == 3);
 }
 
-TEST_CASE("a cycle stops the walk with a warning, keeping what was yielded") {
+TEST_CASE("a cycle stops the walk with a warning / keeping what was yielded") {
   test::BufferSpace space;
   build_list(space);
   put<uint64_t>(space, link_of(2), link_of(1));  // item 2 -> item 1, never back to the head
@@ -364,7 +364,7 @@ TEST_CASE("a cycle stops the walk with a warning, keeping what was yielded") {
   CHECK_FALSE(walk.complete());
 }
 
-TEST_CASE("a pointer into unmapped memory stops the walk; earlier entries stay") {
+TEST_CASE("a pointer into unmapped memory stops the walk - earlier entries stay") {
   test::BufferSpace space;
   build_list(space);
   put<uint64_t>(space, link_of(1), 0x7777000);  // item 1 -> nowhere

@@ -36,7 +36,7 @@ const ImageIdentity kImage{"/evidence/host.lime", 0x11000, "sha256:abc"};
 
 }  // namespace
 
-TEST_CASE("overlay: reads see writes, the layer below never changes") {
+TEST_CASE("overlay: reads see writes / the layer below never changes") {
   BufferSpace physical;
   fill(physical);
   Overlay overlay(physical);
@@ -92,7 +92,7 @@ TEST_CASE("overlay: writing memory that is not in the image fails and changes no
   CHECK(r.fault->address == 0x7000);
 }
 
-TEST_CASE("overlay: peek, ranges, discard") {
+TEST_CASE("overlay: peek / ranges / discard") {
   BufferSpace physical;
   fill(physical);
   Overlay overlay(physical);

@@ -52,7 +52,7 @@ TEST_CASE("paging rejects a level count that does not exist") {
   CHECK_THROWS_AS(X86_64Paging(physical, 0x1000, 6), Error);
 }
 
-TEST_CASE("4-level paging reads through 4K, 2M and 1G pages") {
+TEST_CASE("4-level paging reads through 4K / 2M and 1G pages") {
   BufferSpace physical;
   PageTableBuilder tables(physical, 4, kTables);
   const uint64_t v4k = 0xffff888000401000, p4k = 0x7654000;
@@ -131,7 +131,7 @@ TEST_CASE("5-level paging maps addresses beyond 48 bits") {
   CHECK(seen[1] == Range{high, 0x200000});
 }
 
-TEST_CASE("unmapped and non-canonical addresses fault with the address, layer and level") {
+TEST_CASE("unmapped and non-canonical addresses fault with the address / layer and level") {
   BufferSpace physical;
   PageTableBuilder tables(physical, 4, kTables);
   tables.map_4k(0xffff888000001000, 0x3000);
@@ -192,7 +192,7 @@ TEST_CASE("unmapped and non-canonical addresses fault with the address, layer an
   }
 }
 
-TEST_CASE("CR3 flag bits are masked: PCID, no-flush bit, reserved high bits") {
+TEST_CASE("CR3 flag bits are masked: PCID / no-flush bit / reserved high bits") {
   BufferSpace physical;
   PageTableBuilder tables(physical, 4, kTables);
   tables.map_4k(0xffffffff80001000, 0x4000);
@@ -287,7 +287,7 @@ TEST_CASE("pages competing for one translation cache set stay correct") {
     }
 }
 
-TEST_CASE("flushes never serve stale translations, even when the epoch wraps") {
+TEST_CASE("flushes never serve stale translations / even when the epoch wraps") {
   BufferSpace physical;
   PageTableBuilder tables(physical, 4, kTables);
   const uint64_t v = 0xffff888000400000;
@@ -309,7 +309,7 @@ TEST_CASE("flushes never serve stale translations, even when the epoch wraps") {
   CHECK(paging.read_value<uint64_t>(v) == 2);
 }
 
-TEST_CASE("read_cached serves only cached, unchanged pages") {
+TEST_CASE("read_cached serves only cached / unchanged pages") {
   BufferSpace physical;
   PageTableBuilder tables(physical, 4, kTables);
   tables.map_4k(0xffff888000010000, 0x20000);

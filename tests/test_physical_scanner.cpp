@@ -71,7 +71,7 @@ std::vector<ScanHit> collect(AddressSpace& space, const std::vector<ScanPattern>
 
 }  // namespace
 
-TEST_CASE("search_block finds what a naive search finds, including overlapping and border hits") {
+TEST_CASE("search_block finds what a naive search finds / including overlapping and border hits") {
   std::vector<ScanPattern> patterns{{"Linux version "}, {"on "}, {"/"}, {std::string("n\0", 2)}, {"ss"}};
   for (unsigned seed = 1; seed <= 5; ++seed) {
     auto bytes = noisy_bytes(300000, seed);
@@ -115,7 +115,7 @@ TEST_CASE("search_block handles more patterns than the vector kernel holds") {
   CHECK(same(hits, naive(bytes, 0, patterns)));
 }
 
-TEST_CASE("search_block reports only hits starting before report_end, but reads past it") {
+TEST_CASE("search_block reports only hits starting before report_end / but reads past it") {
   std::string text = "xxLinux version 6";
   std::vector<uint8_t> bytes(text.begin(), text.end());
   std::vector<ScanPattern> patterns{{"Linux version "}};
@@ -265,7 +265,7 @@ TEST_CASE("a throwing visitor stops the workers and its exception reaches the ca
                   std::runtime_error);
 }
 
-TEST_CASE("empty pattern lists and empty patterns are refused; an empty space yields nothing") {
+TEST_CASE("empty pattern lists and empty patterns are refused - an empty space yields nothing") {
   BufferSpace space;
   auto never = [](const ScanHit&) { return true; };
   CHECK_THROWS_AS(scan_physical(space, {}, never), Error);

@@ -27,7 +27,7 @@ void fill(test::BufferSpace& space, uint64_t start, uint64_t size) {
 
 }  // namespace
 
-TEST_CASE("raw writer: physical 0 to the end of the last range, holes as zeros") {
+TEST_CASE("raw writer: physical 0 to the end of the last range / holes as zeros") {
   test::BufferSpace source;
   fill(source, 0x3000, 0x2000);
   fill(source, 0x400000, 0x1000);
@@ -67,7 +67,7 @@ TEST_CASE("raw writer copies ranges larger than one chunk") {
     CHECK(bytes[at] == pattern(at));
 }
 
-TEST_CASE("writers refuse overlapping ranges, unreadable bytes, and bad output paths") {
+TEST_CASE("writers refuse overlapping ranges / unreadable bytes / and bad output paths") {
   test::BufferSpace source;
   fill(source, 0x1000, 0x2000);
   test::TempDir dir("writers");

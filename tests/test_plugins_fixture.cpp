@@ -213,7 +213,7 @@ void check_pstree(Session& session) {
 
 }  // namespace
 
-TEST_CASE("fixture: pslist, psaux, envars, lsmod and pstree against truth, each format and profile") {
+TEST_CASE("fixture: pslist / psaux / envars / lsmod and pstree against truth / each format and profile") {
   use_build_tree_cache();
   const std::string format = GENERATE(as<std::string>{}, "raw", "lime", "elf");
   const std::string profile = GENERATE(as<std::string>{}, "isf", "btf");

@@ -143,7 +143,7 @@ TEST_CASE("synthetic: the builder's profile hides nothing a plugin could hard-co
   CHECK(longest > 4096);
 }
 
-TEST_CASE("pslist: every column of every listed process, in each image format") {
+TEST_CASE("pslist: every column of every listed process / in each image format") {
   SyntheticLinux kernel;
   for (const char* format : {"lime", "raw", "elf"}) {
     SECTION(format) {
@@ -157,7 +157,7 @@ TEST_CASE("pslist: every column of every listed process, in each image format") 
   }
 }
 
-TEST_CASE("pslist: old-kernel field variants (state, real_start_time, thread_group, plain uid)") {
+TEST_CASE("pslist: old-kernel field variants (state / real_start_time / thread_group / plain uid)") {
   SyntheticOptions options;
   options.task_state = test::TaskStateField::kState;
   options.start_time = test::StartTimeField::kRealStartTime;
@@ -179,7 +179,7 @@ TEST_CASE("pslist: KASLR with a physical shift as well") {
   check_pslist(kernel, s.run("linux.pslist"));
 }
 
-TEST_CASE("pslist: --threads gives one row per thread, --pid filters") {
+TEST_CASE("pslist: --threads gives one row per thread / --pid filters") {
   SyntheticLinux kernel;
   SyntheticSession s(kernel);
   PluginArgs args;
@@ -222,7 +222,7 @@ TEST_CASE("pslist: --threads with the thread_group list of old kernels") {
   CHECK(table.rows.size() == 3);
 }
 
-TEST_CASE("psaux: argv from each process's own memory, [comm] for kernel threads and zombies") {
+TEST_CASE("psaux: argv from each process's own memory / [comm] for kernel threads and zombies") {
   SyntheticLinux kernel;
   SyntheticSession s(kernel);
   Table table = s.run("linux.psaux");
@@ -261,7 +261,7 @@ TEST_CASE("psaux: works on the old-kernel layout too (mm fields not in an anonym
   CHECK(argv_of(table, 1) == kernel.process(1).argv);
 }
 
-TEST_CASE("envars: every variable of every user process, split at the first '='") {
+TEST_CASE("envars: every variable of every user process / split at the first '='") {
   SyntheticLinux kernel;
   SyntheticSession s(kernel);
   Table table = s.run("linux.envars");
@@ -289,7 +289,7 @@ TEST_CASE("envars: every variable of every user process, split at the first '='"
   CHECK(empty_value);
 }
 
-TEST_CASE("lsmod: names, /proc/modules sizes, refcounts, states and bases, for each struct module layout") {
+TEST_CASE("lsmod: names / /proc/modules sizes / refcounts / states and bases / for each struct module layout") {
   for (auto layout : {test::ModuleLayoutKind::kMemArray, test::ModuleLayoutKind::kCoreLayout,
                       test::ModuleLayoutKind::kModuleCore}) {
     SyntheticOptions options;
@@ -319,7 +319,7 @@ TEST_CASE("lsmod: names, /proc/modules sizes, refcounts, states and bases, for e
   }
 }
 
-TEST_CASE("pstree: parents hold their children, roots are the children of init_task") {
+TEST_CASE("pstree: parents hold their children / roots are the children of init_task") {
   SyntheticLinux kernel;
   SyntheticSession s(kernel);
   Table table = s.run("linux.pstree");
@@ -354,7 +354,7 @@ TEST_CASE("pstree: parents hold their children, roots are the children of init_t
   CHECK(children == std::set<int64_t>{202, 205, 206, 207});
 }
 
-TEST_CASE("renderers: pslist JSON has snake_case keys, hex addresses and numbers") {
+TEST_CASE("renderers: pslist JSON has snake_case keys / hex addresses and numbers") {
   SyntheticLinux kernel;
   SyntheticSession s(kernel);
   Table table = s.run("linux.pslist");
@@ -381,7 +381,7 @@ TEST_CASE("renderers: pslist JSON has snake_case keys, hex addresses and numbers
 
 // --- Damaged structures --------------------------------------------------------
 
-TEST_CASE("bad input: a cycle in the task list stops the walk, and the rest is recovered backward") {
+TEST_CASE("bad input: a cycle in the task list stops the walk / and the rest is recovered backward") {
   SyntheticLinux kernel;
   kernel.link_tasks_cycle(205, 200);  // 205 -> 200 -> 201 -> ... -> 205 -> 200 ...
   SyntheticSession s(kernel);
@@ -422,7 +422,7 @@ TEST_CASE("bad input: broken links both ways keep the entries before the first b
   CHECK(any_warning_contains(table, "walking backward"));
 }
 
-TEST_CASE("bad input: an absurd arg_end is bounded, warned about, and costs no other process") {
+TEST_CASE("bad input: an absurd arg_end is bounded / warned about / and costs no other process") {
   SyntheticLinux kernel;
   kernel.set_arg_end(201, 0x7fffffffffffull);  // ~128 TiB past its start
   kernel.set_arg_end(206, 0x1000);             // below arg_start

@@ -110,7 +110,7 @@ TEST_CASE("cache: encode/decode round trip of a small profile") {
   CHECK_THAT(why, Catch::Contains("another version"));
 }
 
-TEST_CASE("cache: every damaged entry is rejected, never trusted") {
+TEST_CASE("cache: every damaged entry is rejected / never trusted") {
   test::TempFile isf("cache-damage.json");
   isf.write(small_isf());
   auto parsed = parse_isf_file(isf.path());
@@ -150,7 +150,7 @@ TEST_CASE("cache: every damaged entry is rejected, never trusted") {
   CHECK_THAT(why, Catch::Contains("outside"));
 }
 
-TEST_CASE("cache: load_profile stores, reuses and repairs entries") {
+TEST_CASE("cache: load_profile stores / reuses and repairs entries") {
   test::TempDir cache_dir("profile-cache");
   test::TempFile isf("cache-load.json");
   isf.write(small_isf());
@@ -248,7 +248,7 @@ TEST_CASE("cache: the default directory follows XDG_CACHE_HOME") {
   else ::unsetenv("XDG_CACHE_HOME");
 }
 
-TEST_CASE("cache: pruning drops entries of vanished sources, leftovers and the oldest") {
+TEST_CASE("cache: pruning drops entries of vanished sources / leftovers and the oldest") {
   test::TempDir cache_dir("profile-cache-prune");
   ProfileCache cache(cache_dir.path());
   std::vector<std::unique_ptr<test::TempFile>> sources;

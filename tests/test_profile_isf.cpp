@@ -227,7 +227,7 @@ TEST_CASE("fixture ISF: a missing type names the type and the file") {
   CHECK(p.find_type("no_such_type") == nullptr);
 }
 
-TEST_CASE("ISF: plain, gzip and xz files give the same profile") {
+TEST_CASE("ISF: plain / gzip and xz files give the same profile") {
   std::string text = minimal_isf(kTestBanner64);
   test::TempFile plain("isf-plain.json"), gz("isf.json.gz");
   plain.write(text);

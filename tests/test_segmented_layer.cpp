@@ -59,7 +59,7 @@ TEST_CASE("segmented layer rejects segments past the end of the file") {
   CHECK_THROWS_AS(SegmentedFileLayer(file, "test", {{0, 0x80, 0}, {0x40, 0x80, 0}}), FormatError);
 }
 
-TEST_CASE("mapped file refuses a directory, a missing file and an empty file") {
+TEST_CASE("mapped file refuses a directory / a missing file and an empty file") {
   CHECK_THROWS_WITH(MappedFile("/"), Catch::Contains("directory"));
   CHECK_THROWS_WITH(MappedFile("/nonexistent/image.raw"), Catch::Contains("/nonexistent/image.raw"));
   test::TempFile tmp("empty");
