@@ -10,6 +10,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "core/progress.h"
 
 namespace po = boost::program_options;
 using memscope::cli::Command;
@@ -121,6 +122,8 @@ int run(int argc, char** argv) {
   static const std::set<std::string> outputs = {"text", "json", "jsonl", "csv"};
   if (!command->output_is_file && !outputs.count(global.output))
     throw memscope::Error("unknown output format '" + global.output + "' (text, json, jsonl or csv)");
+  // -q silences every progress bar (convert, indexing a plain .lz4 file).
+  memscope::Progress::set_quiet(global.quiet);
   memscope::cli::CommandContext context{global, vm, positional};
   return command->run(context);
 }
