@@ -31,7 +31,14 @@ struct ByteOrder {
   }
 };
 
-bool is_chain_kind(BtfKind kind) {
+bool is_qualifier(BtfKind kind) {
+  return kind == BtfKind::kVolatile || kind == BtfKind::kConst || kind == BtfKind::kRestrict ||
+         kind == BtfKind::kTypeTag;
+}
+
+}  // namespace
+
+bool btf_is_chain_kind(BtfKind kind) {
   switch (kind) {
     case BtfKind::kPointer:
     case BtfKind::kArray:
@@ -47,13 +54,6 @@ bool is_chain_kind(BtfKind kind) {
       return false;
   }
 }
-
-bool is_qualifier(BtfKind kind) {
-  return kind == BtfKind::kVolatile || kind == BtfKind::kConst || kind == BtfKind::kRestrict ||
-         kind == BtfKind::kTypeTag;
-}
-
-}  // namespace
 
 const char* btf_kind_name(BtfKind kind) {
   switch (kind) {
@@ -375,19 +375,19 @@ void Btf::validate_chains() const {
   std::vector<uint16_t> depth(count, 0);
   std::vector<uint32_t> path;
   for (uint32_t start = 1; start < count; ++start) {
-    if (state[start] != 0 || !is_chain_kind(types_[start].kind)) continue;
+    if (state[start] != 0 || !btf_is_chain_kind(types_[start].kind)) continue;
     path.clear();
     uint32_t cur = start;
-    while (is_chain_kind(types_[cur].kind) && state[cur] == 0) {
+    while (btf_is_chain_kind(types_[cur].kind) && state[cur] == 0) {
       state[cur] = 1;
       path.push_back(cur);
       cur = types_[cur].type;
     }
-    if (is_chain_kind(types_[cur].kind) && state[cur] == 1)
+    if (btf_is_chain_kind(types_[cur].kind) && state[cur] == 1)
       fail(types_[cur].file_offset, std::string(btf_kind_name(types_[cur].kind)) + " #" + std::to_string(cur) +
                                         " '" + std::string(types_[cur].name) +
                                         "': its chain of references loops back to itself");
-    uint32_t d = is_chain_kind(types_[cur].kind) ? depth[cur] : 0;
+    uint32_t d = btf_is_chain_kind(types_[cur].kind) ? depth[cur] : 0;
     for (auto it = path.rbegin(); it != path.rend(); ++it) {
       ++d;
       if (d > kMaxChainDepth)

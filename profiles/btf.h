@@ -46,6 +46,9 @@ enum class BtfKind : uint8_t {
 };
 
 const char* btf_kind_name(BtfKind kind);
+// Kinds whose `type` field leads on to another type (pointer, array,
+// typedef, qualifiers, type/decl tags, variables): the links of a chain.
+bool btf_is_chain_kind(BtfKind kind);
 
 // BTF_INT_* encoding bits of an integer type.
 inline constexpr uint8_t kBtfIntSigned = 1;

@@ -236,22 +236,8 @@ class Generator {
           const BtfType& target = btf_.type(btf_.strip_qualifiers(t.type));
           if (!t.name.empty() && (is_record(target.kind) || target.kind == BtfKind::kForward)) break;
         }
-        switch (t.kind) {
-          case BtfKind::kPointer:
-          case BtfKind::kArray:
-          case BtfKind::kTypedef:
-          case BtfKind::kVolatile:
-          case BtfKind::kConst:
-          case BtfKind::kRestrict:
-          case BtfKind::kTypeTag:
-          case BtfKind::kVariable:
-          case BtfKind::kDeclTag:
-            cur = t.type;
-            continue;
-          default:
-            break;
-        }
-        break;
+        if (!btf_is_chain_kind(t.kind)) break;
+        cur = t.type;
       }
     }
   }
