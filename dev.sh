@@ -6,14 +6,14 @@
 #   ./dev.sh deps   only install the Debian packages memscope needs
 #   ./dev.sh build  only configure and build (into ./build)
 #
-# Environment: BUILD_DIR (default ./build), BUILD_TYPE (default RelWithDebInfo),
+# Environment: BUILD_DIR (default ./build), BUILD_TYPE (default Release),
 # JOBS (default: all cores), MEMSCOPE_FIXTURES (folder of the real test images,
 # default ../shared/fixtures).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_DIR=${BUILD_DIR:-build}
-BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
+BUILD_TYPE=${BUILD_TYPE:-Release}
 JOBS=${JOBS:-$(nproc)}
 
 # Debian 12 packages needed to build, test and run memscope.
@@ -47,7 +47,7 @@ install_deps() {
 }
 
 build() {
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" ${CMAKE_ARGS:-} >/dev/null
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DMEMSCOPE_WERROR=ON ${CMAKE_ARGS:-} >/dev/null
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "core/hex.h"
-#include "core/mapped_file.h"
-#include "core/session.h"
+#include "core/util/hex.h"
+#include "core/layers/mapped_file.h"
+#include "core/session/session.h"
 #include "memscope/kvm.h"
 
 using namespace memscope;

@@ -23,13 +23,15 @@
 #include <string>
 #include <vector>
 
-#include "core/chunk_cache.h"
-#include "core/error.h"
-#include "core/physical_layer.h"
-#include "formats/lz4_seekable.h"
-#include "formats/lz4_seekable_writer.h"
-#include "formats/plain_writers.h"
-#include "formats/registry.h"
+#include "core/layers/chunk_cache.h"
+#include "core/util/error.h"
+#include "core/layers/physical_layer.h"
+#include "formats/lz4/lz4_seekable.h"
+#include "formats/lz4/lz4_seekable_writer.h"
+#include "formats/elf/elf_core_writer.h"
+#include "formats/lime/lime_writer.h"
+#include "formats/raw/raw_writer.h"
+#include "core/layers/format_registry.h"
 
 using namespace memscope;
 namespace fs = std::filesystem;

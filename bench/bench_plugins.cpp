@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
-#include "core/plugin.h"
-#include "core/session.h"
+#include "core/plugin/plugin.h"
+#include "core/session/session.h"
 
 extern char** environ;
 

@@ -24,10 +24,10 @@
 #include <string>
 #include <vector>
 
-#include "core/object.h"
-#include "core/profile.h"
-#include "profiles/isf_loader.h"
-#include "profiles/profile_cache.h"
+#include "core/types/object.h"
+#include "core/types/profile.h"
+#include "profiles/isf/isf_loader.h"
+#include "profiles/cache/profile_cache.h"
 
 namespace {
 

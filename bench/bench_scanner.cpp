@@ -21,10 +21,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/error.h"
-#include "core/linux_discovery.h"
-#include "core/physical_scanner.h"
-#include "formats/registry.h"
+#include "core/util/error.h"
+#include "core/linux/discovery/discovery.h"
+#include "core/scan/physical_scanner.h"
+#include "core/layers/format_registry.h"
 
 using namespace memscope;
 

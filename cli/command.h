@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/util/registry.h"
+
 namespace memscope {
 struct SessionOptions;
 }
@@ -46,8 +48,10 @@ struct Command {
   std::function<int(const CommandContext&)> run;
 };
 
-void register_command(Command command);
-const std::vector<Command>& commands();  // sorted by name
+// Every subcommand, sorted by name. A command file registers itself:
+//   MEMSCOPE_REGISTER(command_registry(), Command{.name = "info", ...});
+Registry<Command>& command_registry();
+inline const std::vector<Command>& commands() { return command_registry().entries(); }
 
 // Throws memscope::Error("<what>: ...") when the global -f option is missing.
 const std::string& require_image(const GlobalOptions& global);
@@ -58,16 +62,4 @@ SessionOptions session_options(const GlobalOptions& global);
 // Makes every registered plugin a subcommand of its own name.
 void register_plugin_commands();
 
-namespace detail {
-struct CommandRegistrar {
-  explicit CommandRegistrar(Command command) { register_command(std::move(command)); }
-};
-}  // namespace detail
-
 }  // namespace memscope::cli
-
-#define MEMSCOPE_REGISTER_COMMAND_CAT2(a, b) a##b
-#define MEMSCOPE_REGISTER_COMMAND_CAT(a, b) MEMSCOPE_REGISTER_COMMAND_CAT2(a, b)
-#define MEMSCOPE_REGISTER_COMMAND(...)                                       \
-  static ::memscope::cli::detail::CommandRegistrar MEMSCOPE_REGISTER_COMMAND_CAT( \
-      memscope_command_registrar_, __LINE__){__VA_ARGS__}

@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "cli/command.h"
-#include "core/convert.h"
-#include "core/error.h"
-#include "core/hex.h"
-#include "core/progress.h"
+#include "core/convert/convert.h"
+#include "core/util/error.h"
+#include "core/util/hex.h"
+#include "core/util/progress.h"
 
 namespace memscope::cli {
 namespace {
@@ -99,7 +99,7 @@ int run_convert(const CommandContext& ctx) {
   return 0;
 }
 
-MEMSCOPE_REGISTER_COMMAND(Command{
+MEMSCOPE_REGISTER(command_registry(), Command{
     .name = "convert",
     .summary = "convert an image to seekable LZ4 (or back to raw, LiME, ELF core)",
     .usage = "convert IN OUT [--to lz4|raw|lime|elf] [--chunk-size N] [--level N] [--threads N]",

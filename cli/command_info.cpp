@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "core/hex.h"
-#include "core/session.h"
+#include "core/util/hex.h"
+#include "core/session/session.h"
 
 namespace memscope::cli {
 namespace {
@@ -137,7 +137,7 @@ int run_info(const CommandContext& ctx) {
   return 0;
 }
 
-MEMSCOPE_REGISTER_COMMAND(Command{
+MEMSCOPE_REGISTER(command_registry(), Command{
     .name = "info",
     .summary = "describe an image: format, physical ranges, layers, notes, kernel",
     .usage = "info -f IMAGE [-p PROFILE]",

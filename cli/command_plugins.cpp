@@ -3,9 +3,9 @@
 #include <iostream>
 
 #include "cli/command.h"
-#include "core/plugin.h"
-#include "core/report/render.h"
-#include "core/session.h"
+#include "core/plugin/plugin.h"
+#include "cli/render/render.h"
+#include "core/session/session.h"
 
 namespace memscope::cli {
 
@@ -80,7 +80,7 @@ int list_plugins(const CommandContext& ctx) {
   return 0;
 }
 
-MEMSCOPE_REGISTER_COMMAND(Command{
+MEMSCOPE_REGISTER(command_registry(), Command{
     .name = "plugins",
     .summary = "list the analysis plugins",
     .usage = "plugins",
@@ -92,7 +92,7 @@ MEMSCOPE_REGISTER_COMMAND(Command{
 
 void register_plugin_commands() {
   for (const Plugin& plugin : plugins()) {
-    register_command(Command{
+    command_registry().add(Command{
         .name = plugin.info.name,
         .summary = plugin.info.description,
         .usage = plugin.info.name + " -f IMAGE [-p PROFILE] [options]",

@@ -7,12 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "core/error.h"
-#include "core/linux_banners.h"
-#include "core/session.h"
-#include "profiles/isf_from_btf.h"
-#include "profiles/isf_loader.h"
-#include "profiles/isf_writer.h"
+#include "core/util/error.h"
+#include "core/linux/discovery/banners.h"
+#include "core/session/session.h"
+#include "profiles/btf/isf_from_btf.h"
+#include "profiles/isf/isf_loader.h"
+#include "profiles/isf/isf_writer.h"
 
 namespace memscope::cli {
 namespace {
@@ -103,7 +103,7 @@ int run_profile(const CommandContext& ctx) {
               "[--banner STR] [-f IMAGE] -o OUT.json[.xz]");
 }
 
-MEMSCOPE_REGISTER_COMMAND(Command{
+MEMSCOPE_REGISTER(command_registry(), Command{
     .name = "profile",
     .summary = "kernel profiles: `profile info FILE`, `profile generate --btf ... --system-map ... -o OUT`",
     .usage = "profile info FILE | profile generate --btf FILE --system-map FILE [--banner STR] [-f IMAGE] -o OUT.json[.xz]",

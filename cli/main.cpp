@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "cli/command.h"
-#include "core/error.h"
-#include "core/progress.h"
+#include "core/util/error.h"
+#include "core/util/progress.h"
 
 namespace po = boost::program_options;
 using memscope::cli::Command;

@@ -6,8 +6,8 @@
 #include <cstring>
 #include <vector>
 
-#include "core/error.h"
-#include "core/mapped_file.h"
+#include "core/util/error.h"
+#include "core/layers/mapped_file.h"
 
 namespace memscope {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <charconv>
 
-#include "core/error.h"
-#include "core/mapped_file.h"
+#include "core/util/error.h"
+#include "core/layers/mapped_file.h"
 
 namespace memscope {
 

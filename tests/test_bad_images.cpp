@@ -8,10 +8,12 @@
 #include <random>
 #include <vector>
 
-#include "core/error.h"
-#include "formats/lime_format.h"
-#include "formats/plain_writers.h"
-#include "formats/registry.h"
+#include "core/util/error.h"
+#include "formats/lime/lime_format.h"
+#include "formats/elf/elf_core_writer.h"
+#include "formats/lime/lime_writer.h"
+#include "formats/raw/raw_writer.h"
+#include "core/layers/format_registry.h"
 #include "support/buffer_space.h"
 #include "support/temp_file.h"
 

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "btf_blob_builder.h"
-#include "core/error.h"
-#include "profiles/btf.h"
-#include "profiles/isf_from_btf.h"
+#include "core/util/error.h"
+#include "profiles/btf/btf.h"
+#include "profiles/btf/isf_from_btf.h"
 #include "support/fixtures.h"
 #include "support/temp_file.h"
 
@@ -236,7 +236,7 @@ TEST_CASE("BTF: hostile headers are refused") {
   }
   {
     auto bad = good;
-    bad.back() = 'x';  // last string unterminated
+    bad[bad.size() - 1] = 'x';  // last string unterminated
     require_rejected(bad, "not NUL-terminated");
   }
   {

@@ -5,12 +5,14 @@
 #include <fstream>
 #include <random>
 
-#include "core/convert.h"
-#include "core/error.h"
-#include "core/sha256.h"
-#include "formats/lz4_seekable.h"
-#include "formats/plain_writers.h"
-#include "formats/registry.h"
+#include "core/convert/convert.h"
+#include "core/util/error.h"
+#include "core/util/sha256.h"
+#include "formats/lz4/lz4_seekable.h"
+#include "formats/elf/elf_core_writer.h"
+#include "formats/lime/lime_writer.h"
+#include "formats/raw/raw_writer.h"
+#include "core/layers/format_registry.h"
 #include "support/buffer_space.h"
 #include "support/fixtures.h"
 #include "support/temp_file.h"

@@ -9,12 +9,14 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/segmented_file_layer.h"
-#include "formats/elf_core.h"
-#include "formats/plain_writers.h"
-#include "formats/qemu_cpu_note.h"
-#include "formats/registry.h"
+#include "core/util/error.h"
+#include "core/layers/segmented_file_layer.h"
+#include "formats/elf/elf_core.h"
+#include "formats/elf/elf_core_writer.h"
+#include "formats/lime/lime_writer.h"
+#include "formats/raw/raw_writer.h"
+#include "formats/elf/qemu_cpu_note.h"
+#include "core/layers/format_registry.h"
 #include "support/buffer_space.h"
 #include "support/temp_file.h"
 

@@ -6,9 +6,11 @@
 #include <cstring>
 #include <vector>
 
-#include "core/hex.h"
-#include "formats/plain_writers.h"
-#include "formats/registry.h"
+#include "core/util/hex.h"
+#include "formats/elf/elf_core_writer.h"
+#include "formats/lime/lime_writer.h"
+#include "formats/raw/raw_writer.h"
+#include "core/layers/format_registry.h"
 #include "support/fixtures.h"
 
 using namespace memscope;

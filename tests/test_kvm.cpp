@@ -8,11 +8,11 @@
 #include <fstream>
 #include <string>
 
-#include "core/hex.h"
-#include "core/sha256.h"
-#include "formats/registry.h"
+#include "core/util/hex.h"
+#include "core/util/sha256.h"
+#include "core/layers/format_registry.h"
 #include "memscope/kvm.h"
-#include "profiles/isf_loader.h"
+#include "profiles/isf/isf_loader.h"
 #include "support/fixtures.h"
 #include "support/temp_file.h"
 

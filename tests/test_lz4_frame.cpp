@@ -8,11 +8,11 @@
 #include <fstream>
 #include <random>
 
-#include "core/chunk_cache.h"
-#include "core/error.h"
-#include "core/hex.h"
-#include "formats/lz4_frame.h"
-#include "formats/registry.h"
+#include "core/layers/chunk_cache.h"
+#include "core/util/error.h"
+#include "core/util/hex.h"
+#include "formats/lz4/lz4_frame.h"
+#include "core/layers/format_registry.h"
 #include "support/fixtures.h"
 #include "support/temp_file.h"
 

@@ -7,13 +7,13 @@
 #include <random>
 #include <thread>
 
-#include "core/chunk_cache.h"
-#include "core/error.h"
-#include "core/hex.h"
-#include "core/sha256.h"
-#include "formats/lz4_seekable.h"
-#include "formats/lz4_seekable_writer.h"
-#include "formats/registry.h"
+#include "core/layers/chunk_cache.h"
+#include "core/util/error.h"
+#include "core/util/hex.h"
+#include "core/util/sha256.h"
+#include "formats/lz4/lz4_seekable.h"
+#include "formats/lz4/lz4_seekable_writer.h"
+#include "core/layers/format_registry.h"
 #include "support/buffer_space.h"
 #include "support/fixtures.h"
 #include "support/temp_file.h"

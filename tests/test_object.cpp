@@ -8,12 +8,12 @@
 
 #include <map>
 
-#include "core/error.h"
-#include "core/hex.h"
-#include "core/object.h"
-#include "core/x86_64_paging.h"
-#include "formats/registry.h"
-#include "profiles/isf_loader.h"
+#include "core/util/error.h"
+#include "core/util/hex.h"
+#include "core/types/object.h"
+#include "core/layers/x86_64_paging.h"
+#include "core/layers/format_registry.h"
+#include "profiles/isf/isf_loader.h"
 #include "support/buffer_space.h"
 #include "support/fixtures.h"
 

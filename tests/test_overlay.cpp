@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/overlay.h"
-#include "core/overlay_file.h"
+#include "core/util/error.h"
+#include "core/layers/overlay.h"
+#include "core/layers/overlay_file.h"
 #include "support/buffer_space.h"
 #include "support/temp_file.h"
 

@@ -4,11 +4,11 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/hex.h"
-#include "core/overlay.h"
-#include "core/x86_64_paging.h"
-#include "formats/registry.h"
+#include "core/util/error.h"
+#include "core/util/hex.h"
+#include "core/layers/overlay.h"
+#include "core/layers/x86_64_paging.h"
+#include "core/layers/format_registry.h"
 #include "support/buffer_space.h"
 #include "support/fixtures.h"
 #include "support/page_table_builder.h"

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/physical_scanner.h"
-#include "formats/registry.h"
+#include "core/util/error.h"
+#include "core/scan/physical_scanner.h"
+#include "core/layers/format_registry.h"
 #include "support/buffer_space.h"
 #include "support/temp_file.h"
 

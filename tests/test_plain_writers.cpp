@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <vector>
 
-#include "core/error.h"
-#include "formats/plain_writers.h"
-#include "formats/registry.h"
+#include "core/util/error.h"
+#include "formats/elf/elf_core_writer.h"
+#include "formats/lime/lime_writer.h"
+#include "formats/raw/raw_writer.h"
+#include "core/layers/format_registry.h"
 #include "support/buffer_space.h"
 #include "support/temp_file.h"
 

@@ -9,9 +9,9 @@
 #include <map>
 #include <set>
 
-#include "core/plugin.h"
-#include "core/session.h"
-#include "profiles/isf_from_btf.h"
+#include "core/plugin/plugin.h"
+#include "core/session/session.h"
+#include "profiles/btf/isf_from_btf.h"
 #include "support/fixtures.h"
 
 using namespace memscope;

@@ -9,9 +9,9 @@
 #include <set>
 #include <sstream>
 
-#include "core/plugin.h"
-#include "core/report/render.h"
-#include "core/session.h"
+#include "core/plugin/plugin.h"
+#include "cli/render/render.h"
+#include "core/session/session.h"
 #include "support/synthetic_linux.h"
 #include "support/temp_file.h"
 

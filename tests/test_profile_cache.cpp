@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.h"
-#include "profiles/isf_loader.h"
-#include "profiles/profile_cache.h"
+#include "core/util/error.h"
+#include "profiles/isf/isf_loader.h"
+#include "profiles/cache/profile_cache.h"
 #include "support/fixtures.h"
 #include "support/temp_file.h"
 

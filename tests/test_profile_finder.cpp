@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.h"
-#include "profiles/profile_finder.h"
+#include "core/util/error.h"
+#include "profiles/finder/profile_finder.h"
 #include "support/fixtures.h"
 #include "support/temp_file.h"
 

@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/error.h"
-#include "core/hex.h"
+#include "core/util/error.h"
+#include "core/util/hex.h"
 #include "profiles/decompress.h"
-#include "profiles/isf_loader.h"
+#include "profiles/isf/isf_loader.h"
 #include "support/fixtures.h"
 #include "support/temp_file.h"
 

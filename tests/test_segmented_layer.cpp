@@ -4,8 +4,8 @@
 #include <fstream>
 #include <vector>
 
-#include "core/error.h"
-#include "core/segmented_file_layer.h"
+#include "core/util/error.h"
+#include "core/layers/segmented_file_layer.h"
 #include "support/temp_file.h"
 
 using namespace memscope;

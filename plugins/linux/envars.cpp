@@ -1,9 +1,9 @@
 // linux.envars: each process's environment variables, read from its own
 // address space (mm->env_start..env_end), one row per variable.
-#include "core/plugin.h"
-#include "core/session.h"
-#include "plugins/linux/plugin_cells.h"
-#include "plugins/linux/tasks.h"
+#include "core/plugin/plugin.h"
+#include "core/session/session.h"
+#include "core/plugin/cells.h"
+#include "core/linux/tasks.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -39,7 +39,7 @@ void run_envars(Session& session, const PluginArgs& args, Table& table) {
 
 }  // namespace
 
-MEMSCOPE_REGISTER_PLUGIN(Plugin{
+MEMSCOPE_REGISTER(plugin_registry(), Plugin{
     .info =
         {
             .name = "linux.envars",

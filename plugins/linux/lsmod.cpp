@@ -1,9 +1,9 @@
 // linux.lsmod: the loaded kernel modules on the `modules` list, with what
 // /proc/modules shows for each.
-#include "core/plugin.h"
-#include "core/session.h"
-#include "plugins/linux/modules.h"
-#include "plugins/linux/plugin_cells.h"
+#include "core/plugin/plugin.h"
+#include "core/session/session.h"
+#include "core/linux/modules.h"
+#include "core/plugin/cells.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -32,7 +32,7 @@ void run_lsmod(Session& session, const PluginArgs&, Table& table) {
 
 }  // namespace
 
-MEMSCOPE_REGISTER_PLUGIN(Plugin{
+MEMSCOPE_REGISTER(plugin_registry(), Plugin{
     .info =
         {
             .name = "linux.lsmod",

@@ -1,10 +1,10 @@
 // linux.psaux: each process's command line, read from its own address space
 // (mm->arg_start..arg_end through its page tables). Kernel threads, which
 // have no user memory, show "[comm]" as ps does.
-#include "core/plugin.h"
-#include "core/session.h"
-#include "plugins/linux/plugin_cells.h"
-#include "plugins/linux/tasks.h"
+#include "core/plugin/plugin.h"
+#include "core/session/session.h"
+#include "core/plugin/cells.h"
+#include "core/linux/tasks.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -39,7 +39,7 @@ void run_psaux(Session& session, const PluginArgs& args, Table& table) {
     if (task.mm == 0) {
       // Kernel threads, and processes that have exited (zombies).
       argv = std::vector<std::string>{};
-      joined = "[" + task.comm.value_or("?") + "]";
+      joined = std::string(1, '[').append(task.comm.value_or("?")).append(1, ']');
     } else if (auto memory = reader.memory(task, table.warnings)) {
       std::vector<std::string> list = TaskReader::read_strings(*memory->space, memory->arg_start, memory->arg_end,
                                                                task.label() + ": argv", table.warnings);
@@ -55,7 +55,7 @@ void run_psaux(Session& session, const PluginArgs& args, Table& table) {
 
 }  // namespace
 
-MEMSCOPE_REGISTER_PLUGIN(Plugin{
+MEMSCOPE_REGISTER(plugin_registry(), Plugin{
     .info =
         {
             .name = "linux.psaux",

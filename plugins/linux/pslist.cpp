@@ -1,9 +1,9 @@
 // linux.pslist: the processes on the kernel's task list (init_task.tasks),
 // one row per process, or per thread with --threads.
-#include "core/plugin.h"
-#include "core/session.h"
-#include "plugins/linux/plugin_cells.h"
-#include "plugins/linux/tasks.h"
+#include "core/plugin/plugin.h"
+#include "core/session/session.h"
+#include "core/plugin/cells.h"
+#include "core/linux/tasks.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -58,7 +58,7 @@ void run_pslist(Session& session, const PluginArgs& args, Table& table) {
 
 }  // namespace
 
-MEMSCOPE_REGISTER_PLUGIN(Plugin{
+MEMSCOPE_REGISTER(plugin_registry(), Plugin{
     .info =
         {
             .name = "linux.pslist",

@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <map>
 
-#include "core/hex.h"
-#include "core/plugin.h"
-#include "core/session.h"
-#include "plugins/linux/plugin_cells.h"
-#include "plugins/linux/tasks.h"
+#include "core/util/hex.h"
+#include "core/plugin/plugin.h"
+#include "core/session/session.h"
+#include "core/plugin/cells.h"
+#include "core/linux/tasks.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -124,7 +124,7 @@ void run_pstree(Session& session, const PluginArgs& args, Table& table) {
 
 }  // namespace
 
-MEMSCOPE_REGISTER_PLUGIN(Plugin{
+MEMSCOPE_REGISTER(plugin_registry(), Plugin{
     .info =
         {
             .name = "linux.pstree",

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/physical_layer.h"
+#include "core/layers/physical_layer.h"
 
 namespace memscope::test {
 

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "core/hex.h"
+#include "core/util/hex.h"
 
 namespace memscope::test {
 namespace {

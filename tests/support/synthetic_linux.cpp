@@ -5,8 +5,10 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "core/hex.h"
-#include "formats/plain_writers.h"
+#include "core/util/hex.h"
+#include "formats/elf/elf_core_writer.h"
+#include "formats/lime/lime_writer.h"
+#include "formats/raw/raw_writer.h"
 
 namespace memscope::test {
 namespace {

@@ -1,0 +1,107 @@
+#include "core/linux/modules.h"
+
+#include "core/util/error.h"
+#include "core/util/hex.h"
+#include "core/types/object.h"
+#include "core/linux/list.h"
+
+namespace memscope::linux_kernel {
+
+std::string module_state_text(std::string_view enumerator) {
+  // kernel/module/procfs.c (kernel/module.c before 5.19).
+  if (enumerator == "MODULE_STATE_LIVE") return "Live";
+  if (enumerator == "MODULE_STATE_COMING") return "Loading";
+  if (enumerator == "MODULE_STATE_GOING") return "Unloading";
+  if (enumerator == "MODULE_STATE_UNFORMED") return "Unformed";
+  return std::string(enumerator);
+}
+
+ModuleReader::ModuleReader(const KernelView& kernel) : kernel_(kernel), profile_(kernel.profile()) {
+  const TypeInfo& module = profile_.require_type("module");
+  module_type_ = module.id;
+  if (profile_.find_member(module, "mem")) {
+    layout_ = Layout::kMemArray;
+    mem_ = profile_.field(module, "mem");
+    const TypeInfo& array = profile_.type(mem_.type);
+    if (!array.is_array() || array.count == 0) profile_.fail("module.mem is not a sized array");
+    mem_stride_ = profile_.type(array.target).size;
+    mem_count_ = array.count;
+    if (auto text = profile_.enum_constant("mod_mem_type", "MOD_TEXT"); text && *text >= 0 &&
+                                                                         static_cast<uint64_t>(*text) < mem_count_)
+      mem_text_index_ = static_cast<uint64_t>(*text);
+  } else if (profile_.find_member(module, "core_layout")) {
+    layout_ = Layout::kCoreLayout;
+    has_data_layout_ = profile_.find_member(module, "data_layout") != nullptr;
+  } else if (profile_.find_member(module, "module_core")) {
+    layout_ = Layout::kModuleCore;
+  }
+}
+
+std::vector<uint64_t> ModuleReader::modules(std::vector<std::string>& warnings) const {
+  Object head = kernel_.symbol("modules", "list_head");
+  std::vector<uint64_t> out;
+  for (const Object& m : list_entries_recovering(head, "module", "list", "module list", warnings))
+    out.push_back(m.address());
+  return out;
+}
+
+Module ModuleReader::read(uint64_t address, std::vector<std::string>& warnings) const {
+  Module out;
+  out.address = address;
+  Object m(profile_, kernel_.kernel(), module_type_, address);
+  std::string failed;
+  auto attempt = [&](const char* what, auto&& fn) {
+    try {
+      fn();
+    } catch (const Error& e) {
+      failed += (failed.empty() ? "" : "; ") + std::string(what) + ": " + e.what();
+    }
+  };
+  attempt("name", [&] { out.name = m["name"].as_string(); });
+  attempt("state", [&] {
+    Object state = m["state"];
+    auto name = state.enum_name();
+    out.state = name ? module_state_text(*name) : std::to_string(state.enum_value());
+  });
+  if (m.has_member("refcnt")) {
+    // refcnt holds the count plus MODULE_REF_BASE (1) since 3.19; what
+    // /proc/modules prints is module_refcount(), the count itself.
+    attempt("refcnt", [&] {
+      Object refcnt = m["refcnt"];
+      if (refcnt.type().is_record()) refcnt = refcnt["counter"];
+      out.refcount = refcnt.as_i64() - 1;
+    });
+  }
+  attempt("memory layout", [&] {
+    switch (layout_) {
+      case Layout::kMemArray: {
+        uint64_t total = 0;
+        Object mem = m[mem_];
+        for (uint64_t i = 0; i < mem_count_; ++i) total += mem.at(i)["size"].as_u64();
+        out.size = total;
+        out.base = mem.at(mem_text_index_)["base"].pointer();
+        break;
+      }
+      case Layout::kCoreLayout: {
+        uint64_t total = m["core_layout.size"].as_u64() + m["init_layout.size"].as_u64();
+        if (has_data_layout_) total += m["data_layout.size"].as_u64();
+        out.size = total;
+        out.base = m["core_layout.base"].pointer();
+        break;
+      }
+      case Layout::kModuleCore:
+        out.size = m["core_size"].as_u64() + m["init_size"].as_u64();
+        out.base = m["module_core"].pointer();
+        break;
+      case Layout::kUnknown:
+        throw ProfileError("struct module has none of mem, core_layout, module_core");
+    }
+  });
+  if (!failed.empty()) {
+    std::string label = "module " + hex_address(address) + (out.name ? " (" + *out.name + ")" : "");
+    warnings.push_back(label + ": cannot read " + failed);
+  }
+  return out;
+}
+
+}  // namespace memscope::linux_kernel

@@ -1,0 +1,60 @@
+// Loaded kernel modules as lsmod (and later hidden_modules) sees them: the
+// `modules` list and what /proc/modules prints for each entry.
+//
+// The memory layout of struct module changed twice, and the profile says
+// which one this kernel has:
+//   module_core / core_size / init_size           (before 4.5)
+//   core_layout / init_layout (/ data_layout)      (4.5 - 6.3)
+//   mem[MOD_MEM_NUM_TYPES] of struct module_memory (6.4+)
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/types/profile.h"
+#include "core/linux/kernel_view.h"
+
+namespace memscope::linux_kernel {
+
+struct Module {
+  uint64_t address = 0;  // struct module
+  std::optional<std::string> name;
+  // Every memory region of the module, as /proc/modules counts it (init
+  // regions included while they exist).
+  std::optional<uint64_t> size;
+  std::optional<int64_t> refcount;  // as /proc/modules shows it
+  std::optional<std::string> state;  // "Live", "Loading", "Unloading", "Unformed"
+  std::optional<uint64_t> base;      // start of the core (text) region
+};
+
+// The name /proc/modules gives a module_state enumerator
+// ("MODULE_STATE_LIVE" -> "Live"); other names are returned as they are.
+std::string module_state_text(std::string_view enumerator);
+
+class ModuleReader {
+ public:
+  // Resolves the fields once; throws ProfileError without struct module.
+  explicit ModuleReader(const KernelView& kernel);
+
+  // The entries of the `modules` list, in list order.
+  std::vector<uint64_t> modules(std::vector<std::string>& warnings) const;
+  // Reads one module; at most one warning for it, listing what failed.
+  Module read(uint64_t address, std::vector<std::string>& warnings) const;
+
+ private:
+  enum class Layout { kMemArray, kCoreLayout, kModuleCore, kUnknown };
+
+  const KernelView& kernel_;
+  const Profile& profile_;
+  TypeRef module_type_;
+  Layout layout_ = Layout::kUnknown;
+  // kMemArray: the array, its element size, the number of regions, and the
+  // index of MOD_TEXT.
+  FieldRef mem_;
+  uint64_t mem_stride_ = 0, mem_count_ = 0, mem_text_index_ = 0;
+  bool has_data_layout_ = false;
+};
+
+}  // namespace memscope::linux_kernel

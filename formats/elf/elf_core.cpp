@@ -1,0 +1,328 @@
+// ELF core reader. libelf parses the ELF and program headers (including the
+// PN_XNUM extension QEMU uses for very many segments); the notes are walked
+// here, straight from the mmap, because gelf_getnote refuses a last note
+// whose padding the producer left out and cannot say what was wrong with a
+// note, while an analyst needs the offending note's offset and lengths.
+#include "formats/elf/elf_core.h"
+
+#include <gelf.h>
+#include <libelf.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "core/util/error.h"
+#include "core/util/hex.h"
+#include "formats/elf/qemu_cpu_note.h"
+#include "core/layers/format_registry.h"
+
+namespace memscope {
+namespace {
+
+// x86_64 kernels support at most 8192 CPUs (CONFIG_NR_CPUS); more CPU notes
+// than that would only make us allocate for an attacker.
+constexpr size_t kMaxCpus = 8192;
+// Distinct note names/types listed by describe(); the rest are "other".
+constexpr size_t kMaxNoteKinds = 32;
+
+struct ElfCloser {
+  void operator()(Elf* elf) const { elf_end(elf); }
+};
+using ElfHandle = std::unique_ptr<Elf, ElfCloser>;
+
+void init_libelf() {
+  static std::once_flag once;
+  static bool ok = false;
+  std::call_once(once, [] { ok = elf_version(EV_CURRENT) != EV_NONE; });
+  if (!ok) throw Error(std::string("libelf: cannot initialise: ") + elf_errmsg(-1));
+}
+
+std::string libelf_error() {
+  const char* message = elf_errmsg(-1);
+  return message ? message : "unknown libelf error";
+}
+
+uint32_t load_u32(std::string_view bytes, size_t offset) {
+  uint32_t value;
+  std::memcpy(&value, bytes.data() + offset, sizeof value);
+  return value;
+}
+
+uint64_t align_up(uint64_t value, uint64_t alignment) { return (value + alignment - 1) & ~(alignment - 1); }
+
+// Note owner names are untrusted bytes: keep them short and printable.
+std::string printable(std::string_view name) {
+  std::string out;
+  for (char c : name.substr(0, 32)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
+std::string note_kind(const std::string& owner, uint32_t type) {
+  if (owner == "CORE" && type == NT_PRSTATUS) return "CORE/NT_PRSTATUS";
+  if (owner == "CORE" && type == NT_PRPSINFO) return "CORE/NT_PRPSINFO";
+  if (owner == "CORE" && type == NT_FPREGSET) return "CORE/NT_FPREGSET";
+  if (owner == qemu_note::kOwner && type == qemu_note::kType) return "QEMU";
+  if (owner == "VMCOREINFO" && type == 0) return "VMCOREINFO";
+  return printable(owner) + "/type " + std::to_string(type);
+}
+
+struct LoadHeader {
+  size_t index = 0;
+  uint64_t header_offset = 0;
+  GElf_Phdr phdr{};
+};
+
+// Collects what the PT_NOTE segments say.
+class NoteCollector {
+ public:
+  NoteCollector(const MappedFile& file, ElfCoreLayer::Summary& summary) : file_(file), summary_(summary) {}
+
+  void parse_segment(size_t index, const GElf_Phdr& phdr) {
+    std::string_view segment = file_.bytes(phdr.p_offset, phdr.p_filesz);
+    const uint64_t alignment = phdr.p_align == 8 ? 8 : 4;  // Linux cores use 4 whatever p_align says
+    uint64_t pos = 0;
+    // Each turn consumes at least a 12-byte header: bounded by the segment size.
+    while (pos < segment.size()) {
+      const uint64_t note_offset = phdr.p_offset + pos;
+      const uint64_t left = segment.size() - pos;
+      if (left < sizeof(Elf64_Nhdr)) {
+        if (all_zero(segment.substr(pos))) break;  // padding
+        throw FormatError(where(index, note_offset) + ": " + std::to_string(left) +
+                          " stray bytes at the end of the segment, too short for a note header");
+      }
+      const uint32_t name_size = load_u32(segment, pos);
+      const uint32_t desc_size = load_u32(segment, pos + 4);
+      const uint32_t type = load_u32(segment, pos + 8);
+      const uint64_t name_at = pos + sizeof(Elf64_Nhdr);
+      // 64-bit arithmetic on 32-bit sizes cannot overflow.
+      const uint64_t desc_at = desc_size ? align_up(name_at + name_size, alignment) : name_at + name_size;
+      const uint64_t desc_end = desc_at + desc_size;
+      if (desc_end > segment.size())
+        throw FormatError(where(index, note_offset) + ": note claims a " + std::to_string(name_size) +
+                          "-byte name and a " + std::to_string(desc_size) +
+                          "-byte descriptor, running past the end of the segment at file offset " +
+                          hex(phdr.p_offset + phdr.p_filesz));
+      pos = align_up(desc_end, alignment);
+      if (name_size == 0 && desc_size == 0 && type == 0) continue;  // zero padding between notes
+
+      std::string_view name = segment.substr(name_at, name_size);
+      name = name.substr(0, name.find('\0'));
+      std::string_view descriptor = segment.substr(desc_at, desc_size);
+      handle(std::string(name), type, descriptor, index, note_offset);
+    }
+  }
+
+  ImageNotes finish() {
+    // Without QEMU's register notes the kernel's per-CPU NT_PRSTATUS notes
+    // still tell how many CPUs there were.
+    if (notes_.cpus.empty())
+      for (uint64_t i = 0; i < prstatus_count_ && i < kMaxCpus; ++i)
+        notes_.cpus.push_back(CpuState{static_cast<unsigned>(i), {}, {}, {}});
+    return std::move(notes_);
+  }
+
+ private:
+  static bool all_zero(std::string_view bytes) {
+    return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+  }
+
+  std::string where(size_t index, uint64_t note_offset) const {
+    return file_.path() + ": ELF note at file offset " + hex(note_offset) + " (PT_NOTE #" + std::to_string(index) +
+           ")";
+  }
+
+  void handle(const std::string& owner, uint32_t type, std::string_view descriptor, size_t index,
+              uint64_t note_offset) {
+    std::string kind = note_kind(owner, type);
+    if (summary_.note_counts.size() >= kMaxNoteKinds && !summary_.note_counts.count(kind)) kind = "other";
+    ++summary_.note_counts[kind];
+
+    if (owner == "VMCOREINFO" && type == 0) {
+      if (notes_.vmcoreinfo.empty()) {
+        std::string_view text = descriptor.substr(0, descriptor.find('\0'));
+        notes_.set_vmcoreinfo(std::string(text));
+      }
+    } else if (owner == qemu_note::kOwner && type == qemu_note::kType) {
+      if (notes_.cpus.size() >= kMaxCpus)
+        throw FormatError(where(index, note_offset) + ": more than " + std::to_string(kMaxCpus) +
+                          " QEMU CPU notes; not a plausible image");
+      notes_.cpus.push_back(qemu_note::decode_cpu_state(descriptor, static_cast<unsigned>(notes_.cpus.size())));
+    } else if (owner == "CORE" && type == NT_PRSTATUS) {
+      ++prstatus_count_;
+    }
+  }
+
+  const MappedFile& file_;
+  ElfCoreLayer::Summary& summary_;
+  ImageNotes notes_;
+  uint64_t prstatus_count_ = 0;
+};
+
+// Checks the ELF header: only whole-machine x86_64 cores are memory images.
+GElf_Ehdr check_header(Elf* elf, const std::string& path) {
+  if (elf_kind(elf) != ELF_K_ELF) throw FormatError(path + ": not an ELF file: " + libelf_error());
+  size_t ident_size = 0;
+  const char* ident = elf_getident(elf, &ident_size);
+  if (!ident || ident_size < EI_NIDENT) throw FormatError(path + ": ELF identification unreadable");
+  if (ident[EI_CLASS] != ELFCLASS64)
+    throw FormatError(path + ": ELF class " + std::to_string(static_cast<int>(ident[EI_CLASS])) +
+                      " at offset " + hex(EI_CLASS) + ": only 64-bit (ELFCLASS64) x86_64 cores are supported");
+  if (ident[EI_DATA] != ELFDATA2LSB)
+    throw FormatError(path + ": ELF data encoding " + std::to_string(static_cast<int>(ident[EI_DATA])) +
+                      " at offset " + hex(EI_DATA) + ": only little-endian x86_64 cores are supported");
+  GElf_Ehdr ehdr;
+  if (!gelf_getehdr(elf, &ehdr)) throw FormatError(path + ": ELF header unreadable: " + libelf_error());
+  if (ehdr.e_type != ET_CORE)
+    throw FormatError(path + ": ELF type " + std::to_string(ehdr.e_type) +
+                      " at offset 0x10 is not ET_CORE (4): an executable or library, not a memory image");
+  if (ehdr.e_machine != EM_X86_64)
+    throw FormatError(path + ": ELF machine " + std::to_string(ehdr.e_machine) +
+                      " at offset 0x12 is not x86_64 (62); other architectures are not supported");
+  return ehdr;
+}
+
+// Keeps one segment per stretch of physical memory. A kdump /proc/vmcore
+// maps the kernel image twice (its text mapping and the direct map), both
+// at the same physical addresses: a segment lying wholly inside another
+// one holds the same memory and is dropped. Partial overlaps stay, so that
+// SegmentedFileLayer reports them.
+std::vector<FileSegment> drop_contained(std::vector<FileSegment> segments, uint64_t& dropped) {
+  std::sort(segments.begin(), segments.end(), [](const FileSegment& a, const FileSegment& b) {
+    return a.physical != b.physical ? a.physical < b.physical : a.size > b.size;
+  });
+  std::vector<FileSegment> kept;
+  for (const FileSegment& s : segments) {
+    if (!kept.empty()) {
+      const FileSegment& last = kept.back();
+      if (s.physical >= last.physical && s.physical - last.physical <= last.size &&
+          s.size <= last.size - (s.physical - last.physical)) {
+        ++dropped;
+        continue;
+      }
+    }
+    kept.push_back(s);
+  }
+  return kept;
+}
+
+}  // namespace
+
+ElfCoreLayer::ElfCoreLayer(std::shared_ptr<const MappedFile> file, std::vector<FileSegment> segments,
+                           ImageNotes notes, Summary summary)
+    : SegmentedFileLayer(std::move(file), "elf", std::move(segments)),
+      notes_(std::move(notes)),
+      summary_(std::move(summary)) {}
+
+std::unique_ptr<ElfCoreLayer> ElfCoreLayer::open(std::shared_ptr<const MappedFile> file) {
+  init_libelf();
+  const std::string& path = file->path();
+  // elf_memory reads in ELF_C_READ_MMAP mode, which never writes to the
+  // image; the cast only satisfies its C signature. The mapping is PROT_READ
+  // anyway, so a write would fault rather than touch the evidence.
+  ElfHandle elf(elf_memory(const_cast<char*>(reinterpret_cast<const char*>(file->data())), file->size()));
+  if (!elf) throw FormatError(path + ": not a readable ELF file: " + libelf_error());
+  GElf_Ehdr ehdr = check_header(elf.get(), path);
+
+  size_t header_count = 0;
+  if (elf_getphdrnum(elf.get(), &header_count) != 0)
+    throw FormatError(path + ": ELF program header count unreadable: " + libelf_error());
+  if (header_count == 0) throw FormatError(path + ": ELF core has no program headers, hence no memory");
+  if (ehdr.e_phentsize != sizeof(Elf64_Phdr))
+    throw FormatError(path + ": ELF program header size " + std::to_string(ehdr.e_phentsize) +
+                      " at offset 0x36 (expected " + std::to_string(sizeof(Elf64_Phdr)) + ")");
+  // header_count comes from a 32-bit field at most: the product fits.
+  if (!file->contains(ehdr.e_phoff, header_count * sizeof(Elf64_Phdr)))
+    throw FormatError(path + ": " + std::to_string(header_count) + " ELF program headers at file offset " +
+                      hex(ehdr.e_phoff) + " run past the end of the file at " + hex(file->size()));
+
+  Summary summary;
+  NoteCollector collector(*file, summary);
+  std::vector<LoadHeader> loads;
+  for (size_t i = 0; i < header_count; ++i) {
+    const uint64_t header_offset = ehdr.e_phoff + i * sizeof(Elf64_Phdr);
+    GElf_Phdr phdr;
+    if (!gelf_getphdr(elf.get(), static_cast<int>(i), &phdr))
+      throw FormatError(path + ": ELF program header #" + std::to_string(i) + " at file offset " +
+                        hex(header_offset) + " unreadable: " + libelf_error());
+    if (phdr.p_type == PT_LOAD) {
+      ++summary.load_segments;
+      uint64_t in_file = std::min(phdr.p_filesz, phdr.p_memsz);
+      if (phdr.p_memsz > phdr.p_filesz) ++summary.partial_segments;
+      if (in_file && !file->contains(phdr.p_offset, in_file))
+        throw FormatError(path + ": PT_LOAD #" + std::to_string(i) + " (program header at file offset " +
+                          hex(header_offset) + ") for physical " + hex(phdr.p_paddr) + " needs file bytes " +
+                          hex(phdr.p_offset) + ".." + hex(phdr.p_offset + in_file) + " but the file ends at " +
+                          hex(file->size()) + " (truncated image?)");
+      loads.push_back(LoadHeader{i, header_offset, phdr});
+    } else if (phdr.p_type == PT_NOTE) {
+      ++summary.note_segments;
+      if (!file->contains(phdr.p_offset, phdr.p_filesz))
+        throw FormatError(path + ": PT_NOTE #" + std::to_string(i) + " (program header at file offset " +
+                          hex(header_offset) + ") needs file bytes " + hex(phdr.p_offset) + ".." +
+                          hex(phdr.p_offset + phdr.p_filesz) + " but the file ends at " + hex(file->size()));
+      collector.parse_segment(i, phdr);
+    }
+  }
+
+  // Physical addresses live in p_paddr. A producer that left every p_paddr
+  // at 0 while filling p_vaddr gave us virtual addresses only: mapping them
+  // by guess would silently give wrong bytes, so refuse clearly.
+  bool any_paddr = std::any_of(loads.begin(), loads.end(), [](const LoadHeader& l) { return l.phdr.p_paddr != 0; });
+  bool any_vaddr = std::any_of(loads.begin(), loads.end(), [](const LoadHeader& l) { return l.phdr.p_vaddr != 0; });
+  if (!loads.empty() && !any_paddr && any_vaddr)
+    throw FormatError(path + ": every PT_LOAD has p_paddr 0 but p_vaddr set (first program header at file offset " +
+                      hex(loads.front().header_offset) +
+                      "): the producer recorded no physical addresses, so this core cannot be read as "
+                      "physical memory");
+
+  std::vector<FileSegment> segments;
+  for (const LoadHeader& load : loads) {
+    uint64_t in_file = std::min(load.phdr.p_filesz, load.phdr.p_memsz);
+    if (in_file) segments.push_back(FileSegment{load.phdr.p_paddr, in_file, load.phdr.p_offset});
+  }
+  segments = drop_contained(std::move(segments), summary.duplicate_segments);
+  ImageNotes notes = collector.finish();
+  return std::unique_ptr<ElfCoreLayer>(
+      new ElfCoreLayer(std::move(file), std::move(segments), std::move(notes), std::move(summary)));
+}
+
+LayerDescription ElfCoreLayer::describe() const {
+  LayerDescription lines;
+  uint64_t mapped = 0;
+  for (const FileSegment& s : segments()) mapped += s.size;
+  std::string loads = std::to_string(summary_.load_segments) + " (" + hex(mapped) + " bytes mapped)";
+  if (summary_.duplicate_segments)
+    loads += "; " + std::to_string(summary_.duplicate_segments) + " inside another segment, not used";
+  if (summary_.partial_segments)
+    loads += "; " + std::to_string(summary_.partial_segments) + " with p_memsz > p_filesz (tail not in the file)";
+  lines.emplace_back("PT_LOAD segments", loads);
+
+  std::string kinds;
+  for (const auto& [kind, count] : summary_.note_counts)
+    kinds += (kinds.empty() ? "" : ", ") + kind + " x" + std::to_string(count);
+  lines.emplace_back("notes", kinds.empty() ? "none" : kinds);
+
+  auto release = notes_.vmcoreinfo_keys.find("OSRELEASE");
+  if (release != notes_.vmcoreinfo_keys.end()) lines.emplace_back("VMCOREINFO OSRELEASE", release->second);
+  // CPU registers are part of notes(), which `memscope info` shows for every format.
+  return lines;
+}
+
+namespace {
+
+MEMSCOPE_REGISTER(format_registry(), FormatHandler{
+    .name = "elf",
+    .description = "ELF core (QEMU dump-guest-memory, VirtualBox, kdump /proc/vmcore): PT_LOAD by p_paddr, notes",
+    .priority = 100,
+    .probe =
+        [](const MappedFile& file) {
+          std::string_view head = file.bytes(0, SELFMAG);
+          return !head.empty() && std::memcmp(head.data(), ELFMAG, SELFMAG) == 0;
+        },
+    .open = [](std::shared_ptr<const MappedFile> file) -> std::unique_ptr<PhysicalLayer> {
+      return ElfCoreLayer::open(std::move(file));
+    }});
+
+}  // namespace
+}  // namespace memscope

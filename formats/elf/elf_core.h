@@ -1,0 +1,43 @@
+// ELF core images of a whole machine (QEMU dump-guest-memory, VirtualBox
+// dumpvmcore, a copy of the kdump kernel's /proc/vmcore): ELFCLASS64
+// x86_64 ET_CORE files whose PT_LOAD segments hold physical memory at
+// p_paddr and whose PT_NOTE segments carry VMCOREINFO and per-CPU state.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/layers/segmented_file_layer.h"
+
+namespace memscope {
+
+class ElfCoreLayer : public SegmentedFileLayer {
+ public:
+  // What the container held besides the bytes, for describe().
+  struct Summary {
+    uint64_t load_segments = 0;        // PT_LOAD headers seen
+    uint64_t duplicate_segments = 0;   // PT_LOADs inside another one (kdump's kernel-text copy)
+    uint64_t partial_segments = 0;     // PT_LOADs with p_memsz > p_filesz (tail not in the file)
+    uint64_t note_segments = 0;        // PT_NOTE headers seen
+    std::map<std::string, uint64_t> note_counts;  // "QEMU", "CORE/NT_PRSTATUS", ... -> count
+  };
+
+  // Parses the headers and notes of `file` (through libelf, read-only).
+  // Throws FormatError naming the file and the offending header's offset.
+  static std::unique_ptr<ElfCoreLayer> open(std::shared_ptr<const MappedFile> file);
+
+  const ImageNotes& notes() const override { return notes_; }
+  LayerDescription describe() const override;
+  const Summary& summary() const { return summary_; }
+
+ private:
+  ElfCoreLayer(std::shared_ptr<const MappedFile> file, std::vector<FileSegment> segments, ImageNotes notes,
+               Summary summary);
+
+  ImageNotes notes_;
+  Summary summary_;
+};
+
+}  // namespace memscope

@@ -1,0 +1,332 @@
+#include "formats/lz4/lz4_seekable.h"
+
+#define LZ4F_STATIC_LINKING_ONLY
+#include <lz4frame.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/util/error.h"
+#include "core/util/hex.h"
+#include "core/util/progress.h"
+#include "formats/lz4/lz4_seekable_writer.h"
+#include "core/layers/format_registry.h"
+
+namespace memscope {
+namespace {
+
+using namespace lz4s;
+
+// Smallest possible LZ4 frame: magic, FLG, BD, header checksum, end mark.
+constexpr uint32_t kMinFrameSize = 4 + 3 + 4;
+
+// Static zeros for peek() into all-zero chunks.
+constexpr size_t kZeroPeek = 64 << 10;
+alignas(64) const uint8_t kZeros[kZeroPeek] = {};
+
+struct DctxDeleter {
+  void operator()(LZ4F_dctx* d) const { LZ4F_freeDecompressionContext(d); }
+};
+
+LZ4F_dctx* thread_dctx() {
+  thread_local std::unique_ptr<LZ4F_dctx, DctxDeleter> dctx;
+  if (!dctx) {
+    LZ4F_dctx* d = nullptr;
+    if (LZ4F_isError(LZ4F_createDecompressionContext(&d, LZ4F_VERSION))) throw Error("lz4: out of memory");
+    dctx.reset(d);
+  }
+  return dctx.get();
+}
+
+}  // namespace
+
+bool Lz4SeekableLayer::probe(const MappedFile& file) {
+  std::string_view head = file.bytes(0, kSkippableHeaderSize + 8);
+  if (head.empty()) return false;
+  auto* p = reinterpret_cast<const uint8_t*>(head.data());
+  return load_u32(p) == kMetadataFrameMagic && std::memcmp(p + 8, kMetadataMagic, 8) == 0;
+}
+
+Lz4SeekableLayer::Lz4SeekableLayer(std::shared_ptr<const MappedFile> file, ChunkCache& cache)
+    : file_(std::move(file)), cache_(cache), cache_id_(ChunkCache::new_layer_id()) {}
+
+Lz4SeekableLayer::~Lz4SeekableLayer() { cache_.drop_layer(cache_id_); }
+
+std::unique_ptr<Lz4SeekableLayer> Lz4SeekableLayer::open(std::shared_ptr<const MappedFile> file, ChunkCache& cache) {
+  std::unique_ptr<Lz4SeekableLayer> layer(new Lz4SeekableLayer(std::move(file), cache));
+  layer->parse();
+  return layer;
+}
+
+void Lz4SeekableLayer::parse() {
+  const std::string& where = file_->path();
+  const uint64_t size = file_->size();
+  const uint8_t* data = file_->data();
+  constexpr uint64_t kSmallest = kSkippableHeaderSize + kMetadataFixedSize + 4 + kSkippableHeaderSize + kFooterSize;
+  if (size < kSmallest)
+    throw FormatError(where + ": " + std::to_string(size) + " bytes is too small for a seekable LZ4 file (truncated?)");
+  if (load_u32(data) != kMetadataFrameMagic)
+    throw FormatError(where + ": file offset 0x0: not a seekable LZ4 file (no metadata frame)");
+
+  // Metadata frame.
+  uint64_t meta_payload = load_u32(data + 4);
+  if (meta_payload > size - kSkippableHeaderSize - kSkippableHeaderSize - kFooterSize)
+    throw FormatError(where + ": file offset 0x4: metadata frame of " + std::to_string(meta_payload) +
+                      " bytes runs past the end of the file (truncated?)");
+  meta_ = decode_metadata_payload(data + kSkippableHeaderSize, meta_payload, where);
+  const uint64_t first_frame = kSkippableHeaderSize + meta_payload;
+  chunk_shift_ = static_cast<unsigned>(__builtin_ctzll(meta_.chunk_size));
+
+  // Footer: the last 32 bytes.
+  const uint64_t footer_offset = size - kFooterSize;
+  Footer footer = decode_footer(data + footer_offset, where, footer_offset);
+  if (footer.chunk_count != meta_.chunk_count)
+    throw FormatError(where + ": footer at file offset " + hex(footer_offset) + " counts " +
+                      std::to_string(footer.chunk_count) + " chunks, the metadata " +
+                      std::to_string(meta_.chunk_count));
+  if (footer.first_frame_offset != first_frame)
+    throw FormatError(where + ": footer at file offset " + hex(footer_offset) + " puts the first frame at " +
+                      hex(footer.first_frame_offset) + ", the metadata frame ends at " + hex(first_frame));
+
+  // Seek table frame, found from the end.
+  const uint64_t room = footer_offset - first_frame;  // bytes between metadata and footer
+  if (footer.chunk_count > room / footer.entry_size)
+    throw FormatError(where + ": footer at file offset " + hex(footer_offset) + ": " +
+                      std::to_string(footer.chunk_count) + " seek table entries cannot fit in the file (truncated?)");
+  const uint64_t entries_bytes = footer.chunk_count * footer.entry_size;
+  const uint64_t payload = entries_bytes + kFooterSize;
+  if (entries_bytes + kSkippableHeaderSize > room)
+    throw FormatError(where + ": seek table of " + std::to_string(footer.chunk_count) +
+                      " entries does not fit between the metadata and the footer (truncated?)");
+  const uint64_t table_offset = size - kSkippableHeaderSize - payload;
+  if (load_u32(data + table_offset) != kSeekTableFrameMagic || load_u32(data + table_offset + 4) != payload)
+    throw FormatError(where + ": file offset " + hex(table_offset) +
+                      ": no seek table frame header where the footer says it starts (corrupt or truncated file)");
+  const uint8_t* table = data + table_offset + kSkippableHeaderSize;
+  uint32_t crc = crc32(table, entries_bytes);
+  if (crc != footer.entries_crc32)
+    throw FormatError(where + ": seek table at file offset " + hex(table_offset) + ": CRC-32 " + hex(crc) +
+                      " does not match the footer's " + hex(footer.entries_crc32));
+
+  entries_.resize(footer.chunk_count);
+  frame_offsets_.resize(footer.chunk_count + 1);
+  uint64_t at = first_frame;
+  for (uint64_t i = 0; i < footer.chunk_count; ++i) {
+    const uint8_t* e = table + i * footer.entry_size;
+    SeekEntry& entry = entries_[i];
+    entry.compressed_size = load_u32(e);
+    entry.checksum = load_u32(e + 4);
+    entry.flags = load_u32(e + 8);
+    frame_offsets_[i] = at;
+    if (entry.compressed_size < kMinFrameSize || entry.compressed_size > table_offset - at)
+      throw FormatError(where + ": seek table entry " + std::to_string(i) + " gives chunk " + std::to_string(i) +
+                        " at file offset " + hex(at) + " a frame of " + std::to_string(entry.compressed_size) +
+                        " bytes, which does not fit before the seek table at " + hex(table_offset));
+    at += entry.compressed_size;
+    if (entry.flags & kChunkAllZero) ++zero_chunks_;
+  }
+  frame_offsets_[footer.chunk_count] = at;
+  if (at != table_offset)
+    throw FormatError(where + ": the chunks' frames end at file offset " + hex(at) + " but the seek table starts at " +
+                      hex(table_offset));
+
+  zero_checked_ = std::make_unique<std::atomic<uint8_t>[]>(footer.chunk_count);
+  range_data_offset_.reserve(meta_.ranges.size());
+  uint64_t offset = 0;
+  for (const Range& r : meta_.ranges) {
+    range_data_offset_.push_back(offset);
+    offset += r.size;
+  }
+}
+
+std::string Lz4SeekableLayer::chunk_where(uint64_t index) const {
+  return file_->path() + ": chunk " + std::to_string(index) + " at file offset " + hex(frame_offsets_[index]);
+}
+
+void Lz4SeekableLayer::decompress_chunk(uint64_t index, uint8_t* out) const {
+  const SeekEntry& entry = entries_[index];
+  const uint8_t* frame = file_->data() + frame_offsets_[index];
+  const size_t frame_size = entry.compressed_size;
+  const size_t length = chunk_length(index);
+  if (load_u32(frame) != kLz4FrameMagic)
+    throw FormatError(chunk_where(index) + ": not an LZ4 frame (magic " + hex(load_u32(frame)) + ")");
+  // FLG bit 2: content checksum. The seek table's checksum is that XXH32,
+  // so a frame without it cannot be verified.
+  if (!(frame[4] & 0x04))
+    throw FormatError(chunk_where(index) + ": LZ4 frame has no content checksum (required by lz4-seekable)");
+  LZ4F_dctx* dctx = thread_dctx();
+  LZ4F_resetDecompressionContext(dctx);
+  size_t src_size = frame_size;
+  size_t dst_size = length;
+  size_t hint = LZ4F_decompress(dctx, out, &dst_size, frame, &src_size, nullptr);
+  if (LZ4F_isError(hint))
+    throw FormatError(chunk_where(index) + ": corrupt LZ4 frame: " + LZ4F_getErrorName(hint) +
+                      (LZ4F_getErrorCode(hint) == LZ4F_ERROR_contentChecksum_invalid
+                           ? " (the decompressed data does not match its checksum)"
+                           : ""));
+  if (hint != 0 || src_size != frame_size || dst_size != length)
+    throw FormatError(chunk_where(index) + ": LZ4 frame of " + std::to_string(frame_size) + " bytes decompresses to " +
+                      (hint != 0 ? "more than " + std::to_string(dst_size) : std::to_string(dst_size)) +
+                      " bytes, the chunk holds " + std::to_string(length) +
+                      (src_size != frame_size ? " (the frame ends early)" : ""));
+  uint32_t stored = load_u32(frame + frame_size - 4);
+  if (stored != entry.checksum)
+    throw FormatError(chunk_where(index) + ": checksum mismatch: the data's XXH32 is " + hex(stored) +
+                      " but the seek table records " + hex(entry.checksum));
+}
+
+BlockRef Lz4SeekableLayer::chunk(uint64_t index) {
+  if (index >= meta_.chunk_count) throw Error(file_->path() + ": chunk " + std::to_string(index) + " out of range");
+  return cache_.get(ChunkCache::Key{cache_id_, index}, [&]() -> BlockRef {
+    auto block = std::make_shared<CachedBlock>(chunk_length(index));
+    decompress_chunk(index, block->data());
+    return block;
+  });
+}
+
+void Lz4SeekableLayer::check_zero_chunk(uint64_t index) {
+  if (zero_checked_[index].load(std::memory_order_acquire)) return;
+  // The flag must not hide data that `lz4 -d` would show: accept the chunk
+  // if its frame is the canonical zero frame, or decompresses to zeros.
+  const SeekEntry& entry = entries_[index];
+  const size_t length = chunk_length(index);
+  std::string canonical = lz4_seekable_zero_frame(length);
+  bool same = canonical.size() == entry.compressed_size &&
+              std::memcmp(canonical.data(), file_->data() + frame_offsets_[index], canonical.size()) == 0;
+  if (!same) {
+    auto bytes = std::make_unique_for_overwrite<uint8_t[]>(length);
+    decompress_chunk(index, bytes.get());
+    for (size_t i = 0; i < length; ++i)
+      if (bytes[i])
+        throw FormatError(chunk_where(index) + ": flagged all-zero but holds a non-zero byte at chunk offset " +
+                          hex(i));
+  }
+  zero_checked_[index].store(1, std::memory_order_release);
+}
+
+size_t Lz4SeekableLayer::find_range(uint64_t address) const {
+  const auto& ranges = meta_.ranges;
+  size_t hint = last_range_.load(std::memory_order_relaxed);
+  if (hint < ranges.size() && ranges[hint].contains(address)) return hint;
+  auto it = std::upper_bound(ranges.begin(), ranges.end(), address,
+                             [](uint64_t a, const Range& r) { return a < r.start; });
+  size_t index = static_cast<size_t>(it - ranges.begin());
+  if (index > 0 && ranges[index - 1].contains(address)) {
+    last_range_.store(index - 1, std::memory_order_relaxed);
+    return index - 1;
+  }
+  return index;
+}
+
+IoResult Lz4SeekableLayer::do_read(uint64_t address, void* buffer, size_t n, unsigned flags) {
+  IoResult result;
+  auto* out = static_cast<uint8_t*>(buffer);
+  const auto& ranges = meta_.ranges;
+  while (result.done < n) {
+    const uint64_t at = address + result.done;
+    const size_t want = n - result.done;
+    const size_t r = find_range(at);
+    if (r >= ranges.size() || !ranges[r].contains(at)) {
+      uint64_t gap = want;
+      if (r < ranges.size()) gap = std::min<uint64_t>(gap, ranges[r].start - at);
+      if (!(flags & kReadPad)) {
+        result.fault = Fault{at, format(), "physical address not in the image"};
+        return result;
+      }
+      std::memset(out + result.done, 0, gap);
+      result.done += gap;
+      continue;
+    }
+    const Range& range = ranges[r];
+    const uint64_t data_offset = range_data_offset_[r] + (at - range.start);
+    const uint64_t index = data_offset >> chunk_shift_;
+    const uint64_t inside = data_offset & (meta_.chunk_size - 1);
+    size_t take =
+        static_cast<size_t>(std::min<uint64_t>({want, range.size - (at - range.start), chunk_length(index) - inside}));
+    try {
+      if (entries_[index].flags & kChunkAllZero) {
+        check_zero_chunk(index);
+        std::memset(out + result.done, 0, take);
+      } else {
+        BlockRef block = chunk(index);
+        std::memcpy(out + result.done, block->data() + inside, take);
+      }
+    } catch (const FormatError& e) {
+      result.fault = Fault{at, format(), e.what()};
+      return result;
+    }
+    result.done += take;
+  }
+  return result;
+}
+
+uint64_t Lz4SeekableLayer::limit() const { return meta_.ranges.empty() ? 0 : meta_.ranges.back().end(); }
+
+void Lz4SeekableLayer::ranges(const std::function<bool(const Range&)>& visit) const {
+  // Stored ranges are disjoint and sorted; merge the adjacent ones.
+  Range pending{};
+  bool have = false;
+  for (const Range& r : meta_.ranges) {
+    if (have && pending.end() == r.start) {
+      pending.size += r.size;
+      continue;
+    }
+    if (have && !visit(pending)) return;
+    pending = r;
+    have = true;
+  }
+  if (have) visit(pending);
+}
+
+const uint8_t* Lz4SeekableLayer::peek(uint64_t address, size_t n) {
+  if (n == 0 || n > kZeroPeek) return nullptr;
+  size_t r = find_range(address);
+  if (r >= meta_.ranges.size() || !meta_.ranges[r].contains(address)) return nullptr;
+  const Range& range = meta_.ranges[r];
+  if (n > range.size - (address - range.start)) return nullptr;
+  uint64_t data_offset = range_data_offset_[r] + (address - range.start);
+  uint64_t index = data_offset >> chunk_shift_;
+  uint64_t inside = data_offset & (meta_.chunk_size - 1);
+  if (n > chunk_length(index) - inside || !(entries_[index].flags & kChunkAllZero)) return nullptr;
+  try {
+    check_zero_chunk(index);
+  } catch (const FormatError&) {
+    return nullptr;  // the read that follows reports it
+  }
+  return kZeros;
+}
+
+LayerDescription Lz4SeekableLayer::describe() const {
+  LayerDescription lines;
+  lines.emplace_back("lz4-seekable version",
+                     std::to_string(meta_.version_major) + "." + std::to_string(meta_.version_minor));
+  lines.emplace_back("chunk size", std::to_string(meta_.chunk_size) + " bytes");
+  lines.emplace_back("chunks", std::to_string(meta_.chunk_count) + " (" + std::to_string(zero_chunks_) + " all-zero)");
+  lines.emplace_back("data size", std::to_string(meta_.data_size) + " bytes in " +
+                                      std::to_string(meta_.ranges.size()) + " range(s)");
+  if (file_->size() > 0 && meta_.data_size > 0) {
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.2f", double(meta_.data_size) / double(file_->size()));
+    lines.emplace_back("compression ratio", std::string(ratio) + ":1");
+  }
+  lines.emplace_back("source format", meta_.source_format);
+  lines.emplace_back("source file", meta_.source_name);
+  lines.emplace_back("source size", std::to_string(meta_.source_size) + " bytes");
+  lines.emplace_back("source sha256", meta_.source_sha256 ? Sha256::to_hex(*meta_.source_sha256) : "(not recorded)");
+  lines.emplace_back("data sha256", meta_.data_sha256 ? Sha256::to_hex(*meta_.data_sha256) : "(not recorded)");
+  lines.emplace_back("created", meta_.created);
+  lines.emplace_back("created by", meta_.tool);
+  lines.emplace_back("chunk cache", Progress::human_bytes(double(cache_.capacity())));
+  return lines;
+}
+
+MEMSCOPE_REGISTER(format_registry(), FormatHandler{
+    .name = "lz4-seekable",
+    .description = "memscope seekable LZ4: independent LZ4 frames per chunk, metadata and seek table frames",
+    .priority = 100,
+    .probe = [](const MappedFile& file) { return Lz4SeekableLayer::probe(file); },
+    .open = [](std::shared_ptr<const MappedFile> file) -> std::unique_ptr<PhysicalLayer> {
+      return Lz4SeekableLayer::open(std::move(file));
+    }});
+
+}  // namespace memscope

@@ -1,0 +1,84 @@
+// Reader of seekable LZ4 memory dumps (docs/formats/lz4-seekable.md):
+// random access through the seek table, decompressed chunks kept in a
+// bounded LRU cache shared with the other compressed formats, every chunk
+// checked against its seek-table checksum when it is decompressed.
+//
+// Reads are thread-safe. peek() hands out pointers only into all-zero
+// chunks (static zeros): a decompressed chunk can be evicted at any time by
+// another reader of the shared cache, so no pointer into it can outlive the
+// call that produced it.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/layers/chunk_cache.h"
+#include "core/layers/mapped_file.h"
+#include "core/layers/physical_layer.h"
+#include "formats/lz4/lz4_seekable_format.h"
+
+namespace memscope {
+
+class Lz4SeekableLayer : public PhysicalLayer {
+ public:
+  // True if the file starts with the seekable LZ4 metadata frame.
+  static bool probe(const MappedFile& file);
+  // Parses the metadata, footer and seek table (no chunk is decompressed).
+  // Throws FormatError naming the file and offset of what is wrong.
+  static std::unique_ptr<Lz4SeekableLayer> open(std::shared_ptr<const MappedFile> file,
+                                                ChunkCache& cache = ChunkCache::shared());
+  ~Lz4SeekableLayer() override;
+
+  std::string format() const override { return "lz4-seekable"; }
+  const std::string& path() const override { return file_->path(); }
+  uint64_t file_size() const override { return file_->size(); }
+  uint64_t limit() const override;
+  void ranges(const std::function<bool(const Range&)>& visit) const override;
+  const uint8_t* peek(uint64_t address, size_t n) override;
+  const ImageNotes& notes() const override { return meta_.notes; }
+  LayerDescription describe() const override;
+
+  const lz4s::Metadata& metadata() const { return meta_; }
+  uint64_t chunk_count() const { return meta_.chunk_count; }
+  const lz4s::SeekEntry& entry(uint64_t index) const { return entries_[index]; }
+  // File offset of chunk `index`'s LZ4 frame.
+  uint64_t frame_offset(uint64_t index) const { return frame_offsets_[index]; }
+  uint64_t chunk_length(uint64_t index) const {
+    return lz4s::chunk_length(index, meta_.data_size, meta_.chunk_size);
+  }
+
+  // The decompressed chunk, from the cache or decompressed and verified now.
+  // Throws FormatError naming the chunk and its file offset if it is corrupt.
+  BlockRef chunk(uint64_t index);
+  // Decompresses and verifies chunk `index` into `out` (chunk_length bytes),
+  // bypassing the cache; all-zero chunks are decompressed too.
+  void decompress_chunk(uint64_t index, uint8_t* out) const;
+
+ protected:
+  IoResult do_read(uint64_t address, void* buffer, size_t n, unsigned flags) override;
+
+ private:
+  Lz4SeekableLayer(std::shared_ptr<const MappedFile> file, ChunkCache& cache);
+  void parse();
+  // Index of the range holding `address`, or of the first range above it.
+  size_t find_range(uint64_t address) const;
+  // Throws unless flagged all-zero chunk `index` really is all zeros.
+  void check_zero_chunk(uint64_t index);
+  std::string chunk_where(uint64_t index) const;
+
+  std::shared_ptr<const MappedFile> file_;
+  ChunkCache& cache_;
+  uint64_t cache_id_;
+  lz4s::Metadata meta_;
+  unsigned chunk_shift_ = 0;
+  std::vector<lz4s::SeekEntry> entries_;
+  std::vector<uint64_t> frame_offsets_;       // chunk_count + 1 (the last: end of frames)
+  std::vector<uint64_t> range_data_offset_;   // data-stream offset of each range's first byte
+  std::unique_ptr<std::atomic<uint8_t>[]> zero_checked_;
+  uint64_t zero_chunks_ = 0;
+  mutable std::atomic<size_t> last_range_{0};
+};
+
+}  // namespace memscope
