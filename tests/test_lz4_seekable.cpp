@@ -175,7 +175,7 @@ TEST_CASE("seekable lz4 round trip keeps ranges / holes / bytes and notes") {
 }
 
 TEST_CASE("seekable lz4 output is plain LZ4 frames: lz4 -d prints the concatenated ranges") {
-  if (std::system("command -v lz4 >/dev/null 2>&1") != 0) test::skip("the lz4 command is not installed");
+  if (std::system("command -v lz4 >/dev/null 2>&1") != 0) test::skip_unless_ci("the lz4 command is not installed");
   test::BufferSpace source;
   fill_synthetic(source);
   test::TempFile out("lz4s-cli"), plain("lz4s-cli-out");

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include <zstd.h>
 
 #include <cstdio>
@@ -19,10 +20,23 @@ namespace fs = std::filesystem;
 
 namespace memscope::test {
 
+bool running_in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
 void skip(const std::string& why) {
   std::cerr << "SKIPPED: " << why << std::endl;
   std::cout << "SKIPPED: " << why << std::endl;
   std::_Exit(4);
+}
+
+void skip_unless_ci(const std::string& why) {
+  if (!running_in_ci()) skip(why);
+  // CI has every fixture and tool: a skip there would hide a broken path.
+  std::cerr << "FAILED (CI=true): " << why << std::endl;
+  std::cout << "FAILED (CI=true): " << why << std::endl;
+  std::_Exit(1);
 }
 
 std::string fixture_dir(const std::string& set) {
@@ -64,25 +78,96 @@ void decompress(const fs::path& from, const fs::path& to) {
   fs::rename(tmp, to);
 }
 
+std::string sha256_of_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    EVP_DigestUpdate(ctx, buffer.data(), static_cast<size_t>(in.gcount()));
+  }
+  unsigned char digest[32];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx, digest, &length);
+  EVP_MD_CTX_free(ctx);
+  static const char* digits = "0123456789abcdef";
+  std::string text;
+  for (unsigned i = 0; i < length; ++i) {
+    text += digits[digest[i] >> 4];
+    text += digits[digest[i] & 15];
+  }
+  return text;
+}
+
+// Evidence integrity: every image a test process opened must hold, when the
+// process ends, exactly the bytes the guest's truth.json records for it
+// (size and SHA-256 of each image before compression). Checked at exit so
+// that it covers everything the test did with the file; a difference fails
+// the test process even if every assertion passed.
+struct WatchedImage {
+  std::string path;
+  std::string expected_sha256;
+};
+std::mutex watch_mutex;
+std::vector<WatchedImage>& watched_images() {
+  static std::vector<WatchedImage> images;
+  return images;
+}
+
+void check_watched_images() {
+  std::lock_guard guard(watch_mutex);
+  for (const WatchedImage& image : watched_images()) {
+    std::string now = sha256_of_file(image.path);
+    if (now != image.expected_sha256) {
+      std::cerr << "EVIDENCE CHANGED: " << image.path << " has SHA-256 " << now << ", truth.json says "
+                << image.expected_sha256 << std::endl;
+      std::_Exit(1);
+    }
+  }
+}
+
 }  // namespace
 
-std::string fixture_file(const std::string& name, const std::string& set) {
+// Registers `path` (the fixture `name`) for the check at exit when
+// truth.json knows its hash; returns `path`.
+std::string watched(const std::string& path, const std::string& name, const std::string& set) {
+  const nlohmann::json& images = truth(set).value("images", nlohmann::json::object());
+  if (!images.contains(name) || !images[name].contains("sha256")) return path;
+  std::lock_guard guard(watch_mutex);
+  for (const WatchedImage& image : watched_images())
+    if (image.path == path) return path;
+  if (watched_images().empty()) std::atexit(check_watched_images);
+  watched_images().push_back({path, images[name]["sha256"].get<std::string>()});
+  return path;
+}
+
+std::string fixtures_root() {
+  const char* env = std::getenv("MEMSCOPE_FIXTURES");
+  return env && *env ? std::string(env) : (fs::path(MEMSCOPE_SOURCE_DIR) / ".." / "shared" / "fixtures").string();
+}
+
+std::string require_fixture_dir(const std::string& set) {
   std::string dir = fixture_dir(set);
   if (dir.empty())
-    skip("fixtures not found (set MEMSCOPE_FIXTURES or place them at ../shared/fixtures)");
-  fs::path path = fs::path(dir) / name;
-  if (!fs::exists(path)) skip("fixture " + path.string() + " is absent");
+    skip_unless_ci("fixtures not found: " + (fs::path(fixtures_root()) / set).string() +
+                   " is absent (set MEMSCOPE_FIXTURES or place them at ../shared/fixtures)");
+  return dir;
+}
+
+std::string fixture_file(const std::string& name, const std::string& set) {
+  fs::path path = fs::path(require_fixture_dir(set)) / name;
+  if (!fs::exists(path)) skip_unless_ci("fixture " + path.string() + " is absent");
   return path.string();
 }
 
 std::string fixture(const std::string& name, const std::string& set) {
-  std::string dir = fixture_dir(set);
-  if (dir.empty())
-    skip("fixtures not found (set MEMSCOPE_FIXTURES or place them at ../shared/fixtures)");
+  std::string dir = require_fixture_dir(set);
   fs::path plain = fs::path(dir) / name;
-  if (fs::exists(plain)) return plain.string();
+  if (fs::exists(plain)) return watched(plain.string(), name, set);
   fs::path compressed = fs::path(dir) / (name + ".zst");
-  if (!fs::exists(compressed)) skip("fixture " + compressed.string() + " is absent");
+  if (!fs::exists(compressed)) skip_unless_ci("fixture " + compressed.string() + " is absent");
 
   fs::path cache = fs::path(MEMSCOPE_BINARY_DIR) / "fixtures" / set;
   fs::create_directories(cache);
@@ -95,7 +180,7 @@ std::string fixture(const std::string& name, const std::string& set) {
                fs::last_write_time(target, ec) >= fs::last_write_time(compressed, ec);
   if (!fresh) decompress(compressed, target);
   if (lock >= 0) ::close(lock);
-  return target.string();
+  return watched(target.string(), name, set);
 }
 
 const nlohmann::json& truth(const std::string& set) {
