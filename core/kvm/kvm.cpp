@@ -19,6 +19,10 @@ struct __kvm {
   bool writable = false;
   // Kernel-virtual addresses once a kernel is known; physical before.
   bool virtual_mode = false;
+  // The session's kernel space while virtual_mode: kvm_read calls its
+  // (inline, cached) read() directly. Refreshed by kvm_set_dtb, the only
+  // way to replace it.
+  memscope::X86_64Paging* kernel = nullptr;
   std::string error;
 };
 
@@ -34,21 +38,29 @@ int fail(kvm_t* kd, const std::string& message) {
 }
 
 memscope::AddressSpace& space(kvm_t* kd) {
-  if (kd->virtual_mode) return kd->session->kernel_space();
+  if (kd->virtual_mode) return *kd->kernel;
   return kd->session->physical();
 }
 
-ssize_t transfer(kvm_t* kd, memscope::AddressSpace& target, uint64_t addr, void* buf, const void* src,
-                 size_t n, bool physical) {
-  if (n > static_cast<size_t>(SSIZE_MAX)) return fail(kd, "request of " + std::to_string(n) + " bytes is too large");
-  memscope::IoResult result = src ? target.write(addr, src, n) : target.read(addr, buf, n);
+// What a transfer returns to a C caller: its count, or -1 with the fault.
+ssize_t outcome(kvm_t* kd, const memscope::IoResult& result, const char* verb, bool physical) {
   if (result.ok()) return static_cast<ssize_t>(result.done);
-  const char* verb = src ? "write" : "read";
   // libkvm gives a short count only where the image itself ends; a hole or
   // an unmapped page anywhere in the range is an error.
   uint64_t limit = kd->session->image().limit();
   if (physical && result.done > 0 && result.fault->address >= limit) return static_cast<ssize_t>(result.done);
   return fail(kd, result.fault->message(verb));
+}
+
+ssize_t too_large(kvm_t* kd, size_t n) {
+  return fail(kd, "request of " + std::to_string(n) + " bytes is too large");
+}
+
+ssize_t transfer(kvm_t* kd, memscope::AddressSpace& target, uint64_t addr, void* buf, const void* src,
+                 size_t n, bool physical) {
+  if (n > static_cast<size_t>(SSIZE_MAX)) return too_large(kd, n);
+  memscope::IoResult result = src ? target.write(addr, src, n) : target.read(addr, buf, n);
+  return outcome(kd, result, src ? "write" : "read", physical);
 }
 
 kvm_t* open_common(const char* execfile, const char* corefile, const char* swapfile, int flags,
@@ -75,6 +87,7 @@ kvm_t* open_common(const char* execfile, const char* corefile, const char* swapf
     kd->writable = mode == O_RDWR;
     if (execfile && *execfile) kd->session->profile();  // a bad profile is an open error
     kd->virtual_mode = kd->session->has_kernel();
+    if (kd->virtual_mode) kd->kernel = &kd->session->kernel_space();
     return kd.release();
   } catch (const std::exception& e) {
     error = e.what();
@@ -117,10 +130,11 @@ int kvm_close(kvm_t* kd) {
 ssize_t kvm_read(kvm_t* kd, unsigned long addr, void* buf, size_t nbytes) {
   if (!kd) return -1;
   try {
-    // Hot path: a read inside one cached page needs no IoResult.
-    if (kd->virtual_mode && nbytes <= SSIZE_MAX && kd->session->kernel_space().read_cached(addr, buf, nbytes))
-      return static_cast<ssize_t>(nbytes);
-    return transfer(kd, space(kd), addr, buf, nullptr, nbytes, !kd->virtual_mode);
+    if (!kd->virtual_mode) return transfer(kd, kd->session->physical(), addr, buf, nullptr, nbytes, true);
+    if (nbytes > static_cast<size_t>(SSIZE_MAX)) return too_large(kd, nbytes);
+    // The static type is the (final) paging layer: its cached hit path is
+    // inlined here, with no virtual call.
+    return outcome(kd, kd->kernel->read(addr, buf, nbytes), "read", false);
   } catch (const std::exception& e) {
     return fail(kd, e.what());
   }
@@ -258,6 +272,7 @@ int kvm_set_dtb(kvm_t* kd, unsigned long long dtb, int levels) {
   if (!kd) return -1;
   try {
     kd->session->set_kernel_dtb(dtb, levels == 5 ? 5 : 4);
+    kd->kernel = &kd->session->kernel_space();
     kd->virtual_mode = true;
     return 0;
   } catch (const std::exception& e) {

@@ -5,12 +5,17 @@
 // were transferred and, when they stop early, a Fault that names the address
 // and the layer, so both the libkvm-style C API (all or -1) and scanners
 // (keep going past holes) can be built on the same call.
+//
+// Reads are the hot path of every analysis (millions of 8-byte pointer
+// reads), so a successful one must cost no more than its copy: IoResult is
+// two words (the Fault is allocated only when a transfer stops early), and
+// generation() is a load, not a walk down the stack.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <optional>
+#include <memory>
 #include <string>
 
 namespace memscope {
@@ -36,9 +41,28 @@ struct Fault {
   std::string message(const char* verb = "read") const;
 };
 
+// Owns the Fault of a transfer that stopped early, and is empty otherwise:
+// building or dropping an empty one is a null pointer, where a
+// std::optional<Fault> (two strings) cost more than a cached read. Reads
+// like a pointer (`if (r.fault)`, `r.fault->address`); a Fault assigned to
+// it is moved to the heap (`result.fault = Fault{...}`), which only failing
+// transfers pay.
+class FaultPtr {
+ public:
+  FaultPtr() = default;
+  FaultPtr(Fault fault) : fault_(std::make_unique<Fault>(std::move(fault))) {}  // NOLINT: implicit on purpose
+  explicit operator bool() const { return fault_ != nullptr; }
+  Fault& operator*() const { return *fault_; }
+  Fault* operator->() const { return fault_.get(); }
+  Fault* get() const { return fault_.get(); }
+
+ private:
+  std::unique_ptr<Fault> fault_;
+};
+
 struct IoResult {
-  size_t done = 0;            // bytes transferred before the fault (or all)
-  std::optional<Fault> fault;  // set when done < requested
+  size_t done = 0;  // bytes transferred before the fault (or all)
+  FaultPtr fault;   // set when done < requested
   bool ok() const { return !fault; }
 };
 
@@ -90,8 +114,12 @@ class AddressSpace {
 
   // Changes whenever the bytes a read would return may have changed
   // (a write to the overlay, an overlay load or discard). Layers that cache
-  // translations or pointers compare it to drop stale entries.
-  virtual uint64_t generation() const;
+  // translations or pointers compare it to drop stale entries, on every
+  // read: so it is one load. A whole stack shares one counter (see
+  // share_generation), which a change anywhere in it bumps; a layer may
+  // therefore see a new generation when only a neighbour changed, which
+  // costs a cache flush and is never wrong.
+  uint64_t generation() const { return *generation_; }
 
   // Convenience: reads exactly n bytes or throws ReadError with the fault.
   void read_exact(uint64_t address, void* buffer, size_t n);
@@ -108,6 +136,20 @@ class AddressSpace {
   // What each layer implements behind read() and write().
   virtual IoResult do_read(uint64_t address, void* buffer, size_t n, unsigned flags) = 0;
   virtual IoResult do_write(uint64_t address, const void* buffer, size_t n);
+
+  // For a layer built on `below` (in its constructor): use below's
+  // generation counter, so changes below are seen here and above.
+  void share_generation(const AddressSpace& below) { generation_ = below.generation_; }
+  // For a layer whose bytes just changed (the overlay): bumps the stack's
+  // generation, so every layer caching above it drops its caches.
+  void bump_generation() { ++*generation_; }
+
+ private:
+  // A bottom layer's counter; layers above point at it. Layers are built
+  // on (and destroyed before) the layers below them, so the pointer stays
+  // valid as long as the layer does.
+  uint64_t own_generation_ = 0;
+  uint64_t* generation_ = &own_generation_;
 };
 
 }  // namespace memscope

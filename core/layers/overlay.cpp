@@ -15,7 +15,10 @@ uint64_t page_of(uint64_t address) { return address & ~kOffsetMask; }
 
 }  // namespace
 
-Overlay::Overlay(AddressSpace& below, std::string name) : below_(below), name_(std::move(name)) {}
+// Every write, load and discard here bumps the stack's generation.
+Overlay::Overlay(AddressSpace& below, std::string name) : below_(below), name_(std::move(name)) {
+  share_generation(below);
+}
 
 Overlay::Page* Overlay::find(uint64_t page_address) const {
   auto it = pages_.find(page_address);
@@ -86,7 +89,7 @@ IoResult Overlay::do_write(uint64_t address, const void* buffer, size_t n) {
     std::memcpy(find(page_of(at))->data() + (at & kOffsetMask), in + result.done, take);
     result.done += take;
   }
-  ++changes_;
+  bump_generation();
   return result;
 }
 
@@ -115,7 +118,7 @@ const uint8_t* Overlay::peek(uint64_t address, size_t n) {
 
 void Overlay::discard() {
   pages_.clear();
-  ++changes_;
+  bump_generation();
 }
 
 std::vector<uint64_t> Overlay::dirty_page_addresses() const {
@@ -137,7 +140,7 @@ void Overlay::replace_pages(PageMap pages) {
     if (!bytes) throw Error(name_ + ": overlay page " + hex(address) + " has no bytes");
   }
   pages_ = std::move(pages);
-  ++changes_;
+  bump_generation();
 }
 
 }  // namespace memscope

@@ -39,10 +39,6 @@ class Overlay : public AddressSpace {
   // The written page's bytes when [address, address + n) touches only
   // unwritten pages or a single written page; else nullptr.
   const uint8_t* peek(uint64_t address, size_t n) override;
-  // Changes on every write, load and discard here, and whenever the layer
-  // below changes.
-  uint64_t generation() const override { return changes_ + below_.generation(); }
-
   // Forgets every write.
   void discard();
   size_t dirty_pages() const { return pages_.size(); }
@@ -68,7 +64,6 @@ class Overlay : public AddressSpace {
   AddressSpace& below_;
   std::string name_;
   PageMap pages_;
-  uint64_t changes_ = 0;
 };
 
 }  // namespace memscope

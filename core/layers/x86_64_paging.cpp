@@ -100,8 +100,9 @@ X86_64Paging::X86_64Paging(AddressSpace& below, uint64_t cr3, int levels, std::s
       levels_(levels),
       name_(std::move(name)),
       tlb_(&no_translations_),
-      tlb_sets_(std::bit_ceil(std::clamp<size_t>(cache_pages, kWays, size_t{1} << 30)) / kWays),
-      seen_generation_(below.generation()) {
+      tlb_sets_(std::bit_ceil(std::clamp<size_t>(cache_pages, kWays, size_t{1} << 30)) / kWays) {
+  share_generation(below);
+  seen_generation_ = generation();
   if (levels != 4 && levels != 5)
     throw Error("x86_64 paging: " + std::to_string(levels) + " levels asked, only 4 and 5 exist");
   if (name_.empty()) name_ = levels == 5 ? "x86_64-5level" : "x86_64-4level";
@@ -135,7 +136,7 @@ void X86_64Paging::flush_cache() {
 }
 
 void X86_64Paging::sync_generation() {
-  uint64_t now = below_.generation();
+  uint64_t now = generation();
   if (now != seen_generation_) {
     seen_generation_ = now;
     flush_cache();
@@ -258,23 +259,6 @@ std::optional<Translation> X86_64Paging::translate(uint64_t vaddr, Fault* why) {
   if (!entry) return std::nullopt;
   return Translation{entry->physical + (vaddr & kPageOffsetMask), 1ull << entry->page_shift,
                      entry->writable, entry->user, entry->nx};
-}
-
-namespace {
-// GCC 12 zero-fills all 88 bytes of a value-constructed IoResult (its
-// std::optional<Fault>) with `rep stos`, which costs more than the cached
-// lookup and stalls overlapping reads; copying a disengaged one only
-// writes the flag.
-const IoResult kSuccess{};
-}  // namespace
-
-IoResult X86_64Paging::do_read(uint64_t address, void* buffer, size_t n, unsigned flags) {
-  if (read_cached(address, buffer, n)) {
-    IoResult result = kSuccess;
-    result.done = n;
-    return result;
-  }
-  return read_slow(address, buffer, n, flags);
 }
 
 IoResult X86_64Paging::read_slow(uint64_t address, void* buffer, size_t n, unsigned flags) {

@@ -6,10 +6,12 @@
 // Reads go through a translation cache (a software TLB: 4-way, 8192 pages
 // by default) holding, per virtual 4 KiB page, the physical page and the
 // lower layer's peek pointer, so a warm read is a generation check, a tag
-// compare and a copy, with no allocation. A TLB miss costs one page-table
+// compare and a copy, with no allocation. That hit path is inline (the class
+// is final, so read() on an X86_64Paging& compiles to it); misses, page
+// crossings and faults go out of line. A TLB miss costs one page-table
 // entry load thanks to a second cache of the levels above, per 2 MiB. Both
-// are dropped whenever below().generation() changes (an overlay write may
-// have changed a page table), so they never serve stale translations.
+// are dropped whenever the stack's generation() changes (an overlay write
+// may have changed a page table), so they never serve stale translations.
 //
 // Not thread-safe (the cache is per instance): give each thread its own
 // X86_64Paging over the same lower layer.
@@ -40,7 +42,7 @@ struct Translation {
 // 5 when CR4.LA57 (bit 12) is set, else 4.
 int paging_levels_from_cr4(uint64_t cr4);
 
-class X86_64Paging : public AddressSpace {
+class X86_64Paging final : public AddressSpace {
  public:
   static constexpr uint64_t kPageSize = 4096;
   static constexpr size_t kDefaultCachePages = 8192;
@@ -83,12 +85,11 @@ class X86_64Paging : public AddressSpace {
       std::function<bool(uint64_t vaddr, uint64_t physical, uint64_t size, const Translation& flags)>;
   void for_each_mapping(const MappingVisitor& visit) const;
 
-  // The hot path of read() without building an IoResult (whose std::optional
-  // costs more than the lookup): copies n bytes and returns true when
-  // [address, address + n) lies in one page whose translation and lower-layer
-  // pointer are cached and still valid; otherwise copies nothing and returns
-  // false, and the caller uses read(). For typed-object readers and kvm_read.
-  bool read_cached(uint64_t address, void* buffer, size_t n);
+  // True when a read of [address, address + n) would be served from the
+  // translation cache as it stands (one page, translation and lower-layer
+  // pointer cached, generation unchanged). Changes nothing: for tests and
+  // diagnostics.
+  bool is_cached(uint64_t address, size_t n) const { return cached_bytes(address, n) != nullptr; }
 
   // Physical address of the top-level table (CR3 with flag bits masked).
   uint64_t table_base() const { return table_base_; }
@@ -99,7 +100,10 @@ class X86_64Paging : public AddressSpace {
   void flush_cache();
 
  protected:
-  IoResult do_read(uint64_t address, void* buffer, size_t n, unsigned flags) override;
+  IoResult do_read(uint64_t address, void* buffer, size_t n, unsigned flags) override {
+    if (copy_if_cached(address, buffer, n)) return IoResult{n, {}};
+    return read_slow(address, buffer, n, flags);
+  }
   // Writes are forwarded to the layer below at the translated physical
   // address, one page at a time. Page permissions are not enforced: an
   // analyst patching read-only kernel text is a legitimate use. Every page
@@ -142,6 +146,13 @@ class X86_64Paging : public AddressSpace {
   // when the lower layer gave a pointer to it); checks present and reserved bits.
   std::optional<uint64_t> load_entry(uint64_t vaddr, int level, uint64_t table, const uint8_t* table_data,
                                      Fault* why) const;
+  // The bytes at `address` when [address, address + n) lies in one page
+  // whose translation and lower-layer pointer are cached and still valid;
+  // else nullptr.
+  const uint8_t* cached_bytes(uint64_t address, size_t n) const;
+  // do_read's hot path: copies n bytes and returns true when cached_bytes
+  // has them; else copies nothing and returns false.
+  bool copy_if_cached(uint64_t address, void* buffer, size_t n) const;
   // do_read past its hot path: misses, page crossings, faults.
   IoResult read_slow(uint64_t address, void* buffer, size_t n, unsigned flags);
   // Drops the caches if the lower layer changed since they were filled.
@@ -170,9 +181,9 @@ class X86_64Paging : public AddressSpace {
   uint64_t seen_generation_;
 };
 
-inline bool X86_64Paging::read_cached(uint64_t address, void* buffer, size_t n) {
+inline const uint8_t* X86_64Paging::cached_bytes(uint64_t address, size_t n) const {
   uint64_t offset = address & (kPageSize - 1);
-  if (n > kPageSize - offset || below_.generation() != seen_generation_) return false;
+  if (n > kPageSize - offset || generation() != seen_generation_) return nullptr;
   uint64_t page = address >> 12;
   uint64_t tag = page | epoch_tag_;
   const TlbWay* way = tlb_[page & tlb_set_mask_].way;
@@ -186,17 +197,22 @@ inline bool X86_64Paging::read_cached(uint64_t address, void* buffer, size_t n) 
   else if (way[3].tag == tag)
     data = way[3].data;
   else
-    return false;
+    return nullptr;
+  return data ? data + offset : nullptr;
+}
+
+inline bool X86_64Paging::copy_if_cached(uint64_t address, void* buffer, size_t n) const {
+  const uint8_t* data = cached_bytes(address, n);
   if (!data) return false;
   // Constant sizes compile to single moves; reads of pointers and integers
   // dominate.
   auto* out = static_cast<uint8_t*>(buffer);
   switch (n) {
-    case 8: std::memcpy(out, data + offset, 8); break;
-    case 4: std::memcpy(out, data + offset, 4); break;
-    case 2: std::memcpy(out, data + offset, 2); break;
-    case 1: *out = data[offset]; break;
-    default: std::memcpy(out, data + offset, n);
+    case 8: std::memcpy(out, data, 8); break;
+    case 4: std::memcpy(out, data, 4); break;
+    case 2: std::memcpy(out, data, 2); break;
+    case 1: *out = *data; break;
+    default: std::memcpy(out, data, n);
   }
   return true;
 }
