@@ -29,9 +29,12 @@ void add_plugin_options(const PluginInfo& info, po::options_description& options
         break;
       case PluginOption::Kind::Int:
       case PluginOption::Kind::String:
+        // Several values as analysts type them: `--pid 98 101` (multitoken)
+        // and `--pid 98 --pid 101` (composing); PluginArgs::ints splits
+        // `--pid 98,101`.
         if (option.repeatable)
-          options.add_options()(name, po::value<std::vector<std::string>>()->composing()->value_name(
-                                          option.kind == PluginOption::Kind::Int ? "N" : "VALUE"), help);
+          options.add_options()(name, po::value<std::vector<std::string>>()->composing()->multitoken()->value_name(
+                                          option.kind == PluginOption::Kind::Int ? "N..." : "VALUE..."), help);
         else
           options.add_options()(name, po::value<std::string>()->value_name(
                                           option.kind == PluginOption::Kind::Int ? "N" : "VALUE"), help);
@@ -52,6 +55,9 @@ PluginArgs plugin_args(const PluginInfo& info, const po::variables_map& vm) {
     } else {
       args.add(option.name, value.as<std::string>());
     }
+    // A mistyped number is the analyst's error, told before the image is
+    // opened rather than after the kernel is found.
+    if (option.kind == PluginOption::Kind::Int) (void)args.ints(option.name);
   }
   return args;
 }
@@ -72,10 +78,14 @@ int run_plugin_command(const Plugin& plugin, const CommandContext& ctx) {
 }
 
 int list_plugins(const CommandContext& ctx) {
+  struct PluginRow {
+    std::string name, description;
+  };
+  const RowSchema<PluginRow> columns{{"name", &PluginRow::name, "plugin name"},
+                                     {"description", &PluginRow::description, "what it shows"}};
   Table table;
-  table.columns = {{"name", ColumnType::String, "plugin name"}, {"description", ColumnType::String, ""}};
-  for (const Plugin& plugin : plugins())
-    table.rows.push_back(Row{{plugin.info.name, plugin.info.description}, {}});
+  table.columns = columns.columns();
+  for (const Plugin& plugin : plugins()) table.rows.push_back(columns.row({plugin.info.name, plugin.info.description}));
   render(table, parse_output_format(ctx.global.output), std::cout);
   return 0;
 }

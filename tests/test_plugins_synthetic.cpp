@@ -4,13 +4,18 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
-#include "core/plugin/plugin.h"
 #include "cli/render/render.h"
+#include "core/linux/warnings.h"
+#include "core/plugin/plugin.h"
+#include "core/util/hex.h"
 #include "core/session/session.h"
 #include "support/synthetic_linux.h"
 #include "support/temp_file.h"
@@ -480,4 +485,151 @@ TEST_CASE("bad input: a cycle in the modules list") {
   std::set<std::string> names;
   for (const Row& row : table.rows) names.insert(get<std::string>(table, row, "name").value());
   CHECK(names == std::set<std::string>{"e1000", "ext4", "loading_mod"});
+}
+
+// --- The --pid filter ----------------------------------------------------------
+
+TEST_CASE("pid filter: a filter that matches nothing says so / in every process plugin") {
+  SyntheticLinux kernel;
+  SyntheticSession s(kernel);
+  for (const char* plugin : {"linux.pslist", "linux.psaux", "linux.envars", "linux.pstree"}) {
+    INFO(plugin);
+    PluginArgs args;
+    args.add("pid", "99999");
+    Table table = s.run(plugin, args);
+    CHECK(table.rows.empty());
+    REQUIRE(table.warnings.size() == 1);
+    CHECK(table.warnings[0] == "--pid 99999: no process with this PID on the task list");
+  }
+}
+
+TEST_CASE("pid filter: only the PIDs that matched nothing are named") {
+  SyntheticLinux kernel;
+  SyntheticSession s(kernel);
+  PluginArgs args;
+  args.add("pid", "201,99999");
+  args.add("pid", "300");  // the hidden process is not on the list either
+  Table table = s.run("linux.pslist", args);
+  CHECK(pids(table) == std::set<int64_t>{201});
+  REQUIRE(table.warnings.size() == 1);
+  CHECK(table.warnings[0] == "--pid 300, 99999: no process with these PIDs on the task list");
+}
+
+TEST_CASE("pid filter: pstree keeps the topmost chosen subtree / and a PID inside it is no miss") {
+  SyntheticLinux kernel;
+  SyntheticSession s(kernel);
+  PluginArgs args;
+  args.add("pid", "201");
+  args.add("pid", "202");  // under 201
+  args.add("pid", "2");
+  Table table = s.run("linux.pstree", args);
+  INFO(all_warnings(table));
+  CHECK(table.warnings.empty());
+  std::vector<int64_t> roots;
+  for (const Row& r : table.rows) roots.push_back(pid_of(table, r));
+  CHECK(roots == std::vector<int64_t>{2, 201});
+}
+
+namespace {
+
+// Runs the memscope command; stdout and stderr apart.
+struct CommandOutput {
+  int status = -1;
+  std::string out, err;
+};
+
+CommandOutput run_memscope(const std::string& arguments, const test::TempDir& dir) {
+  std::string err_file = dir.file("stderr.txt");
+  std::string command = std::string(MEMSCOPE_CLI_PATH) + " " + arguments + " 2>" + err_file;
+  CommandOutput result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) result.out.append(buffer, n);
+  result.status = ::pclose(pipe);
+  std::ifstream in(err_file);
+  result.err.assign(std::istreambuf_iterator<char>(in), {});
+  return result;
+}
+
+std::set<int64_t> json_pids(const std::string& text) {
+  std::set<int64_t> out;
+  for (const auto& row : nlohmann::json::parse(text)) out.insert(row.at("pid").get<int64_t>());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("pid filter on the command line: repeated / several after one --pid / comma-separated") {
+  SyntheticLinux kernel;
+  test::TempDir dir("pid-forms");
+  kernel.write_lime(dir.file("image.lime"));
+  kernel.write_profile(dir.file("profile.json"));
+  const std::string image = "-f " + dir.file("image.lime") + " -p " + dir.file("profile.json") + " -o json";
+  for (const char* form : {"--pid 201 205", "--pid 201 --pid 205", "--pid 201,205", "--pid=201,205",
+                           "--pid 205 -q --pid 201"}) {
+    INFO(form);
+    CommandOutput r = run_memscope("linux.pslist " + std::string(form) + " " + image, dir);
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK(json_pids(r.out) == std::set<int64_t>{201, 205});
+    CHECK(r.err.empty());
+  }
+  // Global options before the subcommand, --pid values last.
+  CommandOutput psaux = run_memscope(image + " linux.psaux --pid 1 208", dir);
+  CHECK(json_pids(psaux.out) == std::set<int64_t>{1, 208});
+
+  CommandOutput none = run_memscope("linux.pslist --pid 4242 " + image, dir);
+  CHECK(none.status == 0);
+  CHECK(nlohmann::json::parse(none.out).empty());
+  CHECK(none.err == "warning: --pid 4242: no process with this PID on the task list\n");
+
+  CommandOutput bad = run_memscope("linux.pslist --pid 12x " + image, dir);
+  CHECK(bad.status != 0);
+  CHECK(bad.err == "memscope: --pid: '12x' is not a number\n");
+}
+
+// --- Warnings of many items ----------------------------------------------------
+
+TEST_CASE("bad input: many tasks failing the same way give a bounded number of warnings") {
+  SyntheticOptions options;
+  options.processes = SyntheticLinux::default_processes();
+  const int extra = static_cast<int>(Warnings::kShownPerKind) + 13;
+  for (int i = 0; i < extra; ++i) {
+    SyntheticProcess p;
+    p.pid = 400 + i;
+    p.ppid = 2;
+    p.comm = "kworker/u:" + std::to_string(i);
+    p.kernel_thread = true;
+    options.processes.push_back(p);
+  }
+  SyntheticLinux kernel(options);
+  for (int i = 0; i < extra; ++i) kernel.set_task_pointer(400 + i, "cred", SyntheticLinux::kUnmappedKernelAddress);
+  SyntheticSession s(kernel);
+  Table table = s.run("linux.pslist");
+  INFO(all_warnings(table));
+  CHECK(pids(table) == visible_pids(kernel));  // every task is still listed
+  REQUIRE(table.warnings.size() == Warnings::kShownPerKind + 1);
+  CHECK(any_warning_contains(table, "task " + hex_address(kernel.task_address(400)) + " (pid 400 kworker/u:0)"));
+  // ... and the address that could not be read (a field of the wild cred).
+  CHECK(any_warning_contains(table, "cannot read cred: kernel: cannot read 0xffffc9001234"));
+  CHECK(table.warnings.back() == "task: cannot read cred: 13 more warnings like the 20 above, not shown");
+}
+
+TEST_CASE("renderers: JSON keys follow the column order / children come last") {
+  SyntheticLinux kernel;
+  SyntheticSession s(kernel);
+  for (const char* plugin : {"linux.pslist", "linux.pstree", "linux.lsmod"}) {
+    INFO(plugin);
+    Table table = s.run(plugin);
+    std::ostringstream out;
+    render_json(table, out);
+    nlohmann::ordered_json json = nlohmann::ordered_json::parse(out.str());
+    REQUIRE(!json.empty());
+    std::vector<std::string> keys, columns;
+    for (const auto& [key, value] : json.at(0).items()) keys.push_back(key);
+    for (const Column& c : table.columns) columns.push_back(c.key);
+    if (!table.rows[0].children.empty()) columns.push_back("children");
+    CHECK(keys == columns);
+  }
 }

@@ -6,25 +6,29 @@
 namespace memscope {
 namespace {
 
-nlohmann::json cell_json(const Value& value) {
+// Keys in column order, as in the text and CSV output ("children" last),
+// not sorted as nlohmann::json would.
+using Json = nlohmann::ordered_json;
+
+Json cell_json(const Value& value) {
   struct Visitor {
-    nlohmann::json operator()(std::monostate) const { return nullptr; }
-    nlohmann::json operator()(bool b) const { return b; }
-    nlohmann::json operator()(int64_t v) const { return v; }
-    nlohmann::json operator()(uint64_t v) const { return v; }
-    nlohmann::json operator()(const Address& a) const { return hex_address(a.value); }
-    nlohmann::json operator()(const std::string& s) const { return s; }
-    nlohmann::json operator()(const std::vector<std::string>& list) const { return list; }
+    Json operator()(std::monostate) const { return nullptr; }
+    Json operator()(bool b) const { return b; }
+    Json operator()(int64_t v) const { return v; }
+    Json operator()(uint64_t v) const { return v; }
+    Json operator()(const Address& a) const { return hex_address(a.value); }
+    Json operator()(const std::string& s) const { return s; }
+    Json operator()(const std::vector<std::string>& list) const { return list; }
   };
   return std::visit(Visitor{}, value);
 }
 
-nlohmann::json row_json(const Table& table, const Row& row) {
-  nlohmann::json object = nlohmann::json::object();
+Json row_json(const Table& table, const Row& row) {
+  Json object = Json::object();
   for (size_t c = 0; c < table.columns.size() && c < row.cells.size(); ++c)
     object[table.columns[c].key] = cell_json(row.cells[c]);
   if (!row.children.empty()) {
-    nlohmann::json children = nlohmann::json::array();
+    Json children = Json::array();
     for (const Row& child : row.children) children.push_back(row_json(table, child));
     object["children"] = std::move(children);
   }
@@ -32,14 +36,14 @@ nlohmann::json row_json(const Table& table, const Row& row) {
 }
 
 // Strings read from an image may hold invalid UTF-8: replace, never throw.
-std::string dump(const nlohmann::json& j, int indent = -1) {
-  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+std::string dump(const Json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace
 
 void render_json(const Table& table, std::ostream& out) {
-  nlohmann::json rows = nlohmann::json::array();
+  Json rows = Json::array();
   for (const Row& row : table.rows) rows.push_back(row_json(table, row));
   out << dump(rows, 2) << '\n';
 }

@@ -10,7 +10,7 @@ namespace memscope::linux_kernel {
 
 std::vector<Object> list_entries_recovering(const Object& head, std::string_view type_name,
                                             std::string_view member, const std::string& what,
-                                            std::vector<std::string>& warnings, WalkOptions options) {
+                                            Warnings& warnings, WalkOptions options) {
   const Profile& profile = head.profile();
   const TypeRef container = profile.require_type(type_name).id;
   const FieldRef link = profile.field(type_name, member);
@@ -24,7 +24,7 @@ std::vector<Object> list_entries_recovering(const Object& head, std::string_view
     nodes.insert(entry.address() + link.offset);
   }
   if (forward.complete()) return entries;
-  for (const std::string& w : forward.warnings()) warnings.push_back(what + ": " + w);
+  for (const std::string& w : forward.warnings()) warnings.add(what + ": " + w);
 
   // Backward from the head: each node's `prev` leads toward the break.
   std::vector<Object> tail;
@@ -34,7 +34,7 @@ std::vector<Object> list_entries_recovering(const Object& head, std::string_view
     uint8_t bytes[8] = {};
     IoResult r = space.read(node + prev_offset, bytes, pointer_size);
     if (!r.ok()) {
-      warnings.push_back(what + ": walking backward, cannot read the prev pointer of node " + hex(node) + ": " +
+      warnings.add(what + ": walking backward, cannot read the prev pointer of node " + hex(node) + ": " +
                          r.fault->message());
       return false;
     }
@@ -43,29 +43,31 @@ std::vector<Object> list_entries_recovering(const Object& head, std::string_view
     return true;
   };
   std::unordered_set<uint64_t> seen_backward;
+  uint64_t from = head.address();  // the node whose prev pointer is `node`
   uint64_t node = 0;
-  bool ok = read_prev(head.address(), node);
+  bool ok = read_prev(from, node);
   while (ok) {
     if (node == head.address() || nodes.count(node)) break;  // joined the forward part (or went all round)
     if (node == 0) {
-      warnings.push_back(what + ": walking backward, NULL prev pointer");
+      warnings.add(what + ": walking backward, NULL prev pointer in node " + hex(from));
       break;
     }
     if (entries.size() + tail.size() >= options.limit) {
-      warnings.push_back(what + ": walking backward, limit of " + std::to_string(options.limit) + " entries reached");
+      warnings.add(what + ": walking backward, limit of " + std::to_string(options.limit) + " entries reached");
       break;
     }
     if (!seen_backward.insert(node).second) {
-      warnings.push_back(what + ": walking backward, cycle at node " + hex(node));
+      warnings.add(what + ": walking backward, cycle at node " + hex(node));
       break;
     }
     uint64_t prev = 0;
     if (!read_prev(node, prev)) break;  // an entry is kept only if the walk can go on from it
     tail.emplace_back(profile, space, container, node - link.offset);
+    from = node;
     node = prev;
   }
   if (!tail.empty()) {
-    warnings.push_back(what + ": recovered " + std::to_string(tail.size()) +
+    warnings.add(what + ": recovered " + std::to_string(tail.size()) +
                        " entries beyond the break by walking backward from the head");
     std::reverse(tail.begin(), tail.end());
     entries.insert(entries.end(), tail.begin(), tail.end());

@@ -37,7 +37,7 @@ ModuleReader::ModuleReader(const KernelView& kernel) : kernel_(kernel), profile_
   }
 }
 
-std::vector<uint64_t> ModuleReader::modules(std::vector<std::string>& warnings) const {
+std::vector<uint64_t> ModuleReader::modules(Warnings& warnings) const {
   Object head = kernel_.symbol("modules", "list_head");
   std::vector<uint64_t> out;
   for (const Object& m : list_entries_recovering(head, "module", "list", "module list", warnings))
@@ -45,20 +45,13 @@ std::vector<uint64_t> ModuleReader::modules(std::vector<std::string>& warnings) 
   return out;
 }
 
-Module ModuleReader::read(uint64_t address, std::vector<std::string>& warnings) const {
+Module ModuleReader::read(uint64_t address, Warnings& warnings) const {
   Module out;
   out.address = address;
   Object m(profile_, kernel_.kernel(), module_type_, address);
-  std::string failed;
-  auto attempt = [&](const char* what, auto&& fn) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      failed += (failed.empty() ? "" : "; ") + std::string(what) + ": " + e.what();
-    }
-  };
-  attempt("name", [&] { out.name = m["name"].as_string(); });
-  attempt("state", [&] {
+  ItemFailures failed;
+  failed.attempt("name", [&] { out.name = m["name"].as_string(); });
+  failed.attempt("state", [&] {
     Object state = m["state"];
     auto name = state.enum_name();
     out.state = name ? module_state_text(*name) : std::to_string(state.enum_value());
@@ -66,13 +59,13 @@ Module ModuleReader::read(uint64_t address, std::vector<std::string>& warnings) 
   if (m.has_member("refcnt")) {
     // refcnt holds the count plus MODULE_REF_BASE (1) since 3.19; what
     // /proc/modules prints is module_refcount(), the count itself.
-    attempt("refcnt", [&] {
+    failed.attempt("refcnt", [&] {
       Object refcnt = m["refcnt"];
       if (refcnt.type().is_record()) refcnt = refcnt["counter"];
       out.refcount = refcnt.as_i64() - 1;
     });
   }
-  attempt("memory layout", [&] {
+  failed.attempt("memory layout", [&] {
     switch (layout_) {
       case Layout::kMemArray: {
         uint64_t total = 0;
@@ -97,10 +90,8 @@ Module ModuleReader::read(uint64_t address, std::vector<std::string>& warnings) 
         throw ProfileError("struct module has none of mem, core_layout, module_core");
     }
   });
-  if (!failed.empty()) {
-    std::string label = "module " + hex_address(address) + (out.name ? " (" + *out.name + ")" : "");
-    warnings.push_back(label + ": cannot read " + failed);
-  }
+  if (!failed.empty())
+    failed.report(warnings, "module", "module " + hex_address(address) + (out.name ? " (" + *out.name + ")" : ""));
   return out;
 }
 

@@ -15,6 +15,7 @@
 
 #include "core/types/profile.h"
 #include "core/linux/kernel_view.h"
+#include "core/linux/warnings.h"
 
 namespace memscope::linux_kernel {
 
@@ -39,9 +40,9 @@ class ModuleReader {
   explicit ModuleReader(const KernelView& kernel);
 
   // The entries of the `modules` list, in list order.
-  std::vector<uint64_t> modules(std::vector<std::string>& warnings) const;
+  std::vector<uint64_t> modules(Warnings& warnings) const;
   // Reads one module; at most one warning for it, listing what failed.
-  Module read(uint64_t address, std::vector<std::string>& warnings) const;
+  Module read(uint64_t address, Warnings& warnings) const;
 
  private:
   enum class Layout { kMemArray, kCoreLayout, kModuleCore, kUnknown };

@@ -22,25 +22,6 @@ FieldRef id_field(const Profile& profile, const TypeInfo& cred, const std::strin
   return field;
 }
 
-// Collects what failed while reading one task, for a single warning.
-class Failures {
- public:
-  template <typename Fn>
-  void attempt(const char* what, Fn&& fn) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      if (!list_.empty()) list_ += "; ";
-      list_ += std::string(what) + ": " + e.what();
-    }
-  }
-  bool empty() const { return list_.empty(); }
-  const std::string& text() const { return list_; }
-
- private:
-  std::string list_;
-};
-
 }  // namespace
 
 std::string task_state_letter(uint64_t state, uint64_t exit_state) {
@@ -98,7 +79,7 @@ TaskReader::TaskReader(const KernelView& kernel) : kernel_(kernel), profile_(ker
   egid_ = id_field(profile_, cred, "egid");
 }
 
-std::vector<uint64_t> TaskReader::processes(std::vector<std::string>& warnings) const {
+std::vector<uint64_t> TaskReader::processes(Warnings& warnings) const {
   Object init_task = kernel_.symbol("init_task", "task_struct");
   std::vector<uint64_t> out;
   for (const Object& t : list_entries_recovering(init_task["tasks"], "task_struct", "tasks", "task list", warnings))
@@ -106,7 +87,7 @@ std::vector<uint64_t> TaskReader::processes(std::vector<std::string>& warnings) 
   return out;
 }
 
-std::vector<uint64_t> TaskReader::threads(uint64_t leader, std::vector<std::string>& warnings) const {
+std::vector<uint64_t> TaskReader::threads(uint64_t leader, Warnings& warnings) const {
   std::vector<uint64_t> out{leader};
   const std::string what = "threads of task " + hex_address(leader);
   try {
@@ -122,16 +103,16 @@ std::vector<uint64_t> TaskReader::threads(uint64_t leader, std::vector<std::stri
     for (const Object& t : entries)
       if (t.address() != leader) out.push_back(t.address());
   } catch (const Error& e) {
-    warnings.push_back(what + ": " + e.what());
+    warnings.add(what + ": " + e.what());
   }
   return out;
 }
 
-Task TaskReader::read(uint64_t address, std::vector<std::string>& warnings) const {
+Task TaskReader::read(uint64_t address, Warnings& warnings) const {
   Task out;
   out.address = address;
   Object t = task(address);
-  Failures failed;
+  ItemFailures failed;
   failed.attempt("pid", [&] { out.tid = t[pid_].as_i64(); });
   failed.attempt("tgid", [&] { out.pid = t[tgid_].as_i64(); });
   failed.attempt("comm", [&] { out.comm = t[comm_].as_string(); });
@@ -163,11 +144,11 @@ Task TaskReader::read(uint64_t address, std::vector<std::string>& warnings) cons
     });
   }
   failed.attempt("mm", [&] { out.mm = t[mm_].pointer(); });
-  if (!failed.empty()) warnings.push_back(out.label() + ": cannot read " + failed.text());
+  failed.report(warnings, "task", out.label());
   return out;
 }
 
-std::optional<ProcessMemory> TaskReader::memory(const Task& task, std::vector<std::string>& warnings) const {
+std::optional<ProcessMemory> TaskReader::memory(const Task& task, Warnings& warnings) const {
   if (task.mm == 0) return std::nullopt;
   try {
     Object mm = kernel_.object("mm_struct", task.mm);
@@ -176,7 +157,8 @@ std::optional<ProcessMemory> TaskReader::memory(const Task& task, std::vector<st
     Fault fault;
     auto translated = kernel_.kernel().translate(pgd, &fault);
     if (!translated) {
-      warnings.push_back(task.label() + ": mm->pgd " + hex_address(pgd) + " does not translate: " + fault.message());
+      warnings.add("task: mm->pgd does not translate",
+                   task.label() + ": mm->pgd " + hex_address(pgd) + " does not translate: " + fault.message());
       return std::nullopt;
     }
     out.pgd_physical = translated->physical;
@@ -188,21 +170,22 @@ std::optional<ProcessMemory> TaskReader::memory(const Task& task, std::vector<st
     out.space = kernel_.process_space(out.pgd_physical, name);
     return out;
   } catch (const Error& e) {
-    warnings.push_back(task.label() + ": cannot read its mm_struct at " + hex_address(task.mm) + ": " + e.what());
+    warnings.add("task: cannot read its mm_struct",
+                 task.label() + ": cannot read its mm_struct at " + hex_address(task.mm) + ": " + e.what());
     return std::nullopt;
   }
 }
 
 std::vector<std::string> TaskReader::read_strings(AddressSpace& space, uint64_t start, uint64_t end,
-                                                  const std::string& what, std::vector<std::string>& warnings) {
+                                                  const std::string& what, Warnings& warnings) {
   std::vector<std::string> out;
   if (end < start) {
-    warnings.push_back(what + ": end " + hex_address(end) + " is below start " + hex_address(start));
+    warnings.add(what + ": end " + hex_address(end) + " is below start " + hex_address(start));
     return out;
   }
   uint64_t length = end - start;
   if (length > kMaxStringBlockBytes) {
-    warnings.push_back(what + ": " + std::to_string(length) + " bytes at " + hex_address(start) +
+    warnings.add(what + ": " + std::to_string(length) + " bytes at " + hex_address(start) +
                        " exceed the " + std::to_string(kMaxStringBlockBytes >> 20) +
                        " MiB the kernel allows; reading the first " + std::to_string(kMaxStringBlockBytes >> 20) +
                        " MiB");
@@ -218,7 +201,7 @@ std::vector<std::string> TaskReader::read_strings(AddressSpace& space, uint64_t 
     IoResult r = space.read(at, block.data() + done, chunk);
     done += r.done;
     if (!r.ok()) {
-      warnings.push_back(what + ": " + r.fault->message() + "; kept the " + std::to_string(done) +
+      warnings.add(what + ": " + r.fault->message() + "; kept the " + std::to_string(done) +
                          " bytes before it");
       break;
     }

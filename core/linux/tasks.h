@@ -12,9 +12,10 @@
 //   cred ids as kuid_t { val } (3.5+) or plain integers.
 //
 // Nothing here trusts the image: walks are bounded and recover past a
-// broken link (kernel_lists.h), blocks are capped, and a field that cannot
-// be read leaves that value empty with a warning naming the task, never
-// costing the other tasks.
+// broken link (list.h), blocks are capped, and a field that cannot be read
+// leaves that value empty with a warning naming the task (warnings.h),
+// never costing the other tasks. Plugins that go over the processes use
+// ProcessWalk (processes.h), which adds the --pid filter on top of this.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include "core/types/profile.h"
 #include "core/layers/x86_64_paging.h"
 #include "core/linux/kernel_view.h"
+#include "core/linux/warnings.h"
 
 namespace memscope::linux_kernel {
 
@@ -84,23 +86,23 @@ class TaskReader {
 
   // Thread-group leaders on init_task.tasks, in list order. init_task (the
   // boot CPU's idle task, pid 0) anchors the list and is not included.
-  std::vector<uint64_t> processes(std::vector<std::string>& warnings) const;
+  std::vector<uint64_t> processes(Warnings& warnings) const;
   // Every thread of the group led by `leader`, the leader first. A leader
   // whose thread list cannot be walked yields itself alone (with a warning).
-  std::vector<uint64_t> threads(uint64_t leader, std::vector<std::string>& warnings) const;
+  std::vector<uint64_t> threads(uint64_t leader, Warnings& warnings) const;
   // Reads one task; at most one warning for it, listing what failed.
-  Task read(uint64_t address, std::vector<std::string>& warnings) const;
+  Task read(uint64_t address, Warnings& warnings) const;
 
   // The process's address space, or nullopt: silently for a task without
   // mm (kernel threads, zombies), with a warning when its mm or page
   // tables cannot be read.
-  std::optional<ProcessMemory> memory(const Task& task, std::vector<std::string>& warnings) const;
+  std::optional<ProcessMemory> memory(const Task& task, Warnings& warnings) const;
   // The NUL-separated strings of [start, end) in `space` (a last string
   // without NUL included). At most kMaxStringBlockBytes are read; an
   // inverted or oversized range, or a page that cannot be read, gives a
   // warning naming `what` and the strings read up to there.
   static std::vector<std::string> read_strings(AddressSpace& space, uint64_t start, uint64_t end,
-                                               const std::string& what, std::vector<std::string>& warnings);
+                                               const std::string& what, Warnings& warnings);
 
  private:
   enum class ThreadList { kSignalThreadHead, kThreadGroup, kNone };

@@ -1,18 +1,29 @@
 // The plugin API. A plugin declares what it is (name, description, options,
-// the profile types and symbols it needs, its columns) and fills a Table
-// from a Session. It never renders, never exits, and reports trouble with
-// single items as warnings so that one smeared structure does not cost the
-// analyst the rest of the output.
+// the profile types and symbols it needs), states its columns once as a
+// RowSchema of its row struct (rows.h), and adds rows of that struct from a
+// Session. It never renders, never exits, and reports trouble with single
+// items as warnings (core/linux/warnings.h) so that one smeared structure
+// does not cost the analyst the rest of the output.
+//
+//   MEMSCOPE_REGISTER_PLUGIN(make_plugin(PluginInfo{.name = "linux.lsmod", ...}, kLsmodColumns, run_lsmod));
+//
+// with `void run_lsmod(Session&, const PluginArgs&, Rows<ModuleRow>&)`.
+// docs/plugins.md has a complete example.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "core/linux/warnings.h"
+#include "core/plugin/rows.h"
 #include "core/plugin/table.h"
+#include "core/util/error.h"
 #include "core/util/registry.h"
 
 namespace memscope {
@@ -21,24 +32,31 @@ class Session;
 
 // Bumped whenever the structures below change incompatibly, so plugins built
 // outside the tree can be refused rather than crash.
-constexpr int kPluginApiVersion = 1;
+// 2: columns from a RowSchema (make_plugin), rows through Rows<Record>,
+// warnings through Warnings.
+constexpr int kPluginApiVersion = 2;
 
 struct PluginOption {
   enum class Kind { Flag, Int, String };
   std::string name;  // long option name without dashes: "pid"
   Kind kind = Kind::Flag;
   std::string description;
+  // Takes several values, as analysts type them: `--pid 98 101`,
+  // `--pid 98 --pid 101`, and for Int options `--pid 98,101`.
   bool repeatable = false;
 };
 
+// Every member has a default, so that a plugin names only what it has
+// (designated initializers leave the rest empty).
 struct PluginInfo {
-  std::string name;  // "linux.pslist"
-  std::string description;
-  std::vector<PluginOption> options;
+  std::string name = {};  // "linux.pslist"
+  std::string description = {};
+  std::vector<PluginOption> options = {};
   // Checked before run: a missing one is a clear error naming it.
-  std::vector<std::string> required_types;
-  std::vector<std::string> required_symbols;
-  std::vector<Column> columns;
+  std::vector<std::string> required_types = {};
+  std::vector<std::string> required_symbols = {};
+  // Filled by make_plugin from the plugin's RowSchema; leave it empty.
+  std::vector<Column> columns = {};
 };
 
 // Option values as given on the command line (or by a batch runner).
@@ -47,7 +65,10 @@ class PluginArgs {
   void add(const std::string& name, std::string value) { values_[name].push_back(std::move(value)); }
   void set_flag(const std::string& name) { values_[name]; }
   bool flag(const std::string& name) const { return values_.count(name) > 0; }
-  std::vector<int64_t> ints(const std::string& name) const;  // throws on a non-number
+  // Every number given, each value split at commas and spaces ("98,101",
+  // "98 101"); decimal, or hex with 0x. Throws Error naming the option and
+  // the value for anything else.
+  std::vector<int64_t> ints(const std::string& name) const;
   std::vector<std::string> strings(const std::string& name) const;
   std::optional<std::string> string(const std::string& name) const;
 
@@ -55,10 +76,50 @@ class PluginArgs {
   std::map<std::string, std::vector<std::string>> values_;
 };
 
+// A plugin as the registry and run_plugin see it. Written by make_plugin,
+// not by hand: `run` fills the Table whose columns are info.columns.
 struct Plugin {
   PluginInfo info;
   std::function<void(Session&, const PluginArgs&, Table&)> run;
 };
+
+// What a plugin implements: add rows of its Record, warn through
+// rows.warnings().
+template <typename Record>
+using PluginRun = std::function<void(Session&, const PluginArgs&, Rows<Record>&)>;
+
+// The plugin whose columns are `schema`'s and whose rows `run` adds. Throws
+// Error if `info.columns` is not empty: the columns are stated once, by the
+// schema.
+template <typename Record>
+Plugin make_plugin(PluginInfo info, const RowSchema<Record>& schema, std::type_identity_t<PluginRun<Record>> run) {
+  if (!info.columns.empty())
+    throw Error(info.name + ": its columns come from its RowSchema; PluginInfo::columns must stay empty");
+  info.columns = schema.columns();
+  auto shared = std::make_shared<const RowSchema<Record>>(schema);
+  return Plugin{std::move(info), [shared, run = std::move(run)](Session& session, const PluginArgs& args,
+                                                                Table& table) {
+                  Warnings warnings;
+                  Rows<Record> rows(*shared, table, warnings);
+                  try {
+                    run(session, args, rows);
+                  } catch (...) {
+                    table.warnings = warnings.lines();
+                    throw;
+                  }
+                  table.warnings = warnings.lines();
+                }};
+}
+
+// Why `plugin` cannot be registered (empty: it can): a name not of the form
+// "os.name", a missing description or run, no columns, a column key that
+// is not snake_case, repeated, or one the renderers use ("children",
+// "depth"), an option name repeated or taken by the command's global
+// options.
+std::vector<std::string> plugin_problems(const Plugin& plugin);
+
+// The --pid option of the process plugins (several values).
+PluginOption pid_option(std::string description = "only the processes with these PIDs");
 
 // The outcome of one plugin run, self-contained: a failure is recorded here,
 // not thrown, so a batch of plugins or images goes on.
@@ -70,8 +131,8 @@ struct PluginResult {
   Table table;  // columns are set even on failure
 };
 
-// Every plugin, sorted by name. A plugin file registers itself:
-//   MEMSCOPE_REGISTER(plugin_registry(), Plugin{.info = {...}, .run = ...});
+// Every plugin, sorted by name. A plugin file registers itself with
+// MEMSCOPE_REGISTER_PLUGIN (below), which checks it first.
 Registry<Plugin>& plugin_registry();
 inline const std::vector<Plugin>& plugins() { return plugin_registry().entries(); }
 inline const Plugin* find_plugin(std::string_view name) { return plugin_registry().find(name); }
@@ -80,4 +141,18 @@ inline const Plugin* find_plugin(std::string_view name) { return plugin_registry
 // it. Never throws for errors of the image or the profile.
 PluginResult run_plugin(const Plugin& plugin, Session& session, const PluginArgs& args);
 
+namespace detail {
+// Makes the plugin, checks it (plugin_problems) and registers it, at load
+// time. A plugin that fails is a build mistake, not bad input: the problems
+// are printed and the process stops, before any analysis could use it.
+bool register_plugin_at_load(Plugin (*make)()) noexcept;
+}  // namespace detail
+
 }  // namespace memscope
+
+// MEMSCOPE_REGISTER_PLUGIN(make_plugin(...)): registers the plugin when its
+// file is loaded. The expression is evaluated inside the check, so that an
+// error in it is reported rather than terminating the process unexplained.
+#define MEMSCOPE_REGISTER_PLUGIN(...)                                                                   \
+  [[maybe_unused]] static const bool MEMSCOPE_REGISTER_CAT(memscope_plugin_registered_, __LINE__) = \
+      ::memscope::detail::register_plugin_at_load([]() -> ::memscope::Plugin { return __VA_ARGS__; })

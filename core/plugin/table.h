@@ -27,6 +27,8 @@ struct Column {
   std::string description;
 };
 
+// Plugins build rows through a RowSchema (core/plugin/rows.h), never cell
+// by cell.
 struct Row {
   std::vector<Value> cells;   // one per column, in column order
   std::vector<Row> children;  // nested rows (pstree); empty for flat tables
@@ -40,6 +42,10 @@ struct Table {
   std::vector<std::string> warnings;
 
   size_t column_index(const std::string& key) const;  // throws if absent
+  // Throws std::logic_error unless `row` and its children have one cell per
+  // column, each null or of its column's type: rows made through a
+  // RowSchema always are (see rows.h); this catches one made by hand.
+  void check_row(const Row& row) const;
 };
 
 }  // namespace memscope

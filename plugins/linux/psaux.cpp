@@ -1,23 +1,27 @@
 // linux.psaux: each process's command line, read from its own address space
 // (mm->arg_start..arg_end through its page tables). Kernel threads, which
 // have no user memory, show "[comm]" as ps does.
+#include "core/linux/processes.h"
 #include "core/plugin/plugin.h"
 #include "core/session/session.h"
-#include "core/plugin/cells.h"
-#include "core/linux/tasks.h"
 
 namespace memscope::linux_kernel {
 namespace {
 
-std::vector<Column> psaux_columns() {
-  return {
-      {"pid", ColumnType::Int, "process ID"},
-      {"ppid", ColumnType::Int, "parent's process ID"},
-      {"comm", ColumnType::String, "command name"},
-      {"argv", ColumnType::StringList, "the arguments (empty for kernel threads)"},
-      {"args", ColumnType::String, "argv joined by spaces, or [comm] for kernel threads"},
-  };
-}
+struct PsauxRow {
+  std::optional<int64_t> pid{}, ppid{};
+  std::optional<std::string> comm{};
+  std::optional<std::vector<std::string>> argv{};
+  std::optional<std::string> args{};
+};
+
+const RowSchema<PsauxRow> kPsauxColumns{
+    {"pid", &PsauxRow::pid, "process ID"},
+    {"ppid", &PsauxRow::ppid, "parent's process ID"},
+    {"comm", &PsauxRow::comm, "command name"},
+    {"argv", &PsauxRow::argv, "the arguments (empty for kernel threads)"},
+    {"args", &PsauxRow::args, "argv joined by spaces, or [comm] for kernel threads"},
+};
 
 std::string join(const std::vector<std::string>& argv) {
   std::string out;
@@ -28,44 +32,33 @@ std::string join(const std::vector<std::string>& argv) {
   return out;
 }
 
-void run_psaux(Session& session, const PluginArgs& args, Table& table) {
-  KernelView view = kernel_view(session);
-  TaskReader reader(view);
-  const std::set<int64_t> filter = pid_filter(args);
-  for (uint64_t leader : reader.processes(table.warnings)) {
-    Task task = reader.read(leader, table.warnings);
-    if (!selected(filter, task.pid)) continue;
-    Value argv, joined;
+void run_psaux(Session& session, const PluginArgs& args, Rows<PsauxRow>& rows) {
+  ProcessWalk processes(kernel_view(session), rows.warnings(), PidFilter(args.ints("pid")));
+  processes.for_each([&](const Task& task) {
+    PsauxRow row{.pid = task.pid, .ppid = task.ppid, .comm = task.comm};
     if (task.mm == 0) {
       // Kernel threads, and processes that have exited (zombies).
-      argv = std::vector<std::string>{};
-      joined = std::string(1, '[').append(task.comm.value_or("?")).append(1, ']');
-    } else if (auto memory = reader.memory(task, table.warnings)) {
-      std::vector<std::string> list = TaskReader::read_strings(*memory->space, memory->arg_start, memory->arg_end,
-                                                               task.label() + ": argv", table.warnings);
+      row.argv = std::vector<std::string>{};
+      row.args = "[" + task.comm.value_or("?") + "]";
+    } else if ((row.argv = processes.arguments(task))) {
       // A process that overwrote its arguments leaves NUL padding behind.
-      while (!list.empty() && list.back().empty()) list.pop_back();
-      joined = join(list);
-      argv = std::move(list);
+      while (!row.argv->empty() && row.argv->back().empty()) row.argv->pop_back();
+      row.args = join(*row.argv);
     }
-    table.rows.push_back(
-        Row{{cell(task.pid), cell(task.ppid), cell(task.comm), std::move(argv), std::move(joined)}, {}});
-  }
+    rows.add(row);
+  });
 }
 
 }  // namespace
 
-MEMSCOPE_REGISTER(plugin_registry(), Plugin{
-    .info =
-        {
-            .name = "linux.psaux",
-            .description = "command lines of the processes, read from their own memory",
-            .options = {pid_option()},
-            .required_types = {"task_struct", "mm_struct", "list_head"},
-            .required_symbols = {"init_task"},
-            .columns = psaux_columns(),
-        },
-    .run = run_psaux,
-});
+MEMSCOPE_REGISTER_PLUGIN(make_plugin(
+    PluginInfo{
+        .name = "linux.psaux",
+        .description = "command lines of the processes, read from their own memory",
+        .options = {pid_option()},
+        .required_types = {"task_struct", "mm_struct", "list_head"},
+        .required_symbols = {"init_task"},
+    },
+    kPsauxColumns, run_psaux));
 
 }  // namespace memscope::linux_kernel

@@ -1,74 +1,80 @@
 // linux.pslist: the processes on the kernel's task list (init_task.tasks),
 // one row per process, or per thread with --threads.
+#include "core/linux/processes.h"
 #include "core/plugin/plugin.h"
 #include "core/session/session.h"
-#include "core/plugin/cells.h"
-#include "core/linux/tasks.h"
 
 namespace memscope::linux_kernel {
 namespace {
 
-std::vector<Column> pslist_columns() {
-  return {
-      {"offset", ColumnType::Address, "address of the task_struct"},
-      {"pid", ColumnType::Int, "process ID (thread-group ID)"},
-      {"tid", ColumnType::Int, "thread ID (task_struct.pid)"},
-      {"ppid", ColumnType::Int, "parent's process ID (real_parent)"},
-      {"comm", ColumnType::String, "command name (at most 15 characters)"},
-      {"uid", ColumnType::UInt, "real user ID"},
-      {"gid", ColumnType::UInt, "real group ID"},
-      {"euid", ColumnType::UInt, "effective user ID"},
-      {"start_time", ColumnType::UInt, "start time, ns since boot"},
-      {"threads", ColumnType::UInt, "number of threads of the process"},
-      {"kernel_thread", ColumnType::Bool, "true for kernel threads (PF_KTHREAD)"},
-      {"state", ColumnType::String, "state as ps shows it (R, S, D, I, Z, ...)"},
+struct PslistRow {
+  Address offset{};
+  std::optional<int64_t> pid{}, tid{}, ppid{};
+  std::optional<std::string> comm{};
+  std::optional<uint32_t> uid{}, gid{}, euid{};
+  std::optional<uint64_t> start_time{};
+  uint64_t threads = 0;
+  std::optional<bool> kernel_thread{};
+  std::optional<std::string> state{};
+};
+
+const RowSchema<PslistRow> kPslistColumns{
+    {"offset", &PslistRow::offset, "address of the task_struct"},
+    {"pid", &PslistRow::pid, "process ID (thread-group ID)"},
+    {"tid", &PslistRow::tid, "thread ID (task_struct.pid)"},
+    {"ppid", &PslistRow::ppid, "parent's process ID (real_parent)"},
+    {"comm", &PslistRow::comm, "command name (at most 15 characters)"},
+    {"uid", &PslistRow::uid, "real user ID"},
+    {"gid", &PslistRow::gid, "real group ID"},
+    {"euid", &PslistRow::euid, "effective user ID"},
+    {"start_time", &PslistRow::start_time, "start time, ns since boot"},
+    {"threads", &PslistRow::threads, "number of threads of the process"},
+    {"kernel_thread", &PslistRow::kernel_thread, "true for kernel threads (PF_KTHREAD)"},
+    {"state", &PslistRow::state, "state as ps shows it (R, S, D, I, Z, ...)"},
+};
+
+PslistRow pslist_row(const Task& t, size_t threads) {
+  auto id = [&](uint32_t Credentials::*which) -> std::optional<uint32_t> {
+    if (!t.creds) return std::nullopt;
+    return (*t.creds).*which;
   };
+  return {.offset = Address{t.address},
+          .pid = t.pid,
+          .tid = t.tid,
+          .ppid = t.ppid,
+          .comm = t.comm,
+          .uid = id(&Credentials::uid),
+          .gid = id(&Credentials::gid),
+          .euid = id(&Credentials::euid),
+          .start_time = t.start_time,
+          .threads = threads,
+          .kernel_thread = t.kernel_thread,
+          .state = t.state};
 }
 
-Row pslist_row(const Task& t, size_t threads) {
-  std::optional<uint64_t> uid, gid, euid;
-  if (t.creds) {
-    uid = t.creds->uid;
-    gid = t.creds->gid;
-    euid = t.creds->euid;
-  }
-  return Row{{address_cell(t.address), cell(t.pid), cell(t.tid), cell(t.ppid), cell(t.comm), cell(uid), cell(gid),
-              cell(euid), cell(t.start_time), Value(static_cast<uint64_t>(threads)), cell(t.kernel_thread),
-              cell(t.state)},
-             {}};
-}
-
-void run_pslist(Session& session, const PluginArgs& args, Table& table) {
-  KernelView view = kernel_view(session);
-  TaskReader reader(view);
-  const std::set<int64_t> filter = pid_filter(args);
+void run_pslist(Session& session, const PluginArgs& args, Rows<PslistRow>& rows) {
+  ProcessWalk processes(kernel_view(session), rows.warnings(), PidFilter(args.ints("pid")));
   const bool per_thread = args.flag("threads");
-  for (uint64_t leader : reader.processes(table.warnings)) {
-    Task task = reader.read(leader, table.warnings);
-    if (!selected(filter, task.pid)) continue;
-    std::vector<uint64_t> threads = reader.threads(leader, table.warnings);
+  processes.for_each([&](const Task& task) {
     if (!per_thread) {
-      table.rows.push_back(pslist_row(task, threads.size()));
-      continue;
+      rows.add(pslist_row(task, processes.thread_count(task)));
+      return;
     }
-    for (uint64_t thread : threads)
-      table.rows.push_back(pslist_row(thread == leader ? task : reader.read(thread, table.warnings), threads.size()));
-  }
+    std::vector<Task> threads = processes.threads(task);
+    for (const Task& thread : threads) rows.add(pslist_row(thread, threads.size()));
+  });
 }
 
 }  // namespace
 
-MEMSCOPE_REGISTER(plugin_registry(), Plugin{
-    .info =
-        {
-            .name = "linux.pslist",
-            .description = "processes on the kernel's task list (init_task.tasks)",
-            .options = {{"threads", PluginOption::Kind::Flag, "one row per thread", false}, pid_option()},
-            .required_types = {"task_struct", "cred", "list_head"},
-            .required_symbols = {"init_task"},
-            .columns = pslist_columns(),
-        },
-    .run = run_pslist,
-});
+MEMSCOPE_REGISTER_PLUGIN(make_plugin(
+    PluginInfo{
+        .name = "linux.pslist",
+        .description = "processes on the kernel's task list (init_task.tasks)",
+        .options = {{"threads", PluginOption::Kind::Flag, "one row per thread", false}, pid_option()},
+        .required_types = {"task_struct", "cred", "list_head"},
+        .required_symbols = {"init_task"},
+    },
+    kPslistColumns, run_pslist));
 
 }  // namespace memscope::linux_kernel

@@ -4,11 +4,9 @@
 #include <algorithm>
 #include <map>
 
-#include "core/util/hex.h"
+#include "core/linux/processes.h"
 #include "core/plugin/plugin.h"
 #include "core/session/session.h"
-#include "core/plugin/cells.h"
-#include "core/linux/tasks.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -17,16 +15,22 @@ namespace {
 // must not turn into unbounded recursion here or in the renderers.
 constexpr size_t kMaxDepth = 256;
 
-std::vector<Column> pstree_columns() {
-  return {
-      {"pid", ColumnType::Int, "process ID (thread-group ID)"},
-      {"ppid", ColumnType::Int, "parent's process ID (real_parent)"},
-      {"comm", ColumnType::String, "command name"},
-      {"uid", ColumnType::UInt, "real user ID"},
-      {"threads", ColumnType::UInt, "number of threads"},
-      {"offset", ColumnType::Address, "address of the task_struct"},
-  };
-}
+struct PstreeRow {
+  std::optional<int64_t> pid{}, ppid{};
+  std::optional<std::string> comm{};
+  std::optional<uint32_t> uid{};
+  uint64_t threads = 0;
+  Address offset{};
+};
+
+const RowSchema<PstreeRow> kPstreeColumns{
+    {"pid", &PstreeRow::pid, "process ID (thread-group ID)"},
+    {"ppid", &PstreeRow::ppid, "parent's process ID (real_parent)"},
+    {"comm", &PstreeRow::comm, "command name"},
+    {"uid", &PstreeRow::uid, "real user ID"},
+    {"threads", &PstreeRow::threads, "number of threads"},
+    {"offset", &PstreeRow::offset, "address of the task_struct"},
+};
 
 struct Node {
   Task task;
@@ -34,44 +38,53 @@ struct Node {
   std::vector<size_t> children;  // indices into the node list, by pid
 };
 
-class TreeBuilder {
- public:
-  explicit TreeBuilder(std::vector<Node>& nodes) : nodes_(nodes) {}
-
-  Row build(size_t index, size_t depth) {
-    placed_[index] = true;
-    const Node& node = nodes_[index];
-    std::optional<uint64_t> uid;
-    if (node.task.creds) uid = node.task.creds->uid;
-    Row row{{cell(node.task.pid), cell(node.task.ppid), cell(node.task.comm), cell(uid),
-             Value(static_cast<uint64_t>(node.threads)), address_cell(node.task.address)},
-            {}};
-    for (size_t child : node.children) {
-      if (placed_[child]) continue;
-      if (depth + 1 >= kMaxDepth) continue;  // listed as a root by the caller
-      row.children.push_back(build(child, depth + 1));
-    }
-    return row;
-  }
-  bool placed(size_t index) const { return placed_.count(index) && placed_.at(index); }
-
- private:
-  std::vector<Node>& nodes_;
-  std::map<size_t, bool> placed_;
+// A node placed in the tree, with the nodes placed under it.
+struct Placed {
+  size_t node = 0;
+  std::vector<Placed> children;
 };
 
-void run_pstree(Session& session, const PluginArgs& args, Table& table) {
-  KernelView view = kernel_view(session);
-  TaskReader reader(view);
-  const std::set<int64_t> filter = pid_filter(args);
+// Places each node once, under the first parent that reaches it, at most
+// kMaxDepth deep.
+class TreeBuilder {
+ public:
+  explicit TreeBuilder(const std::vector<Node>& nodes) : nodes_(nodes), placed_(nodes.size(), false) {}
 
-  std::vector<Node> nodes;
-  for (uint64_t leader : reader.processes(table.warnings)) {
-    Node node;
-    node.task = reader.read(leader, table.warnings);
-    node.threads = reader.threads(leader, table.warnings).size();
-    nodes.push_back(std::move(node));
+  Placed place(size_t index, size_t depth) {
+    placed_[index] = true;
+    Placed out{index, {}};
+    for (size_t child : nodes_[index].children) {
+      if (placed_[child]) continue;
+      if (depth + 1 >= kMaxDepth) continue;  // listed as a root by the caller
+      out.children.push_back(place(child, depth + 1));
+    }
+    return out;
   }
+  bool placed(size_t index) const { return placed_[index]; }
+
+ private:
+  const std::vector<Node>& nodes_;
+  std::vector<bool> placed_;
+};
+
+Row tree_row(const std::vector<Node>& nodes, const Placed& placed, Rows<PstreeRow>& rows) {
+  const Node& node = nodes[placed.node];
+  const Task& t = node.task;
+  Row row = rows.row({.pid = t.pid,
+                      .ppid = t.ppid,
+                      .comm = t.comm,
+                      .uid = t.creds ? std::optional<uint32_t>(t.creds->uid) : std::nullopt,
+                      .threads = node.threads,
+                      .offset = Address{t.address}});
+  for (const Placed& child : placed.children) row.children.push_back(tree_row(nodes, child, rows));
+  return row;
+}
+
+void run_pstree(Session& session, const PluginArgs& args, Rows<PstreeRow>& rows) {
+  // Every process, to build the whole tree; --pid then picks subtrees.
+  ProcessWalk processes(kernel_view(session), rows.warnings());
+  std::vector<Node> nodes;
+  processes.for_each([&](const Task& task) { nodes.push_back(Node{task, processes.thread_count(task), {}}); });
   std::sort(nodes.begin(), nodes.end(), [](const Node& a, const Node& b) {
     return a.task.pid.value_or(INT64_MAX) < b.task.pid.value_or(INT64_MAX);
   });
@@ -88,53 +101,54 @@ void run_pstree(Session& session, const PluginArgs& args, Table& table) {
   }
 
   TreeBuilder builder(nodes);
-  std::vector<Row> roots;
+  std::vector<Placed> roots;
   for (size_t i = 0; i < nodes.size(); ++i)
-    if (!has_parent[i]) roots.push_back(builder.build(i, 0));
+    if (!has_parent[i]) roots.push_back(builder.place(i, 0));
   // Whatever is left sits on a cycle of parent links (or below the depth
   // limit): list it rather than lose it.
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (builder.placed(i)) continue;
-    table.warnings.push_back(nodes[i].task.label() + ": its ancestors form a cycle or a chain deeper than " +
-                               std::to_string(kMaxDepth) + " levels; listed as a root");
-    roots.push_back(builder.build(i, 0));
+    rows.warnings().add(nodes[i].task.label() + ": its ancestors form a cycle or a chain deeper than " +
+                        std::to_string(kMaxDepth) + " levels; listed as a root");
+    roots.push_back(builder.place(i, 0));
   }
-  // --pid keeps the subtrees rooted at the chosen processes.
+
+  // --pid keeps the subtrees rooted at the chosen processes (the topmost
+  // one where a chosen process lies under another).
+  PidFilter filter(args.ints("pid"));
   if (!filter.empty()) {
-    std::vector<Row> chosen;
-    std::vector<const Row*> stack;
-    for (const Row& r : roots) stack.push_back(&r);
+    std::vector<bool> chosen(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) chosen[i] = filter.matches(nodes[i].task.pid);
+    filter.report_unmatched(rows.warnings(), "on the task list");
+    std::vector<Placed> kept;
+    std::vector<const Placed*> stack;
+    for (const Placed& r : roots) stack.push_back(&r);
     while (!stack.empty()) {
-      const Row* r = stack.back();
+      const Placed* p = stack.back();
       stack.pop_back();
-      const auto* pid = std::get_if<int64_t>(&r->cells[0]);
-      if (pid && filter.count(*pid)) {
-        chosen.push_back(*r);
+      if (chosen[p->node]) {
+        kept.push_back(*p);
         continue;
       }
-      for (const Row& c : r->children) stack.push_back(&c);
+      for (const Placed& c : p->children) stack.push_back(&c);
     }
-    std::sort(chosen.begin(), chosen.end(), [](const Row& a, const Row& b) {
-      return std::get<int64_t>(a.cells[0]) < std::get<int64_t>(b.cells[0]);
-    });
-    roots = std::move(chosen);
+    // Nodes are sorted by pid, so their indices are too.
+    std::sort(kept.begin(), kept.end(), [](const Placed& a, const Placed& b) { return a.node < b.node; });
+    roots = std::move(kept);
   }
-  table.rows = std::move(roots);
+  for (const Placed& root : roots) rows.add(tree_row(nodes, root, rows));
 }
 
 }  // namespace
 
-MEMSCOPE_REGISTER(plugin_registry(), Plugin{
-    .info =
-        {
-            .name = "linux.pstree",
-            .description = "processes of the task list as a parent/child tree",
-            .options = {{"pid", PluginOption::Kind::Int, "only the subtree of this PID (repeatable)", true}},
-            .required_types = {"task_struct", "cred", "list_head"},
-            .required_symbols = {"init_task"},
-            .columns = pstree_columns(),
-        },
-    .run = run_pstree,
-});
+MEMSCOPE_REGISTER_PLUGIN(make_plugin(
+    PluginInfo{
+        .name = "linux.pstree",
+        .description = "processes of the task list as a parent/child tree",
+        .options = {pid_option("only the subtrees of the processes with these PIDs")},
+        .required_types = {"task_struct", "cred", "list_head"},
+        .required_symbols = {"init_task"},
+    },
+    kPstreeColumns, run_pstree));
 
 }  // namespace memscope::linux_kernel
