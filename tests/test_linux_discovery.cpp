@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -19,11 +21,13 @@
 #include "core/types/profile.h"
 #include "core/layers/x86_64_paging.h"
 #include "core/layers/format_registry.h"
+#include "core/session/session.h"
 #include "memscope/kvm.h"
 #include "profiles/btf/isf_from_btf.h"
 #include "profiles/isf/isf_loader.h"
 #include "support/buffer_space.h"
 #include "support/fixtures.h"
+#include "support/synthetic_linux.h"
 #include "support/temp_file.h"
 
 using namespace memscope;
@@ -238,7 +242,9 @@ TEST_CASE("synthetic: a profile and a banner give the shifts / DTB and banner") 
     check_found(info, k);
     CHECK(info.banner == kBannerText);
     CHECK(info.os_release == kRelease);
-    CHECK(info.method == "banner scan");
+    // The kernel is loaded 2 MiB-aligned: the probe of linux_banner's
+    // possible places finds it without scanning.
+    CHECK(info.method == "banner probe");
     CHECK(info.banner_address == kBanner + vshift);
     CHECK(info.banner_physical == k.phys(kBanner));
     REQUIRE(info.banners_found.size() == 1);
@@ -313,20 +319,27 @@ TEST_CASE("synthetic: a profile without a page-table root symbol cannot locate /
 }
 
 TEST_CASE("synthetic: two banners / the fake one first at the right page offset / the real one wins") {
-  Synthetic k;
-  BufferSpace space;
-  build_kernel(space, k);
-  // Same page offset as linux_banner, one page below: a candidate physical
-  // shift with nothing behind it.
-  std::string fake = "Linux version 9.9.9-evil (mallory) #666";
-  space.put_string(k.phys(kBanner) - 0x100000, fake);
-  auto profile = synthetic_profile();
-  LinuxKernelInfo info = discover_linux_kernel(space, ImageNotes{}, profile.get(), small_options());
-  check_found(info, k);
-  CHECK(info.banner == kBannerText);
-  REQUIRE(info.banners_found.size() == 2);
-  CHECK(info.banners_found[0] == fake);
-  CHECK(info.banners_found[1] == kBannerText);
+  // Same page offset as linux_banner, below it: a candidate physical shift
+  // with nothing behind it. 1 MiB below, only the scan sees it; 2 MiB
+  // below, the probe tries it first.
+  for (uint64_t below : {0x100000, 0x200000}) {
+    INFO("fake banner " << hex(below) << " below the real one");
+    Synthetic k;
+    BufferSpace space;
+    build_kernel(space, k);
+    std::string fake = "Linux version 9.9.9-evil (mallory) #666";
+    space.put_string(k.phys(kBanner) - below, fake);
+    auto profile = synthetic_profile();
+    DiscoveryOptions options = small_options();
+    options.list_all_banners = true;
+    LinuxKernelInfo info = discover_linux_kernel(space, ImageNotes{}, profile.get(), options);
+    check_found(info, k);
+    CHECK(info.banner == kBannerText);
+    CHECK(info.method == "banner probe");
+    REQUIRE(info.banners_found.size() == 2);
+    CHECK(info.banners_found[0] == fake);
+    CHECK(info.banners_found[1] == kBannerText);
+  }
 }
 
 TEST_CASE("synthetic: a banner with no page tables behind it is not a kernel") {
@@ -473,6 +486,155 @@ TEST_CASE("synthetic: the profile must agree with VMCOREINFO") {
                     Catch::Contains("differs from the profile's"));
 }
 
+// --- Discovery once: a kernel found without a profile, confirmed with one ----
+
+TEST_CASE("synthetic: a kernel found without a profile is confirmed with the profile / or refused") {
+  Synthetic k;
+  BufferSpace space;
+  build_kernel(space, k);
+  space.put_string(0x100000, vmcoreinfo_text(k));
+  LinuxKernelInfo found = discover_linux_kernel(space, ImageNotes{}, nullptr, small_options());
+  auto profile = synthetic_profile();
+  std::optional<LinuxKernelInfo> confirmed = confirm_linux_kernel(space, found, *profile, small_options());
+  REQUIRE(confirmed);
+  check_found(*confirmed, k);
+  CHECK(confirmed->method == "vmcoreinfo in memory");  // how it was found, still
+  CHECK_THAT(confirmed->method_detail, Catch::Contains("confirmed with the profile"));
+  CHECK(confirmed->banner == kBannerText);
+  CHECK(confirmed->banner_address == kBanner + k.virtual_shift);  // read at the profile's linux_banner
+  // The same answer as discovery with the profile (by whatever evidence).
+  LinuxKernelInfo direct = discover_linux_kernel(space, ImageNotes{}, profile.get(), small_options());
+  CHECK(hex(direct.dtb) == hex(confirmed->dtb));
+  CHECK(hex(direct.virtual_shift) == hex(confirmed->virtual_shift));
+  CHECK(hex(direct.physical_shift) == hex(confirmed->physical_shift));
+
+  ProfileParts other_banner;
+  other_banner.banner = "Linux version 1.0 (someone else)";
+  CHECK_FALSE(confirm_linux_kernel(space, found, *synthetic_profile(other_banner), small_options()));
+  // A profile whose page-table root VMCOREINFO contradicts.
+  ProfileBuilder b("another build");
+  b.metadata().banner = kBannerText;
+  b.add_symbol("init_top_pgt", kTopPgt + 0x1000);
+  b.add_symbol("linux_banner", kBanner);
+  CHECK_FALSE(confirm_linux_kernel(space, found, *b.finish(), small_options()));
+}
+
+TEST_CASE("synthetic: a kernel found from notes without VMCOREINFO is confirmed by the profile's symbols") {
+  // Found with one profile by a banner scan, then checked with another
+  // profile of the same build: no VMCOREINFO to compare, the shifts are
+  // validated through the page tables.
+  Synthetic k;
+  BufferSpace space;
+  build_kernel(space, k);
+  auto profile = synthetic_profile();
+  LinuxKernelInfo found = discover_linux_kernel(space, ImageNotes{}, profile.get(), small_options());
+  REQUIRE_FALSE(found.vmcoreinfo);
+  std::optional<LinuxKernelInfo> confirmed = confirm_linux_kernel(space, found, *profile, small_options());
+  REQUIRE(confirmed);
+  check_found(*confirmed, k);
+  CHECK(confirmed->method == found.method);
+  Synthetic elsewhere = k;
+  elsewhere.virtual_shift += 0x200000;
+  found.virtual_shift = elsewhere.virtual_shift;  // a stale answer: linux_banner does not read back
+  CHECK_FALSE(confirm_linux_kernel(space, found, *profile, small_options()));
+}
+
+namespace {
+
+// A synthetic image and its profile in a symbols folder, opened in a
+// Session either way a user can: -s folder or -p file.
+struct SessionOnDisk {
+  memscope::test::TempDir dir{"discovery-session"};
+  std::string image, profile, symbols;
+  SessionOnDisk(memscope::test::SyntheticLinux& kernel, const std::string& format,
+                const std::function<void(nlohmann::json&)>& edit_profile = {}) {
+    image = dir.file("image." + format);
+    if (format == "elf")
+      kernel.write_elf(image);
+    else
+      kernel.write_raw(image);
+    symbols = dir.file("symbols");
+    std::filesystem::create_directories(symbols);
+    profile = symbols + "/kernel.json";
+    nlohmann::json isf = kernel.profile_json();
+    if (edit_profile) edit_profile(isf);
+    std::ofstream(profile) << isf.dump();
+  }
+  SessionOptions options(bool with_p) const {
+    SessionOptions o;
+    o.image = image;
+    o.use_profile_cache = false;
+    if (with_p)
+      o.profile = profile;
+    else
+      o.symbol_dirs = {symbols};
+    return o;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("session: discovery runs once / with -s (the banner's discovery is confirmed) and with -p") {
+  memscope::test::SyntheticLinux kernel;
+  SessionOnDisk disk(kernel, "elf");
+  for (bool with_p : {false, true}) {
+    INFO((with_p ? "-p" : "-s"));
+    Session session(disk.options(with_p));
+    CHECK(session.discovery_runs() == 0);
+    const LinuxKernelInfo& info = session.kernel();
+    CHECK(session.has_profile());
+    CHECK(session.discovery_runs() == 1);
+    CHECK(hex(info.dtb) == hex(kernel.dtb()));
+    CHECK(hex(info.virtual_shift) == hex(kernel.options().virtual_shift));
+    CHECK(info.method == "vmcoreinfo note");
+    CHECK(info.banner == kernel.banner());
+    CHECK(info.banner_address == kernel.symbol_address("linux_banner"));
+    if (!with_p) CHECK_THAT(info.method_detail, Catch::Contains("confirmed with the profile"));
+    // Everything after that uses the same answer.
+    CHECK(session.symbol_address("init_task") == kernel.symbol_address("init_task"));
+    session.kernel_space();
+    CHECK(session.discovery_runs() == 1);
+  }
+}
+
+TEST_CASE("session: without -p or -s the search that looked for a profile is the answer") {
+  memscope::test::SyntheticLinux kernel;
+  SessionOnDisk disk(kernel, "elf");
+  SessionOptions options = disk.options(false);
+  options.symbol_dirs = {disk.dir.file("empty")};
+  std::filesystem::create_directories(options.symbol_dirs.front());
+  Session session(options);
+  CHECK(hex(session.kernel().dtb) == hex(kernel.dtb()));
+  CHECK_FALSE(session.has_profile());
+  CHECK(session.discovery_runs() == 1);
+}
+
+TEST_CASE("session: a kernel the chosen profile does not fit is searched again with the profile") {
+  memscope::test::SyntheticLinux kernel;
+  {
+    // The banner matches (so -s chooses it) but the page-table root is
+    // another build's: the first answer cannot be confirmed.
+    SessionOnDisk disk(kernel, "elf", [](nlohmann::json& isf) {
+      auto& address = isf["symbols"]["init_top_pgt"]["address"];
+      address = address.get<uint64_t>() + 0x1000;
+    });
+    Session session(disk.options(false));
+    CHECK_THROWS_WITH(session.kernel(), Catch::Contains("no Linux kernel found"));
+    CHECK(session.has_profile());
+    CHECK(session.discovery_runs() == 2);
+  }
+  {
+    // No VMCOREINFO anywhere (raw image): nothing is found without a
+    // profile; the banners that scan saw choose the profile, which finds
+    // the kernel.
+    SessionOnDisk disk(kernel, "raw");
+    Session session(disk.options(false));
+    CHECK(hex(session.kernel().dtb) == hex(kernel.dtb()));
+    CHECK(session.has_profile());
+    CHECK(session.discovery_runs() == 2);
+  }
+}
+
 TEST_CASE("synthetic: a CPU's CR3 locates profile symbols when nothing else does") {
   Synthetic k;
   BufferSpace space;
@@ -615,7 +777,7 @@ TEST_CASE("fixture: discovery on every format / with and without notes and profi
         } else if (!profile) {
           CHECK(info.method == "vmcoreinfo in memory");
         } else {
-          CHECK((info.method == "banner scan" || info.method == "vmcoreinfo in memory"));
+          CHECK(info.method == "banner probe");
         }
       }
   }

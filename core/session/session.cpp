@@ -6,6 +6,7 @@
 #include "core/linux/discovery/discovery.h"
 #include "core/util/sha256.h"
 #include "core/layers/format_registry.h"
+#include "core/layers/mapped_file.h"
 #include "core/session/profile_source.h"
 
 namespace memscope {
@@ -24,6 +25,30 @@ DiscoveryOptions Session::discovery_options() const {
   return options;
 }
 
+const LinuxKernelInfo* Session::kernel_without_profile() {
+  if (!unprofiled_tried_) {
+    unprofiled_tried_ = true;
+    ++discovery_runs_;
+    try {
+      unprofiled_kernel_ = discover_linux_kernel(physical(), image_->notes(), nullptr, discovery_options());
+    } catch (const KernelNotFound& e) {
+      unprofiled_error_ = e;
+    } catch (const Error& e) {
+      unprofiled_error_ = KernelNotFound(e.what(), {});  // no banners known
+    }
+  }
+  return unprofiled_kernel_ ? &*unprofiled_kernel_ : nullptr;
+}
+
+std::vector<std::string> Session::image_banners() {
+  // The banner of the kernel that discovery validates without a profile
+  // (VMCOREINFO, CPU notes); else the banners its memory scan saw, which
+  // are every banner in memory.
+  if (const LinuxKernelInfo* found = kernel_without_profile(); found && !found->banner.empty()) return {found->banner};
+  if (unprofiled_error_ && !unprofiled_error_->banners().empty()) return unprofiled_error_->banners();
+  return find_linux_banners(physical());
+}
+
 void Session::load_profile() {
   if (profile_tried_) return;
   profile_tried_ = true;
@@ -33,16 +58,10 @@ void Session::load_profile() {
   request.profile_path = options_.profile;
   request.symbol_dirs = options_.symbol_dirs;
   request.use_cache = options_.use_profile_cache;
-  // The banner of the kernel that discovery validates without a profile
-  // (VMCOREINFO, CPU notes), else every banner in memory.
   request.banners = [&]() -> const std::vector<std::string>& {
     if (!banners_found) {
       banners_found = true;
-      try {
-        banners = {discover_linux_kernel(physical(), image_->notes(), nullptr, discovery_options()).banner};
-      } catch (const Error&) {
-        banners = find_linux_banners(physical());
-      }
+      banners = image_banners();
     }
     return banners;
   };
@@ -73,7 +92,18 @@ const LinuxKernelInfo& Session::kernel() {
   if (kernel_error_) throw Error(*kernel_error_);
   try {
     const Profile* profile = has_profile() ? profile_.get() : nullptr;
-    kernel_ = discover_linux_kernel(physical(), image_->notes(), profile, discovery_options());
+    if (unprofiled_tried_ && !profile) {
+      // Choosing a profile searched without one, and none was chosen: that
+      // search's answer is the answer.
+      if (!unprofiled_kernel_) throw *unprofiled_error_;
+      kernel_ = *unprofiled_kernel_;
+    } else if (unprofiled_kernel_) {
+      kernel_ = confirm_linux_kernel(physical(), *unprofiled_kernel_, *profile, discovery_options());
+    }
+    if (!kernel_) {
+      ++discovery_runs_;
+      kernel_ = discover_linux_kernel(physical(), image_->notes(), profile, discovery_options());
+    }
   } catch (const std::exception& e) {
     kernel_error_ = e.what();
     throw;

@@ -60,7 +60,10 @@ class Session {
   const std::optional<ProfileChoice>& profile_choice() const { return profile_choice_; }
 
   // Where the kernel is (discovered on first call); throws memscope::Error
-  // "no Linux kernel found ..." when discovery fails.
+  // "no Linux kernel found ..." when discovery fails. Discovery searches the
+  // image once: when it already ran without a profile (to find the banner
+  // that chose the profile), its answer is confirmed with the profile by a
+  // few reads, and the image is searched again only if that fails.
   const LinuxKernelInfo& kernel();
   bool has_kernel();  // false instead of throwing
   // The kernel's virtual address space.
@@ -76,6 +79,11 @@ class Session {
   // (`cr3`: the physical address of its pgd).
   std::unique_ptr<X86_64Paging> process_space(uint64_t cr3, const std::string& name);
 
+  // How many times kernel discovery searched the image so far: 1 for a
+  // found kernel, 2 only when the kernel found without a profile did not
+  // fit the profile its banner chose. For tests and diagnostics.
+  unsigned discovery_runs() const { return discovery_runs_; }
+
   // Names the evidence for saved overlays: path, size and a fingerprint of
   // the file's first and last MiB.
   ImageIdentity image_identity() const;
@@ -83,6 +91,12 @@ class Session {
  private:
   void load_profile();
   DiscoveryOptions discovery_options() const;
+  // Discovery without a profile, run at most once; nullptr when it failed
+  // (the error is kept in unprofiled_error_).
+  const LinuxKernelInfo* kernel_without_profile();
+  // The banners that choose a profile: the unprofiled kernel's, else every
+  // banner in memory.
+  std::vector<std::string> image_banners();
 
   SessionOptions options_;
   std::unique_ptr<PhysicalLayer> image_;
@@ -93,6 +107,10 @@ class Session {
   bool profile_tried_ = false;
   std::optional<LinuxKernelInfo> kernel_;
   std::optional<std::string> kernel_error_;
+  bool unprofiled_tried_ = false;
+  std::optional<LinuxKernelInfo> unprofiled_kernel_;
+  std::optional<KernelNotFound> unprofiled_error_;
+  unsigned discovery_runs_ = 0;
   std::unique_ptr<X86_64Paging> kernel_space_;
 };
 

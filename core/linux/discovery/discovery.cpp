@@ -208,17 +208,54 @@ class Discovery {
     }
     evidence_.push_back(note);
 
+    if (options_.scan_memory && !found) found = probe_banner();
     if (options_.scan_memory && (!found || options_.list_all_banners)) scan(found);
     if (!found && options_.use_notes) found = try_cpu_notes();
     if (!found) {
       std::string message = "no Linux kernel found in " + image_ + ": tried ";
       for (size_t i = 0; i < evidence_.size(); ++i) message += (i ? "; " : "") + evidence_[i].summary();
-      if (!banners_.empty()) {
+      std::vector<std::string> banners = banners_in_address_order();
+      if (!banners.empty()) {
         message += "; banners seen: ";
-        for (size_t i = 0; i < banners_.size() && i < 3; ++i) message += (i ? ", \"" : "\"") + banners_[i] + "\"";
+        for (size_t i = 0; i < banners.size() && i < 3; ++i) message += (i ? ", \"" : "\"") + banners[i] + "\"";
       }
-      throw Error(message);
+      throw KernelNotFound(message, std::move(banners));
     }
+    return finish(std::move(*found));
+  }
+
+  // A kernel found earlier without this profile: the candidate it came
+  // from, validated again with the profile's facts, and nothing searched.
+  std::optional<LinuxKernelInfo> confirm(const LinuxKernelInfo& earlier) {
+    Why why;
+    std::optional<Found> found;
+    std::string checks;
+    if (earlier.vmcoreinfo && earlier.vmcoreinfo->plausible()) {
+      // The same phys_base and paging mode; with the profile, validation
+      // also compares the page-table root and reads linux_banner.
+      uint64_t phys_base = earlier.physical_shift - earlier.virtual_shift;
+      found = validate_vmcoreinfo(*earlier.vmcoreinfo, phys_base, earlier.paging_levels, why);
+      if (facts_.top_page_table)
+        checks = earlier.vmcoreinfo->kernel_offset
+                     ? "the profile's " + facts_.top_page_table_name + " + KERNELOFFSET is VMCOREINFO's"
+                     : "virtual shift from the profile's " + facts_.top_page_table_name;
+      if (facts_.linux_banner) checks += std::string(checks.empty() ? "" : ", and ") + "its linux_banner reads back";
+    } else if (facts_.top_page_table) {
+      X86_64Paging paging(physical_, earlier.dtb, earlier.paging_levels, "", kProbeCachePages);
+      found = validate_shifts(paging, earlier.physical_shift, earlier.virtual_shift, why);
+      if (found) checks = found->detail;
+    }
+    if (!found) return std::nullopt;
+    found->method = earlier.method;
+    found->detail = earlier.method_detail + "; confirmed with the profile" + (checks.empty() ? "" : " (" + checks + ")") +
+                    " instead of searching again";
+    if (found->banner.empty()) {
+      // The profile has no linux_banner: keep the one found without it.
+      found->banner = earlier.banner;
+      found->banner_address = earlier.banner_address;
+      found->banner_physical = earlier.banner_physical;
+    }
+    for (const std::string& banner : earlier.banners_found) note_banner(banners_.size(), banner);
     return finish(std::move(*found));
   }
 
@@ -513,11 +550,73 @@ class Discovery {
     return std::nullopt;
   }
 
+  // --- The banner probe -------------------------------------------------
+
+  // With a profile, linux_banner can only be at a 2 MiB step from its
+  // link-time place: the kernel is loaded 2 MiB-aligned (head64.c stops
+  // otherwise) and linked 2 MiB-aligned. Reading the banner's first bytes at
+  // each such place the image holds, lowest first, touches one page per
+  // 2 MiB instead of every page up to the kernel, and usually ends at the
+  // first place. Candidates are validated as the scan's are, with the same
+  // bound (max_candidates); the scan still runs if none validates, and does
+  // not validate the same shift again.
+  std::optional<Found> probe_banner() {
+    Evidence evidence{"linux_banner at 2 MiB-aligned load addresses"};
+    std::optional<Found> found;
+    if (!facts_.linux_banner || !facts_.top_page_table) {
+      evidence.note = has_profile_ ? "the profile lacks linux_banner or init_top_pgt" : "no profile";
+      evidence_.push_back(evidence);
+      return found;
+    }
+    const uint64_t link_offset = *facts_.linux_banner - kStartKernelMap;
+    std::vector<Range> ranges;
+    physical_.ranges([&](const Range& r) {
+      ranges.push_back(r);
+      return true;
+    });
+    uint64_t probes = 0;
+    for (const Range& r : ranges) {
+      uint64_t first = (r.start & ~(kLargePage - 1)) + (link_offset & (kLargePage - 1));
+      if (first < r.start) first += kLargePage;
+      for (uint64_t at = first; !found && at >= first && at - r.start < r.size; at += kLargePage) {
+        if (++probes > kMaxSelfMapCandidates || evidence.tried >= options_.max_candidates) break;
+        char head[kBannerMarker.size()];
+        if (physical_.read(at, head, sizeof head).done != sizeof head ||
+            std::string_view(head, sizeof head) != kBannerMarker)
+          continue;
+        std::string banner = read_banner(physical_, at);
+        if (!looks_like_linux_banner(banner)) continue;
+        note_banner(at, banner);
+        uint64_t shift = at - link_offset;
+        if (!shifts_tried_.insert(shift).second) continue;
+        found = try_physical_shift(shift, "banner probe",
+                                   "banner at physical " + hex(at) + " (linux_banner's place for a 2 MiB-aligned load)",
+                                   evidence);
+      }
+      if (found) break;
+    }
+    if (!found && evidence.tried == 0) evidence.note = std::to_string(probes) + " place(s) read, no banner there";
+    evidence_.push_back(evidence);
+    return found;
+  }
+
   // --- The memory scan --------------------------------------------------
 
-  void note_banner(const std::string& banner) {
-    if (banners_.size() >= options_.max_banners_listed) return;
-    if (std::find(banners_.begin(), banners_.end(), banner) == banners_.end()) banners_.push_back(banner);
+  void note_banner(uint64_t address, const std::string& banner) {
+    auto same = std::find_if(banners_.begin(), banners_.end(), [&](const auto& seen) { return seen.second == banner; });
+    if (same != banners_.end()) {
+      same->first = std::min(same->first, address);
+      return;
+    }
+    if (banners_.size() < options_.max_banners_listed) banners_.emplace_back(address, banner);
+  }
+
+  std::vector<std::string> banners_in_address_order() const {
+    auto ordered = banners_;
+    std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::string> out;
+    for (auto& [address, banner] : ordered) out.push_back(std::move(banner));
+    return out;
   }
 
   void scan(std::optional<Found>& found) {
@@ -537,7 +636,6 @@ class Discovery {
     if (!banners_locate) banners.note = has_profile_ ? "the profile lacks linux_banner or init_top_pgt" : "no profile";
     if (!swapper_locates)
       tasks.note = has_profile_ ? "the profile lacks init_task, task_struct.comm or init_top_pgt" : "no profile";
-    std::set<uint64_t> shifts_tried;
     size_t vmcoreinfo_texts = 0, texts_read = 0;
 
     auto visit = [&](const ScanHit& hit) -> bool {
@@ -564,20 +662,20 @@ class Discovery {
           uint64_t link_offset = banners_locate ? *facts_.linux_banner - kStartKernelMap : 0;
           bool locates = banners_locate && (hit.address - link_offset) % kPage == 0;
           uint64_t shift = hit.address - link_offset;
-          bool will_try = locates && !found && banners.tried < options_.max_candidates && !shifts_tried.count(shift);
+          bool will_try = locates && !found && banners.tried < options_.max_candidates && !shifts_tried_.count(shift);
           if (banners_.size() >= options_.max_banners_listed && !will_try) return true;
           std::string banner = read_banner(physical_, hit.address);
           if (!looks_like_linux_banner(banner)) return true;
-          note_banner(banner);
+          note_banner(hit.address, banner);
           if (!will_try) return true;
-          shifts_tried.insert(shift);
+          shifts_tried_.insert(shift);
           found = try_physical_shift(shift, "banner scan", "banner at physical " + hex(hit.address), banners);
           break;
         }
         case kSwapper: {
           if (found || tasks.tried >= options_.max_candidates) return true;
           uint64_t shift = hit.address - *facts_.comm_offset - (*facts_.init_task - kStartKernelMap);
-          if (!shifts_tried.insert(shift).second) return true;
+          if (!shifts_tried_.insert(shift).second) return true;
           found = try_physical_shift(shift, "init_task scan",
                                      "\"swapper/0\" at physical " + hex(hit.address) + " (init_task.comm)", tasks);
           break;
@@ -714,7 +812,7 @@ class Discovery {
     if (!info.banner.empty() && linux_release_of(info.banner) != info.os_release)
       info.warnings.push_back("banner release \"" + linux_release_of(info.banner) + "\" differs from OSRELEASE \"" +
                               info.os_release + "\"");
-    info.banners_found = banners_;
+    info.banners_found = banners_in_address_order();
     if (!info.banner.empty() &&
         std::find(info.banners_found.begin(), info.banners_found.end(), info.banner) == info.banners_found.end())
       info.banners_found.push_back(info.banner);
@@ -728,9 +826,13 @@ class Discovery {
   const DiscoveryOptions& options_;
   std::string image_;
   std::vector<Evidence> evidence_;
-  std::vector<std::string> banners_;
+  // Distinct banners seen, with the lowest address each was seen at: the
+  // probe and the scan see them in different orders.
+  std::vector<std::pair<uint64_t, std::string>> banners_;
   // VMCOREINFO texts already validated (the note's text is also in RAM).
   std::set<std::string> texts_seen_;
+  // Physical shifts already validated (the probe's are the scan's first).
+  std::set<uint64_t> shifts_tried_;
   int self_map_searches_ = 0;
 };
 
@@ -750,6 +852,13 @@ LinuxKernelInfo discover_linux_kernel(AddressSpace& physical, const ImageNotes& 
 
 LinuxKernelInfo discover_linux_kernel(PhysicalLayer& layer, const Profile* profile, const DiscoveryOptions& options) {
   return discover_linux_kernel(layer, layer.notes(), profile, options);
+}
+
+std::optional<LinuxKernelInfo> confirm_linux_kernel(AddressSpace& physical, const LinuxKernelInfo& found,
+                                                    const Profile& profile, const DiscoveryOptions& options) {
+  if (found.paging_levels != 4 && found.paging_levels != 5) return std::nullopt;
+  const ImageNotes no_notes;  // the candidate is given: nothing to look up
+  return Discovery(physical, no_notes, &profile, options, options.image_name).confirm(found);
 }
 
 }  // namespace memscope

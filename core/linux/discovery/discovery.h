@@ -4,12 +4,14 @@
 //
 // Evidence, in order (the first that validates wins, and scanning stops):
 //  1. The container's VMCOREINFO note (ELF/kdump).
-//  2. One parallel scan of physical memory for
+//  2. With a profile, linux_banner read at each place a 2 MiB-aligned load
+//     can put it (one page per 2 MiB, lowest first).
+//  3. One parallel scan of physical memory for
 //     - "OSRELEASE=": the kernel's own VMCOREINFO copy in RAM;
 //     - "Linux version ": banners (with a profile: at linux_banner's page
 //       offset, giving the physical shift);
 //     - "swapper/0" at init_task.comm's page offset (with a profile).
-//  3. The CPU notes' CR3 (QEMU ELF), to translate profile symbols.
+//  4. The CPU notes' CR3 (QEMU ELF), to translate profile symbols.
 // Nothing is believed until it is validated through a page-table
 // translation: the kernel's page table must map its own virtual address to
 // itself, and linux_banner (or init_uts_ns, or init_task.comm) must read back
@@ -21,10 +23,12 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/layers/address_space.h"
 #include "core/layers/image_notes.h"
 #include "core/linux/discovery/kernel_info.h"
+#include "core/util/error.h"
 
 namespace memscope {
 
@@ -34,7 +38,8 @@ class PhysicalLayer;
 struct DiscoveryOptions {
   // Use the container's VMCOREINFO note and CPU registers.
   bool use_notes = true;
-  // Scan physical memory (VMCOREINFO in RAM, banners, swapper/0).
+  // Search physical memory: the banner probe, then the scan (VMCOREINFO in
+  // RAM, banners, swapper/0).
   bool scan_memory = true;
   // Keep scanning after success to list every banner in the image (for
   // `memscope info`); the answer does not change.
@@ -59,12 +64,37 @@ inline constexpr uint64_t kStartKernelMap = 0xffffffff80000000ull;
 // in the first GiB above __START_KERNEL_map.
 inline constexpr uint64_t kKernelImageSpan = uint64_t{1} << 30;
 
+// What discovery throws when nothing validates. The message is "no Linux
+// kernel found in <image>: <what was tried>"; banners() lists the distinct
+// banners the memory scan saw (address order, capped), which can still
+// choose a profile without scanning again.
+class KernelNotFound : public Error {
+ public:
+  KernelNotFound(const std::string& message, std::vector<std::string> banners)
+      : Error(message), banners_(std::move(banners)) {}
+  const std::vector<std::string>& banners() const { return banners_; }
+
+ private:
+  std::vector<std::string> banners_;
+};
+
 // `physical` is the image's physical address space (a format layer, or an
-// overlay on it); `profile` may be null. Throws memscope::Error
-// "no Linux kernel found in <image>: <what was tried>" when nothing
+// overlay on it); `profile` may be null. Throws KernelNotFound when nothing
 // validates.
 LinuxKernelInfo discover_linux_kernel(AddressSpace& physical, const ImageNotes& notes, const Profile* profile,
                                       const DiscoveryOptions& options = {});
+
+// A kernel found without a profile (`found`, from discover_linux_kernel),
+// checked against `profile` the way discovery validates a candidate, with
+// no search: a handful of reads through found.dtb's page table (the
+// profile's page-table root must agree with VMCOREINFO's and map itself,
+// linux_banner must read back the profile's banner). Returns the kernel
+// completed with what the profile knows (linux_banner's address; the
+// virtual shift when VMCOREINFO has no KERNELOFFSET), its method unchanged
+// and the check added to method_detail; or nullopt when the profile does
+// not fit this kernel (then run discover_linux_kernel with the profile).
+std::optional<LinuxKernelInfo> confirm_linux_kernel(AddressSpace& physical, const LinuxKernelInfo& found,
+                                                    const Profile& profile, const DiscoveryOptions& options = {});
 
 // Same, with the layer's own notes and path.
 LinuxKernelInfo discover_linux_kernel(PhysicalLayer& layer, const Profile* profile,

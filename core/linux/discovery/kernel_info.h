@@ -24,7 +24,7 @@ struct LinuxKernelInfo {
   uint64_t dtb = 0;
   int paging_levels = 4;
   // How it was found: "vmcoreinfo note", "vmcoreinfo in memory",
-  // "banner scan", "init_task scan", "cpu note", "manual".
+  // "banner probe", "banner scan", "init_task scan", "cpu note", "manual".
   std::string method;
   // One line on the evidence and the validation behind `method`.
   std::string method_detail;
