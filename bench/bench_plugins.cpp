@@ -1,17 +1,26 @@
-// Speed of the Linux process and module plugins, end to end: the wall time
-// of `memscope linux.<plugin> -f IMAGE -p PROFILE -o json` from process
-// start to exit (profile already in the binary cache), for each image given
-// and for a 64 GiB sparse raw image built here from the first raw one (the
-// image size must not matter). Then, in this process, where the time goes:
-// opening the image, loading the profile, finding the kernel, the plugin.
+// Speed and memory of the Linux plugins, per plugin and image:
+//
+//  - end to end: the wall time of a fresh `memscope linux.<plugin> -f IMAGE
+//    -p PROFILE -o json` process from start to exit (min / median / max
+//    over --runs runs, after one warm-up run that fills the binary profile
+//    cache and the page cache), and the peak RSS of that process;
+//  - the plugin alone: in this process, on a session whose image is open,
+//    profile loaded and kernel found, the time of run_plugin only (its first
+//    run, as the command does it, and the median of --runs more).
+//
+// The difference between the two is the price of a process (start, open,
+// profile, discovery, rendering): the stages line under each image shows
+// where it goes. Also for a 64 GiB sparse raw image built here from the
+// first raw one, to show that the image's size does not matter.
 //
 //   bench_plugins --image image.raw --image image.lime --image image.elf
 //                 --profile isf.json.xz [--runs 15] [--cli build/memscope]
 //                 [--workdir /tmp] [--no-big]
 //
-// Figures are recorded in docs/performance.md.
+// Prints Markdown tables; figures are recorded in docs/performance.md.
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +32,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -42,9 +52,15 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// Runs the command with stdout and stderr to /dev/null; returns its wall
-// time in ms, or a negative value if it did not exit with status 0.
-double run_timed(const std::vector<std::string>& argv) {
+struct ProcessRun {
+  bool ok = false;
+  double ms = 0;
+  double peak_rss_mib = 0;
+};
+
+// Runs the command with stdout and stderr to /dev/null: its wall time, and
+// its peak RSS from wait4's rusage.
+ProcessRun run_process(const std::vector<std::string>& argv) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -56,11 +72,15 @@ double run_timed(const std::vector<std::string>& argv) {
   pid_t pid = 0;
   int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return -1;
+  ProcessRun out;
+  if (rc != 0) return out;
   int status = 0;
-  waitpid(pid, &status, 0);
-  double elapsed = ms_since(start);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? elapsed : -1;
+  struct rusage usage {};
+  if (::wait4(pid, &status, 0, &usage) < 0) return out;
+  out.ms = ms_since(start);
+  out.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  out.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  return out;
 }
 
 struct Stats {
@@ -70,6 +90,12 @@ struct Stats {
 Stats stats(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return {v.front(), v[v.size() / 2], v.back()};
+}
+
+std::string fixed(double value, int digits) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(digits) << value;
+  return out.str();
 }
 
 std::string default_cli() {
@@ -106,24 +132,34 @@ void make_sparse_copy(const std::string& source, const std::string& out, uint64_
   ::close(fd);
 }
 
-void bench_cli(const std::string& cli, const std::string& image, const std::string& profile, int runs,
-               const std::string& label) {
-  for (const std::string& plugin : kPlugins) {
-    std::vector<std::string> argv = {cli, plugin, "-f", image, "-p", profile, "-o", "json"};
-    if (run_timed(argv) < 0) {  // warm-up: fills the profile cache and the page cache
-      std::cout << std::left << std::setw(14) << label << std::setw(14) << plugin << "FAILED\n";
-      continue;
-    }
-    std::vector<double> times;
-    for (int i = 0; i < runs; ++i) times.push_back(run_timed(argv));
-    Stats s = stats(times);
-    std::cout << std::left << std::setw(14) << label << std::setw(14) << plugin << std::right << std::fixed
-              << std::setprecision(1) << std::setw(8) << s.min << std::setw(8) << s.median << std::setw(8) << s.max
-              << "\n";
+// What a fresh `memscope` process costs for one plugin and image.
+struct EndToEnd {
+  bool ok = false;
+  Stats ms;
+  double peak_rss_mib = 0;
+};
+
+EndToEnd end_to_end(const std::string& cli, const std::string& plugin, const std::string& image,
+                    const std::string& profile, int runs) {
+  std::vector<std::string> argv = {cli, plugin, "-f", image, "-p", profile, "-o", "json"};
+  EndToEnd out;
+  if (!run_process(argv).ok) return out;  // warm-up: profile cache, page cache
+  std::vector<double> times;
+  for (int i = 0; i < runs; ++i) {
+    ProcessRun r = run_process(argv);
+    if (!r.ok) return out;
+    times.push_back(r.ms);
+    out.peak_rss_mib = std::max(out.peak_rss_mib, r.peak_rss_mib);
   }
+  out.ok = true;
+  out.ms = stats(times);
+  return out;
 }
 
-void bench_stages(const std::string& image, const std::string& profile, const std::string& label) {
+// One image: every plugin alone in this process, beside its end-to-end
+// figures, as Markdown table rows; then the stages of a session.
+void report_image(const std::string& image, const std::string& profile, int runs, const std::string& label,
+                  const std::vector<EndToEnd>& e2e) {
   using namespace memscope;
   auto start = Clock::now();
   SessionOptions options;
@@ -137,14 +173,32 @@ void bench_stages(const std::string& image, const std::string& profile, const st
   start = Clock::now();
   const LinuxKernelInfo& kernel = session.kernel();
   double discover = ms_since(start);
-  std::cout << std::left << std::setw(14) << label << std::fixed << std::setprecision(2) << "open " << open
-            << "  profile " << load << "  kernel " << discover << " (" << kernel.method << ")";
-  for (const std::string& name : kPlugins) {
-    start = Clock::now();
-    PluginResult result = run_plugin(*find_plugin(name), session, PluginArgs{});
-    std::cout << "  " << name.substr(6) << " " << ms_since(start) << (result.ok ? "" : " FAILED");
+
+  for (size_t i = 0; i < kPlugins.size(); ++i) {
+    std::string row = "| " + label + " | " + kPlugins[i].substr(6) + " | ";
+    const EndToEnd& e = e2e[i];
+    row += e.ok ? fixed(e.ms.median, 1) + " (" + fixed(e.ms.min, 1) + "-" + fixed(e.ms.max, 1) + ") | "
+                : std::string("FAILED | ");
+    const Plugin& plugin = *find_plugin(kPlugins[i]);
+    PluginResult first = run_plugin(plugin, session, PluginArgs{});
+    std::vector<double> alone;
+    for (int r = 0; first.ok && r < runs; ++r)
+      alone.push_back(
+          std::chrono::duration<double, std::milli>(run_plugin(plugin, session, PluginArgs{}).elapsed).count());
+    row += first.ok ? fixed(std::chrono::duration<double, std::milli>(first.elapsed).count(), 2) + " / " +
+                          fixed(stats(alone).median, 2) + " | "
+                    : "FAILED: " + first.error + " | ";
+    row += e.ok ? fixed(e.peak_rss_mib, 1) + " |" : std::string(" |");
+    std::cout << row << "\n";
   }
-  std::cout << "\n";
+  std::cout << "|  | stages in one session: open " << fixed(open, 2) << ", profile " << fixed(load, 1)
+            << " (cached), kernel " << fixed(discover, 2) << " (" << kernel.method << ") | | | |\n";
+}
+
+double own_peak_rss_mib() {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
 }  // namespace
@@ -187,20 +241,30 @@ int main(int argc, char** argv) {
         make_sparse_copy(*raw, big_image, uint64_t{64} << 30);
       }
     }
-    std::cout << "End to end (" << cli << "), ms over " << runs << " runs after one warm-up:\n";
-    std::cout << std::left << std::setw(14) << "image" << std::setw(14) << "plugin" << std::right << std::setw(8)
-              << "min" << std::setw(8) << "median" << std::setw(8) << "max" << "\n";
-    for (const std::string& image : images)
-      bench_cli(cli, image, profile, runs, std::filesystem::path(image).filename().string());
-    if (!big_image.empty()) bench_cli(cli, big_image, profile, runs, "64GiB-sparse");
+    std::vector<std::pair<std::string, std::string>> targets;  // label, image
+    for (const std::string& image : images) targets.emplace_back(std::filesystem::path(image).filename(), image);
+    if (!big_image.empty()) targets.emplace_back("64GiB-sparse.raw", big_image);
 
-    std::cout << "\nIn-process stages, ms (one session, profile cached):\n";
-    for (const std::string& image : images)
-      bench_stages(image, profile, std::filesystem::path(image).filename().string());
-    if (!big_image.empty()) {
-      bench_stages(big_image, profile, "64GiB-sparse");
-      std::filesystem::remove(big_image);
+    // Every process first, while this one is small: a child's peak RSS
+    // counts its parent's at the fork (the memory it shared until exec), so
+    // no session may be open here yet.
+    const double floor = own_peak_rss_mib();
+    std::vector<std::vector<EndToEnd>> e2e;
+    for (const auto& [label, image] : targets) {
+      e2e.emplace_back();
+      for (const std::string& plugin : kPlugins) e2e.back().push_back(end_to_end(cli, plugin, image, profile, runs));
     }
+
+    std::cout << "End to end: " << cli << " PLUGIN -f IMAGE -p PROFILE -o json, a fresh process each run, ms "
+              << "(median and range of " << runs << " runs after one warm-up), and its peak RSS "
+              << "(ru_maxrss, the largest of the runs; it cannot read below this program's own " << fixed(floor, 1)
+              << " MiB, which the child shares until exec).\n"
+              << "Plugin alone: run_plugin in one session whose image is open, profile loaded and kernel found, "
+              << "ms (first run / median of " << runs << " more).\n\n"
+              << "| image | plugin | end to end, ms | plugin alone, ms | peak RSS, MiB |\n"
+              << "|---|---|---|---|---|\n";
+    for (size_t t = 0; t < targets.size(); ++t) report_image(targets[t].second, profile, runs, targets[t].first, e2e[t]);
+    if (!big_image.empty()) std::filesystem::remove(big_image);
   } catch (const std::exception& e) {
     std::cerr << "bench_plugins: " << e.what() << "\n";
     return 1;

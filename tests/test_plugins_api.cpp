@@ -2,6 +2,9 @@
 // RowSchema (a mismatch cannot be written, and what can be is refused at
 // registration), the one failure collector of the kernel walkers, and the
 // forms of multi-value options such as --pid.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <set>
 #include <stdexcept>
@@ -255,4 +258,38 @@ TEST_CASE("item failures: errors that are not the image's go through") {
   CHECK_THROWS_AS(failed.attempt("x", [] { throw std::logic_error("bug"); }), std::logic_error);
   CHECK_THROWS_AS(failed.attempt("x", [] { throw std::bad_alloc(); }), std::bad_alloc);
   CHECK(failed.empty());
+}
+
+namespace {
+
+Plugin make_bad_plugin() {
+  return make_plugin(PluginInfo{.name = "test.bad", .description = "two columns named pid"},
+                     RowSchema<Record>{{"pid", &Record::pid, ""}, {"pid", &Record::uid, ""}}, do_nothing);
+}
+
+}  // namespace
+
+TEST_CASE("registration: a plugin with a bad column stops the process at load / naming plugin and column") {
+  // What MEMSCOPE_REGISTER_PLUGIN does when the plugin file is loaded; in
+  // a child process, since it aborts.
+  int err[2];
+  REQUIRE(::pipe(err) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::dup2(err[1], 2);
+    detail::register_plugin_at_load(make_bad_plugin);
+    ::_exit(0);  // not reached
+  }
+  ::close(err[1]);
+  std::string message;
+  char buffer[512];
+  ssize_t n;
+  while ((n = ::read(err[0], buffer, sizeof buffer)) > 0) message.append(buffer, static_cast<size_t>(n));
+  ::close(err[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  CHECK(message == "memscope: cannot register plugin test.bad: column 'pid' is declared twice\n");
+  CHECK(find_plugin("test.bad") == nullptr);
 }
