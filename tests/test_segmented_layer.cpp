@@ -50,6 +50,30 @@ TEST_CASE("segmented layer reads across segments and reports holes") {
   CHECK(layer.peek(0x1800, 0x1000) == nullptr);  // runs past the end of its segment
 }
 
+TEST_CASE("released pages read back the same / and peek pointers stay valid") {
+  test::TempFile tmp("released");
+  std::vector<uint8_t> bytes(0x5000);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 13 + 1);
+  tmp.write(bytes);
+  auto file = std::make_shared<const MappedFile>(tmp.path());
+  SegmentedFileLayer layer(file, "test", {{0x10000, 0x3000, 0x800}, {0x20000, 0x1000, 0x3800}});
+  const uint8_t* before = layer.peek(0x10000, 0x3000);
+  REQUIRE(before);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < 0x3000; ++i) sum += before[i];  // maps the pages in
+  // Unaligned, across a hole, past the end: only whole mapped pages go.
+  layer.release(0x10010, 0x20000);
+  layer.release(0, ~uint64_t{0});
+  file->release(0x123, 0x10);
+  CHECK(layer.peek(0x10000, 0x3000) == before);
+  uint64_t again = 0;
+  for (size_t i = 0; i < 0x3000; ++i) again += before[i];
+  CHECK(again == sum);
+  std::vector<uint8_t> out(0x1000);
+  REQUIRE(layer.read(0x20000, out.data(), out.size()).ok());
+  CHECK(std::equal(out.begin(), out.end(), bytes.begin() + 0x3800));
+}
+
 TEST_CASE("segmented layer rejects segments past the end of the file") {
   test::TempFile tmp("short");
   tmp.write(std::vector<uint8_t>(0x100, 1));

@@ -20,6 +20,8 @@ IoResult AddressSpace::do_write(uint64_t address, const void*, size_t n) {
 
 const uint8_t* AddressSpace::peek(uint64_t, size_t) { return nullptr; }
 
+void AddressSpace::release(uint64_t, uint64_t) {}
+
 void AddressSpace::read_exact(uint64_t address, void* buffer, size_t n) {
   IoResult result = read(address, buffer, n);
   if (result.done == n) return;

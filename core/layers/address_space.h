@@ -112,6 +112,13 @@ class AddressSpace {
   // give one without copying. Valid until generation() changes.
   virtual const uint8_t* peek(uint64_t address, size_t n);
 
+  // A hint that the caller is done with [address, address + n) for now: a
+  // layer that holds those bytes mapped may drop them from the process
+  // (they are read again on demand), so that scanning a whole image does
+  // not keep it all resident. Pointers from peek() stay valid. Default:
+  // nothing.
+  virtual void release(uint64_t address, uint64_t n);
+
   // Changes whenever the bytes a read would return may have changed
   // (a write to the overlay, an overlay load or discard). Layers that cache
   // translations or pointers compare it to drop stale entries, on every

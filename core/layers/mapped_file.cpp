@@ -54,6 +54,17 @@ std::string_view MappedFile::bytes(uint64_t offset, uint64_t n) const {
   return std::string_view(reinterpret_cast<const char*>(data_ + offset), n);
 }
 
+void MappedFile::release(uint64_t offset, uint64_t n) const {
+  if (!contains(offset, n)) return;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  // Whole pages only: the partial pages at the edges may still be in use.
+  uint64_t from = (offset + page - 1) / page * page;
+  uint64_t to = (offset + n) / page * page;
+  if (from >= to) return;
+  // The mapping is shared and read-only: dropping it loses nothing.
+  ::madvise(const_cast<uint8_t*>(data_) + from, to - from, MADV_DONTNEED);
+}
+
 void MappedFile::advise_sequential() const {
   ::madvise(const_cast<uint8_t*>(data_), size_, MADV_SEQUENTIAL);
 }

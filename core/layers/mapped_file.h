@@ -31,6 +31,11 @@ class MappedFile {
   // Modification time in nanoseconds (for caches keyed by the file).
   int64_t mtime_ns() const { return mtime_ns_; }
 
+  // Drops this process's mapping of the whole pages inside [offset,
+  // offset + n): they leave its resident set and are read again (from the
+  // page cache) on the next access. Pointers into them stay valid.
+  void release(uint64_t offset, uint64_t n) const;
+
   // Hints the kernel about access patterns over the whole file.
   void advise_sequential() const;
   void advise_random() const;

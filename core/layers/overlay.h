@@ -39,6 +39,9 @@ class Overlay : public AddressSpace {
   // The written page's bytes when [address, address + n) touches only
   // unwritten pages or a single written page; else nullptr.
   const uint8_t* peek(uint64_t address, size_t n) override;
+  // Written pages stay; the lower layer may drop its copy of the rest.
+  void release(uint64_t address, uint64_t n) override { below_.release(address, n); }
+
   // Forgets every write.
   void discard();
   size_t dirty_pages() const { return pages_.size(); }

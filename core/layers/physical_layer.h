@@ -11,6 +11,8 @@
 
 namespace memscope {
 
+class MappedFile;
+
 class PhysicalLayer : public AddressSpace {
  public:
   AddressSpace* below() const override { return nullptr; }
@@ -21,6 +23,10 @@ class PhysicalLayer : public AddressSpace {
   virtual const std::string& path() const = 0;
   // Size of the evidence file in bytes.
   virtual uint64_t file_size() const = 0;
+  // The evidence file's mapping when the layer maps all of it, else
+  // nullptr: lets callers that need the file's bytes (its fingerprint) use
+  // the mapping instead of opening the file again.
+  virtual const MappedFile* mapped_file() const { return nullptr; }
 
   // Notes found in the container; empty for formats that have none.
   virtual const ImageNotes& notes() const;

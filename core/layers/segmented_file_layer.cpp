@@ -94,6 +94,15 @@ void SegmentedFileLayer::ranges(const std::function<bool(const Range&)>& visit) 
   if (have) visit(pending);
 }
 
+void SegmentedFileLayer::release(uint64_t address, uint64_t n) {
+  uint64_t end = address + n < address ? ~uint64_t{0} : address + n;
+  for (size_t index = find(address); index < segments_.size() && segments_[index].physical < end; ++index) {
+    const FileSegment& s = segments_[index];
+    uint64_t from = std::max(address, s.physical), to = std::min(end, s.physical + s.size);
+    if (from < to) file_->release(s.file_offset + (from - s.physical), to - from);
+  }
+}
+
 const uint8_t* SegmentedFileLayer::peek(uint64_t address, size_t n) {
   size_t index = find(address);
   if (index >= segments_.size()) return nullptr;

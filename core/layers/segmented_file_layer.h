@@ -29,9 +29,12 @@ class SegmentedFileLayer : public PhysicalLayer {
   std::string format() const override { return format_; }
   const std::string& path() const override { return file_->path(); }
   uint64_t file_size() const override { return file_->size(); }
+  const MappedFile* mapped_file() const override { return file_.get(); }
   uint64_t limit() const override;
   void ranges(const std::function<bool(const Range&)>& visit) const override;
   const uint8_t* peek(uint64_t address, size_t n) override;
+  // Drops the mapped file's pages behind [address, address + n).
+  void release(uint64_t address, uint64_t n) override;
 
   const std::vector<FileSegment>& segments() const { return segments_; }
   const MappedFile& file() const { return *file_; }

@@ -353,7 +353,12 @@ ScanStats scan_physical(AddressSpace& space, const std::vector<ScanPattern>& pat
         break;
       }
     }
-    if (oldest.buffer != SIZE_MAX) free_buffers.push_back(oldest.buffer);
+    if (oldest.buffer != SIZE_MAX)
+      free_buffers.push_back(oldest.buffer);
+    else
+      // Done with these mapped pages: without this, scanning an image maps
+      // all of it into the process (peak RSS = bytes scanned).
+      space.release(oldest.start, oldest.report_size);
     in_flight.pop_front();
     if (!keep_going) {
       stats.stopped_early = true;

@@ -7,7 +7,8 @@
 // straddles a chunk border is found exactly once (by the chunk it starts in).
 // The calling thread is the only one that touches the layer: it asks for a
 // zero-copy pointer with peek() and, when the layer cannot give one, reads the
-// chunk into a pooled buffer. Worker threads (hardware_concurrency of them)
+// chunk into a pooled buffer; a zero-copy chunk is release()d once its hits
+// are visited, so the pages scanned do not stay in the process. Worker threads (hardware_concurrency of them)
 // only search bytes, so any layer works, thread-safe or not. Results are
 // handed to the visitor on the calling thread in ascending address order, so
 // the visitor may read the same layer (to validate a hit) and may stop the

@@ -74,21 +74,30 @@ std::map<std::string, uint64_t> lookup_kallsyms(AddressSpace& kernel, const Kall
     throw ReadError(t.token_table, kernel.name(), "kallsyms: cannot read the token table at " + hex(t.token_table));
   table.resize(got.done);
   table.push_back('\0');  // every token ends within the buffer
-  std::array<std::string, 256> tokens;
+  std::array<std::string_view, 256> tokens;
   for (size_t i = 0; i < 256; ++i)
-    if (token_offsets[i] < table.size()) tokens[i] = std::string(table.data() + token_offsets[i]);
+    if (token_offsets[i] < table.size()) tokens[i] = std::string_view(table.data() + token_offsets[i]);
 
+  // Most of the ~100k entries are not wanted: an entry's expanded length is
+  // the sum of its tokens' lengths, so only entries as long as a wanted
+  // name (plus the type letter) are expanded and compared.
+  std::set<size_t> wanted_lengths;
+  for (const std::string& name : wanted) wanted_lengths.insert(name.size() + 1);
   StreamReader stream(kernel, t.names);
+  std::vector<uint8_t> entry;
   std::string name;
   for (uint32_t i = 0; i < count && found.size() < wanted.size(); ++i) {
     size_t length = stream.byte();
     if (length & 0x80) length = (length & 0x7f) | (size_t{stream.byte()} << 7);  // "big" symbols (6.1+)
-    name.clear();
+    entry.resize(length);
+    size_t expanded = 0;
     for (size_t k = 0; k < length; ++k) {
-      const std::string& token = tokens[stream.byte()];
-      if (name.size() < 1024) name += token;  // KSYM_NAME_LEN is 512: longer is garbage, but keep in step
+      entry[k] = stream.byte();
+      expanded += tokens[entry[k]].size();
     }
-    if (name.size() < 2) continue;
+    if (!wanted_lengths.count(expanded)) continue;
+    name.clear();
+    for (uint8_t token : entry) name += tokens[token];
     std::string_view symbol = std::string_view(name).substr(1);  // drop the type letter
     auto it = wanted.find(symbol);
     if (it == wanted.end() || found.count(*it)) continue;
