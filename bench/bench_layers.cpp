@@ -4,6 +4,7 @@
 //     warm translation cache and a cold one (flushed before every read):
 //     read() on the X86_64Paging (the inline hit path) and on an
 //     AddressSpace& (a virtual call, as generic code pays);
+//   - peek() + memcpy through an AddressSpace&, the way typed objects read;
 //   - random 8-byte physical reads through the overlay;
 //   - the same random kernel reads through the C API (kvm_read);
 //   - memcpy of 8 bytes at the same physical places: the physical limit.
@@ -165,6 +166,13 @@ int main(int argc, char** argv) {
       sink = value;
     }
   });
+  Timing peek_warm = best_of(repeat, [&] {
+    for (size_t i = 0; i < reads; ++i) {
+      if (const uint8_t* bytes = generic_kernel.peek(pages[order[i]].vaddr + offsets[i], 8))
+        std::memcpy(&value, bytes, 8);
+      sink = value;
+    }
+  });
   Timing physical_warm = best_of(repeat, [&] {
     for (size_t i = 0; i < reads; ++i) {
       generic_physical.read(physical[i], &value, 8);
@@ -210,6 +218,7 @@ int main(int argc, char** argv) {
   report("memcpy from the mmap", memcpy_warm, reads, false);
   report("kernel read(), X86_64Paging&", paging_warm, reads, true);
   report("kernel read(), AddressSpace&", generic_warm, reads, true);
+  report("kernel peek() + memcpy, AddressSpace&", peek_warm, reads, true);
   report("physical read() through the overlay", physical_warm, reads, true);
   report("kvm_read (C API)", kvm_warm, reads, true);
   std::printf("random 8-byte reads, cold (cache flushed before each read, %zu pages):\n", pages.size());

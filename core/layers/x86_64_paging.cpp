@@ -351,6 +351,8 @@ IoResult X86_64Paging::do_write(uint64_t address, const void* buffer, size_t n) 
 }
 
 const uint8_t* X86_64Paging::peek(uint64_t address, size_t n) {
+  // Typed-object readers peek before they read: the cache hit first.
+  if (const uint8_t* hit = cached_bytes(address, n)) return hit;
   size_t offset = static_cast<size_t>(address & kPageOffsetMask);
   if (n > kPageSize - offset) return nullptr;
   sync_generation();
