@@ -119,7 +119,7 @@ Plugin make_plugin(PluginInfo info, const RowSchema<Record>& schema, std::type_i
 std::vector<std::string> plugin_problems(const Plugin& plugin);
 
 // The --pid option of the process plugins (several values).
-PluginOption pid_option(std::string description = "only the processes with these PIDs");
+PluginOption pid_option(std::string description = "only the processes with these PIDs: 1 5 or 1,5");
 
 // The outcome of one plugin run, self-contained: a failure is recorded here,
 // not thrown, so a batch of plugins or images goes on.

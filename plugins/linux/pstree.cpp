@@ -145,7 +145,7 @@ MEMSCOPE_REGISTER_PLUGIN(make_plugin(
     PluginInfo{
         .name = "linux.pstree",
         .description = "processes of the task list as a parent/child tree",
-        .options = {pid_option("only the subtrees of the processes with these PIDs")},
+        .options = {pid_option("only the subtrees of these PIDs: 1 5 or 1,5")},
         .required_types = {"task_struct", "cred", "list_head"},
         .required_symbols = {"init_task"},
     },
