@@ -1,26 +1,40 @@
-// Profile loading speed: first load (decompress + SAX parse + build),
-// writing the binary cache entry, and loading from the cache.
+// Profile loading speed and memory.
 //
-//   bench_profile ISF-FILE
-//   bench_profile                (uses $MEMSCOPE_FIXTURES/linux-6.1/isf.json.xz)
+//   bench_profile [--runs N] ISF-FILE
+//   bench_profile [--runs N]      (uses $MEMSCOPE_FIXTURES/linux-6.1/isf.json.xz)
 //
-// Then the typed-object API: a synthetic list of task_structs (laid out with
-// the profile's own offsets, in an in-memory address space) is walked while
-// reading pid and comm, by member name and through pre-resolved FieldRefs.
+// 1. First load in this process: decompress + SAX parse + build, then
+//    verifying and writing the binary cache entry.
+// 2. Loading from the cache as users do it: a fresh process per run (this
+//    program run again with --child), N runs, medians. The child measures,
+//    inside itself, the time from the call to load_profile() until the
+//    profile is ready, and how much its resident memory grew (VmRSS; the
+//    mapped entry's pages count as file pages); then the same after the
+//    lookups a pslist makes (types, member offsets, symbols). The parent
+//    measures the whole process (spawn to exit) with and without the load.
+// 3. Reading only the banner (what the finder does for a file it does not
+//    know), then the typed-object API: a synthetic list of task_structs
+//    (laid out with the profile's own offsets, in an in-memory address
+//    space) walked while reading pid and comm, by member name and through
+//    pre-resolved FieldRefs.
 //
-// Peak RSS is the process's high-water mark right after the first load,
-// which is what an analyst's first run of memscope pays. The cache goes to a
-// temporary directory: the user's cache is not touched.
+// The cache goes to a temporary directory: the user's cache is not touched.
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,6 +42,8 @@
 #include "core/types/profile.h"
 #include "profiles/isf/isf_loader.h"
 #include "profiles/cache/profile_cache.h"
+
+extern char** environ;
 
 namespace {
 
@@ -48,6 +64,125 @@ long peak_rss_kib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss;
+}
+
+// Resident memory now, from /proc/self/status: total, anonymous, file-backed (KiB).
+struct Resident {
+  long total = 0, anon = 0, file = 0;
+};
+Resident resident_now() {
+  Resident r;
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  long value = 0;
+  std::string unit;
+  while (status >> key) {
+    if (key == "VmRSS:" || key == "RssAnon:" || key == "RssFile:") {
+      status >> value >> unit;
+      (key == "VmRSS:" ? r.total : key == "RssAnon:" ? r.anon : r.file) = value;
+    } else {
+      std::getline(status, unit);
+    }
+  }
+  return r;
+}
+
+// Resident KiB of the mappings whose path ends with `suffix` (/proc/self/smaps).
+long mapped_resident_kib(const std::string& suffix) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  long total = 0;
+  while (std::getline(smaps, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find(' ') < line.find(':')) {
+      inside = line.size() >= suffix.size() && line.compare(line.size() - suffix.size(), suffix.size(), suffix) == 0;
+    } else if (inside && line.rfind("Rss:", 0) == 0) {
+      total += std::atol(line.c_str() + 4);
+    }
+  }
+  return total;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// --- The child: one fresh process, one load from the cache --------------------
+
+// Prints "ready_us rss_kib anon_kib file_kib lookups_us rss_after_kib entry_kib entry_after_kib sum".
+int child(const std::string& isf, const std::string& cache_dir, bool load) {
+  memscope::LoadOptions options;
+  options.cache_dir = cache_dir;
+  Resident before = resident_now();
+  auto start = std::chrono::steady_clock::now();
+  if (!load) {
+    std::printf("0 0 0 0 0 0 0 0 0\n");
+    return 0;
+  }
+  auto profile = memscope::load_profile(isf, options);
+  double ready = seconds_since(start);
+  Resident loaded = resident_now();
+  long entry_loaded = mapped_resident_kib(".msprof");
+  // What linux.pslist asks of the profile.
+  auto lookups_start = std::chrono::steady_clock::now();
+  uint64_t sum = 0;
+  const memscope::TypeInfo& task = profile->require_type("task_struct");
+  for (const char* member : {"tasks", "pid", "tgid", "comm", "mm", "real_parent", "cred", "__state", "flags",
+                             "start_time", "thread_group"})
+    if (profile->find_member(task, member)) sum += profile->field(task, member).offset;
+  for (const char* type : {"list_head", "mm_struct", "cred", "kuid_t", "signal_struct"})
+    if (const memscope::TypeInfo* t = profile->find_type(type)) sum += t->size;
+  sum += profile->offset_of("cred", "uid") + profile->offset_of("mm_struct", "pgd");
+  for (const char* symbol : {"init_task", "linux_banner", "init_top_pgt", "_stext", "modules"})
+    if (auto address = profile->symbol(symbol)) sum += *address;
+  if (const memscope::SymbolInfo* s = profile->nearest_symbol(profile->symbol("init_task").value_or(0) + 64))
+    sum += profile->name(*s).size();
+  double lookups = seconds_since(lookups_start);
+  Resident after = resident_now();
+  std::printf("%.1f %ld %ld %ld %.1f %ld %ld %ld %llu\n", ready * 1e6, loaded.total - before.total,
+              loaded.anon - before.anon, loaded.file - before.file, lookups * 1e6, after.total - before.total,
+              entry_loaded, mapped_resident_kib(".msprof"), static_cast<unsigned long long>(sum));
+  return 0;
+}
+
+struct ChildRun {
+  bool ok = false;
+  double wall_ms = 0;
+  std::vector<double> values;
+};
+
+// Runs this program again as a child; its wall time and the numbers it printed.
+ChildRun run_child(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return {};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+  auto start = std::chrono::steady_clock::now();
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
+  ChildRun out;
+  std::string text;
+  char buffer[512];
+  ssize_t n;
+  while (rc == 0 && (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0) text.append(buffer, size_t(n));
+  ::close(pipe_fds[0]);
+  if (rc != 0) return out;
+  int status = 0;
+  if (::waitpid(pid, &status, 0) < 0) return out;
+  out.wall_ms = seconds_since(start) * 1e3;
+  std::istringstream in(text);
+  double v;
+  while (in >> v) out.values.push_back(v);
+  out.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && out.values.size() >= 9;
+  return out;
 }
 
 // A flat in-memory address space: [base, base + bytes.size()).
@@ -140,11 +275,17 @@ void bench_objects(const memscope::Profile& profile) {
 
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;
+  if (argc == 5 && std::strcmp(argv[1], "--child") == 0)
+    return child(argv[2], argv[3], std::strcmp(argv[4], "load") == 0);
   std::string path;
-  if (argc > 1) {
-    path = argv[1];
-  } else if (const char* fixtures = std::getenv("MEMSCOPE_FIXTURES")) {
-    path = (fs::path(fixtures) / "linux-6.1" / "isf.json.xz").string();
+  int runs = 15;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = std::max(1, std::atoi(argv[++i]));
+    else path = argv[i];
+  }
+  if (path.empty()) {
+    if (const char* fixtures = std::getenv("MEMSCOPE_FIXTURES"))
+      path = (fs::path(fixtures) / "linux-6.1" / "isf.json.xz").string();
   }
   if (path.empty() || !fs::exists(path)) {
     std::fprintf(stderr, "bench_profile: %s not found (give an ISF file)\n", path.c_str());
@@ -161,8 +302,9 @@ int main(int argc, char** argv) {
   long rss_after = peak_rss_kib();
   std::printf("first load (parse):  %.3f s wall, %.3f s CPU, peak RSS %.1f MiB (%.1f MiB before)\n", first,
               first_cpu, rss_after / 1024.0, rss_before / 1024.0);
-  std::printf("model: %zu types, %zu members, %zu enumerators, %zu symbols\n", profile->types().size(),
-              profile->member_count(), profile->enumerator_count(), profile->symbols().size());
+  std::printf("model: %zu types, %zu members, %zu enumerators, %zu symbols, %zu bytes\n", profile->types().size(),
+              profile->member_count(), profile->enumerator_count(), profile->symbols().size(),
+              profile->bytes().size());
 
   fs::path cache_dir = fs::temp_directory_path() / ("memscope-bench-cache-" + std::to_string(::getpid()));
   memscope::ProfileCache cache(cache_dir.string());
@@ -174,25 +316,43 @@ int main(int argc, char** argv) {
     return 1;
   }
   double store = seconds_since(start);
-  std::printf("cache store:         %.3f s, entry %ju bytes\n", store,
+  std::printf("cache store:         %.1f ms (verify + write), entry %ju bytes\n", store * 1e3,
               uintmax_t(fs::file_size(cache.entry_path(key))));
+  start = std::chrono::steady_clock::now();
+  memscope::open_profile_file(cache.entry_path(key))->verify();
+  std::printf("verify (mapped):     %.1f ms\n", seconds_since(start) * 1e3);
 
-  std::vector<double> times, cpu_times;
-  for (int i = 0; i < 10; ++i) {
-    start = std::chrono::steady_clock::now();
-    double cpu_before = cpu_seconds();
-    auto cached = cache.load(memscope::source_key(path), &why);
-    times.push_back(seconds_since(start));
-    cpu_times.push_back(cpu_seconds() - cpu_before);
-    if (!cached) {
-      std::fprintf(stderr, "cache load failed: %s\n", why.c_str());
+  // Fresh processes: one warm-up, then `runs` with and without the load.
+  std::string self = fs::read_symlink("/proc/self/exe").string();
+  std::vector<double> ready_us, rss_kib, anon_kib, file_kib, lookups_us, rss_after_kib, entry_kib, entry_after_kib,
+      wall_load, wall_none;
+  for (int i = 0; i <= runs; ++i) {
+    ChildRun with = run_child({self, "--child", path, cache_dir.string(), "load"});
+    ChildRun without = run_child({self, "--child", path, cache_dir.string(), "none"});
+    if (!with.ok || !without.ok) {
+      std::fprintf(stderr, "bench_profile: a child failed\n");
       return 1;
     }
+    if (i == 0) continue;  // warm-up
+    ready_us.push_back(with.values[0]);
+    rss_kib.push_back(with.values[1]);
+    anon_kib.push_back(with.values[2]);
+    file_kib.push_back(with.values[3]);
+    lookups_us.push_back(with.values[4]);
+    rss_after_kib.push_back(with.values[5]);
+    entry_kib.push_back(with.values[6]);
+    entry_after_kib.push_back(with.values[7]);
+    wall_load.push_back(with.wall_ms);
+    wall_none.push_back(without.wall_ms);
   }
-  std::sort(times.begin(), times.end());
-  std::sort(cpu_times.begin(), cpu_times.end());
-  std::printf("cached load:         %.1f ms wall median, %.1f ms min; %.1f ms CPU median (10 runs, key included)\n",
-              times[times.size() / 2] * 1e3, times.front() * 1e3, cpu_times[cpu_times.size() / 2] * 1e3);
+  std::printf("cached load, a fresh process each run (median of %d):\n", runs);
+  std::printf("  profile ready:     %.0f us (load_profile: stat, map, header checks), resident +%.0f KiB "
+              "(anon +%.0f, file +%.0f, of which the mapped entry %.0f; the rest is code run for the first time)\n",
+              median(ready_us), median(rss_kib), median(anon_kib), median(file_kib), median(entry_kib));
+  std::printf("  pslist's lookups:  %.0f us more; resident +%.0f KiB in all after them (mapped entry %.0f KiB)\n",
+              median(lookups_us), median(rss_after_kib), median(entry_after_kib));
+  std::printf("  whole process:     %.2f ms with the load, %.2f ms without (spawn to exit)\n", median(wall_load),
+              median(wall_none));
 
   start = std::chrono::steady_clock::now();
   cpu_start = cpu_seconds();

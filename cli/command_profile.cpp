@@ -1,4 +1,4 @@
-// `memscope profile info FILE` and
+// `memscope profile info FILE [--verify]` and
 // `memscope profile generate --btf FILE --system-map FILE [--banner STR] [-f IMAGE] -o OUT.json[.xz]`.
 #include <cstring>
 #include <algorithm>
@@ -11,18 +11,29 @@
 #include "core/linux/discovery/banners.h"
 #include "core/session/session.h"
 #include "profiles/btf/isf_from_btf.h"
+#include "profiles/cache/profile_cache.h"
 #include "profiles/isf/isf_loader.h"
 #include "profiles/isf/isf_writer.h"
 
 namespace memscope::cli {
 namespace {
 
+// `profile info FILE [--verify]`: FILE is an ISF (loaded through the
+// cache, as every command does) or a profile cache entry (.msprof) opened
+// as it is. --verify checks the profile in full: every table's checksum,
+// every reference, the sort orders; a damaged profile is an error.
 int profile_info(const CommandContext& ctx) {
-  if (ctx.args.size() != 2) throw Error("usage: memscope profile info FILE");
-  auto profile = load_profile(ctx.args[1]);
+  if (ctx.args.size() != 2) throw Error("usage: memscope profile info FILE [--verify]");
+  const std::string& file = ctx.args[1];
+  std::shared_ptr<const Profile> profile = is_profile_file(file) ? open_profile_file(file) : load_profile(file);
+  const bool verify = ctx.options.count("verify") && ctx.options["verify"].as<bool>();
+  if (verify) profile->verify();
   const ProfileMetadata& meta = profile->metadata();
+  const bool mapped = profile->origin() != meta.source_path;
   nlohmann::json j = {
-      {"file", ctx.args[1]},
+      {"file", file},
+      {"source", meta.source_path},
+      {"storage", mapped ? "mapped from " + profile->origin() : std::string("parsed (not cached)")},
       {"banner", meta.banner},
       {"os", meta.os},
       {"format", meta.format_version},
@@ -32,8 +43,14 @@ int profile_info(const CommandContext& ctx) {
       {"enumerators", profile->enumerator_count()},
       {"symbols", profile->symbols().size()},
   };
+  std::vector<const char*> keys = {"file", "source", "storage", "banner", "os", "format", "producer",
+                                   "types", "members", "enumerators", "symbols"};
+  if (verify) {
+    j["verified"] = "ok: " + std::to_string(profile->bytes().size()) + " bytes, every table checksum, reference and order";
+    keys.push_back("verified");
+  }
   if (ctx.global.output == "text") {
-    for (const char* key : {"file", "banner", "os", "format", "producer", "types", "members", "enumerators", "symbols"}) {
+    for (const char* key : keys) {
       const auto& value = j[key];
       std::string text = value.is_string() ? value.get<std::string>() : value.dump();
       std::cout << key << ":" << std::string(13 - std::string(key).size(), ' ') << text << "\n";
@@ -99,14 +116,15 @@ int run_profile(const CommandContext& ctx) {
   const std::string action = ctx.args.empty() ? "" : ctx.args[0];
   if (action == "info") return profile_info(ctx);
   if (action == "generate") return profile_generate(ctx);
-  throw Error("usage: memscope profile info FILE | memscope profile generate --btf FILE --system-map FILE "
+  throw Error("usage: memscope profile info FILE [--verify] | memscope profile generate --btf FILE --system-map FILE "
               "[--banner STR] [-f IMAGE] -o OUT.json[.xz]");
 }
 
 MEMSCOPE_REGISTER(command_registry(), Command{
     .name = "profile",
-    .summary = "kernel profiles: `profile info FILE`, `profile generate --btf ... --system-map ... -o OUT`",
-    .usage = "profile info FILE | profile generate --btf FILE --system-map FILE [--banner STR] [-f IMAGE] -o OUT.json[.xz]",
+    .summary = "kernel profiles: `profile info FILE [--verify]`, `profile generate --btf ... --system-map ... -o OUT`",
+    .usage = "profile info FILE [--verify] | profile generate --btf FILE --system-map FILE [--banner STR] [-f IMAGE] "
+             "-o OUT.json[.xz]",
     .output_is_file = true,
     .add_options =
         [](po::options_description& options) {
@@ -114,7 +132,9 @@ MEMSCOPE_REGISTER(command_registry(), Command{
                                 "BTF: raw (/sys/kernel/btf/vmlinux) or a vmlinux ELF with .BTF")(
               "system-map", po::value<std::string>()->value_name("FILE"), "the kernel's System.map")(
               "banner", po::value<std::string>()->value_name("STR"),
-              "the kernel's banner (default: read from -f IMAGE if given)");
+              "the kernel's banner (default: read from -f IMAGE if given)")(
+              "verify", po::bool_switch(),
+              "profile info: check the profile (its cache entry, or a .msprof FILE) in full: checksums, references, order");
         },
     .run = run_profile,
 });

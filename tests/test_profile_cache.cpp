@@ -1,18 +1,27 @@
-// The binary profile cache: a cached load gives the same model; stale,
-// damaged or forged entries are misses that fall back to parsing.
+// The binary profile cache: a cached load is the stored profile mapped and
+// gives the same model; stale entries (the source changed: touch, a
+// same-size edit, a replacement) and damaged ones are misses that fall back
+// to parsing, the damaged ones with a warning.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
 #include <utime.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "core/util/error.h"
 #include "profiles/isf/isf_loader.h"
+#include "core/types/profile_format.h"
 #include "profiles/cache/profile_cache.h"
 #include "support/fixtures.h"
+#include "support/profile_model.h"
 #include "support/temp_file.h"
 
 using namespace memscope;
@@ -20,42 +29,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Everything a lookup can observe, compared table by table.
+// Everything a lookup can observe: the transcripts of every lookup.
 void require_same_model(const Profile& a, const Profile& b) {
-  REQUIRE(a.metadata().source_path == b.metadata().source_path);
-  REQUIRE(a.banner() == b.banner());
-  REQUIRE(a.metadata().format_version == b.metadata().format_version);
-  REQUIRE(a.metadata().producer_name == b.metadata().producer_name);
-  REQUIRE(a.pointer_size() == b.pointer_size());
   REQUIRE(a.types().size() == b.types().size());
   REQUIRE(a.symbols().size() == b.symbols().size());
-  REQUIRE(a.member_count() == b.member_count());
-  REQUIRE(a.enumerator_count() == b.enumerator_count());
-  size_t differences = 0;
-  for (size_t i = 0; i < a.types().size(); ++i) {
-    const TypeInfo& x = a.types()[i];
-    const TypeInfo& y = b.types()[i];
-    bool same = x.kind == y.kind && x.base == y.base && x.is_signed == y.is_signed && x.defined == y.defined &&
-                x.name == y.name && x.size == y.size && x.count == y.count && x.target == y.target &&
-                x.bit_position == y.bit_position && x.bit_length == y.bit_length;
-    auto ma = a.members(x), mb = b.members(y);
-    same = same && ma.size() == mb.size();
-    for (size_t m = 0; same && m < ma.size(); ++m)
-      same = ma[m].name == mb[m].name && ma[m].offset == mb[m].offset && ma[m].type == mb[m].type &&
-             ma[m].anonymous == mb[m].anonymous;
-    auto ea = a.enumerators(x), eb = b.enumerators(y);
-    same = same && ea.size() == eb.size();
-    for (size_t e = 0; same && e < ea.size(); ++e) same = ea[e].name == eb[e].name && ea[e].value == eb[e].value;
-    differences += !same;
-  }
-  CHECK(differences == 0);
-  differences = 0;
-  for (size_t i = 0; i < a.symbols().size(); ++i) {
-    const SymbolInfo& x = a.symbols()[i];
-    const SymbolInfo& y = b.symbols()[i];
-    differences += !(x.name == y.name && x.address == y.address && x.type == y.type);
-  }
-  CHECK(differences == 0);
+  CHECK(test::profile_transcript(a) == test::profile_transcript(b));
 }
 
 std::string small_isf(const std::string& symbol_name = "jiffies") {
@@ -85,69 +63,99 @@ void write_all(const std::string& path, std::string_view bytes) {
 
 }  // namespace
 
-TEST_CASE("cache: encode/decode round trip of a small profile") {
+TEST_CASE("cache: store / load round trip of a small profile") {
+  test::TempDir cache_dir("profile-cache-small");
   test::TempFile isf("cache-small.json");
   isf.write(small_isf());
   auto parsed = parse_isf_file(isf.path());
   SourceKey key = source_key(isf.path());
   CHECK(key.path == fs::absolute(isf.path()).lexically_normal().string());
+  CHECK(parsed->source_identity() == key.identity);
 
-  std::string bytes = encode_profile(*parsed, key);
+  ProfileCache cache(cache_dir.path());
   std::string why;
-  auto decoded = decode_profile(bytes, key, &why);
+  REQUIRE(cache.store(key, *parsed, &why));
+  auto loaded = cache.load(key, &why);
   INFO(why);
-  REQUIRE(decoded);
-  require_same_model(*parsed, *decoded);
-  CHECK(decoded->offset_of("s", "inner") == 0);
-  CHECK(decoded->require_symbol("jiffies") == 18446744071562067968ull);
-  CHECK(decoded->enum_constant("e", "B") == -2);
-  CHECK(decoded->banner() == "Linux version small");
+  REQUIRE(loaded);
+  require_same_model(*parsed, *loaded);
+  // The entry is the profile's buffer, as it is.
+  CHECK(loaded->origin() == cache.entry_path(key));
+  CHECK(fs::file_size(cache.entry_path(key)) == parsed->bytes().size());
+  CHECK(loaded->offset_of("s", "inner") == 0);
+  CHECK(loaded->require_symbol("jiffies") == 18446744071562067968ull);
+  CHECK(loaded->enum_constant("e", "B") == -2);
+  CHECK(loaded->banner() == "Linux version small");
+  CHECK(loaded->nearest_symbol(18446744071562067968ull + 5) == loaded->find_symbol("jiffies"));
+  loaded->verify();
 
-  // Bound to its source: another key is a miss.
+  // Bound to its source: another version of the file is a miss.
   SourceKey other = key;
-  other.mtime_ns += 1;
-  CHECK_FALSE(decode_profile(bytes, other, &why));
-  CHECK_THAT(why, Catch::Contains("another version"));
+  other.identity.ctime_ns += 1;
+  CacheLookup stale = cache.lookup(other);
+  CHECK_FALSE(stale.profile);
+  CHECK(stale.miss == CacheMiss::kStale);
+  CHECK_THAT(stale.why, Catch::Contains("another version"));
+  // A profile is only stored under the key of the file it was made from.
+  CHECK_FALSE(cache.store(other, *parsed, &why));
+  CHECK_THAT(why, Catch::Contains("not made from this version"));
 }
 
-TEST_CASE("cache: every damaged entry is rejected / never trusted") {
+TEST_CASE("cache: damaged entries are refused at open or by verify / never trusted blindly") {
+  test::TempDir cache_dir("profile-cache-damage");
   test::TempFile isf("cache-damage.json");
   isf.write(small_isf());
   auto parsed = parse_isf_file(isf.path());
   SourceKey key = source_key(isf.path());
-  const std::string good = encode_profile(*parsed, key);
-  std::string why;
+  ProfileCache cache(cache_dir.path());
+  REQUIRE(cache.store(key, *parsed));
+  const std::string entry = cache.entry_path(key);
+  const std::string good = read_all(entry);
 
-  // Any single flipped byte, anywhere, and any truncation: a miss.
-  size_t accepted = 0;
+  // Any flipped byte: refused when opened (header and directory) or by
+  // verify (tables); lookups on an opened one never crash.
+  size_t refused_at_open = 0, refused_by_verify = 0, accepted = 0;
   for (size_t at = 0; at < good.size(); at += 7) {
     std::string bad = good;
     bad[at] ^= 0x5a;
-    accepted += decode_profile(bad, key, &why) != nullptr;
+    write_all(entry, bad);
+    CacheLookup hit = cache.lookup(key);
+    if (!hit.profile) {
+      CHECK(hit.miss == CacheMiss::kDamaged);
+      CHECK_THAT(hit.why, Catch::Contains(entry));
+      ++refused_at_open;
+      continue;
+    }
+    test::exercise_profile(*hit.profile);
+    try {
+      hit.profile->verify();
+      ++accepted;  // a padding byte
+    } catch (const FormatError& e) {
+      CHECK_THAT(e.what(), Catch::Contains(entry));
+      ++refused_by_verify;
+    }
   }
-  CHECK(accepted == 0);
-  for (size_t n : {size_t(0), size_t(1), size_t(39), size_t(40), good.size() / 2, good.size() - 1})
-    CHECK_FALSE(decode_profile(std::string_view(good).substr(0, n), key, &why));
-  CHECK_FALSE(decode_profile(good + "x", key, &why));
-
-  // A forged entry with correct checksums but a wild type reference: the
-  // structural checks catch what checksums cannot.
-  std::string forged = good;
-  uint64_t types_offset;
-  std::memcpy(&types_offset, forged.data() + 40 + 3 * 24 + 8, 8);  // section 4 (types): offset
-  uint32_t wild = 0x7ffffff0;
-  std::memcpy(forged.data() + types_offset + 16, &wild, 4);  // type 0: target
-  uint64_t payload = hash_bytes(forged.data() + 256, forged.size() - 256);
-  std::memcpy(forged.data() + 32, &payload, 8);
-  CHECK_FALSE(decode_profile(forged, key, &why));
-  CHECK_THAT(why, Catch::Contains("type"));
-
-  // A header claiming sections far beyond the entry.
+  CHECK(refused_at_open > 0);
+  CHECK(refused_by_verify > 0);
+  CHECK(accepted * 10 < refused_at_open + refused_by_verify);
+  // Truncated or padded: refused at open.
+  for (size_t n : {size_t(1), size_t(39), size_t(40), good.size() / 2, good.size() - 1}) {
+    write_all(entry, good.substr(0, n));
+    CHECK(cache.lookup(key).miss == CacheMiss::kDamaged);
+  }
+  write_all(entry, good + "xxxxxxxx");
+  CHECK(cache.lookup(key).miss == CacheMiss::kDamaged);
+  // A header claiming a table far beyond the entry (checksum redone).
   std::string huge = good;
   uint64_t absurd = uint64_t(1) << 60;
-  std::memcpy(huge.data() + 40 + 24 + 16, &absurd, 8);  // section 2: size
-  CHECK_FALSE(decode_profile(huge, key, &why));
-  CHECK_THAT(why, Catch::Contains("outside"));
+  std::memcpy(huge.data() + 96 + 40 + 16, &absurd, 8);  // table 2 (strings): length
+  uint64_t checksum = memscope::profile_format::header_checksum(reinterpret_cast<const uint8_t*>(huge.data()),
+                                                                memscope::profile_format::kHeaderSize);
+  std::memcpy(huge.data() + 88, &checksum, 8);
+  write_all(entry, huge);
+  CacheLookup lie = cache.lookup(key);
+  CHECK(lie.miss == CacheMiss::kDamaged);
+  CHECK_THAT(lie.why, Catch::Contains("outside"));
 }
 
 TEST_CASE("cache: load_profile stores / reuses and repairs entries") {
@@ -156,6 +164,8 @@ TEST_CASE("cache: load_profile stores / reuses and repairs entries") {
   isf.write(small_isf());
   LoadOptions options;
   options.cache_dir = cache_dir.path();
+  std::vector<std::string> warnings;
+  options.warn = [&](const std::string& w) { warnings.push_back(w); };
   ProfileCache cache(cache_dir.path());
 
   auto first = load_profile(isf.path(), options);
@@ -167,9 +177,12 @@ TEST_CASE("cache: load_profile stores / reuses and repairs entries") {
   REQUIRE(from_cache);
   require_same_model(*first, *from_cache);
 
-  // A damaged entry: load_profile parses again and rewrites it.
+  CHECK(load_profile(isf.path(), options)->origin() == entry);  // the second load maps the entry
+  CHECK(warnings.empty());
+
+  // A damaged entry: load_profile parses again, rewrites it and warns.
   std::string bytes = read_all(entry);
-  bytes[bytes.size() / 2] ^= 1;
+  bytes[50] ^= 1;  // in the header's record of the source
   write_all(entry, bytes);
   std::string why;
   CHECK_FALSE(cache.load(key, &why));
@@ -177,12 +190,15 @@ TEST_CASE("cache: load_profile stores / reuses and repairs entries") {
   auto repaired = load_profile(isf.path(), options);
   require_same_model(*first, *repaired);
   CHECK(cache.load(key));
+  REQUIRE(warnings.size() == 1);
+  CHECK_THAT(warnings[0], Catch::Contains(entry) && Catch::Contains("checksum") && Catch::Contains("rebuilding"));
 
   // Garbage in place of the entry: the same.
   write_all(entry, "not a cache entry at all");
   CHECK_FALSE(cache.load(key));
   CHECK_FALSE(cache.cached_banner(key));
   CHECK(load_profile(isf.path(), options)->banner() == "Linux version small");
+  CHECK(warnings.size() == 2);
 
   // The source changes (same path): the old entry is stale and replaced.
   isf.write(small_isf("jiffies_64"));
@@ -194,6 +210,7 @@ TEST_CASE("cache: load_profile stores / reuses and repairs entries") {
   CHECK(changed->symbol("jiffies_64"));
   CHECK_FALSE(changed->symbol("jiffies"));
   CHECK(cache.load(new_key));
+  CHECK(warnings.size() == 2);  // a stale entry is no damage: no warning
 
   // Without the cache nothing is written.
   test::TempDir unused("profile-cache-unused");
@@ -202,6 +219,72 @@ TEST_CASE("cache: load_profile stores / reuses and repairs entries") {
   no_cache.cache_dir = unused.path();
   load_profile(isf.path(), no_cache);
   CHECK(fs::is_empty(unused.path()));
+}
+
+TEST_CASE("cache: touching the source invalidates its entry") {
+  test::TempDir cache_dir("profile-cache-touch");
+  test::TempFile isf("cache-touch.json");
+  isf.write(small_isf());
+  LoadOptions options;
+  options.cache_dir = cache_dir.path();
+  ProfileCache cache(cache_dir.path());
+  load_profile(isf.path(), options);
+  SourceKey before = source_key(isf.path());
+  REQUIRE(cache.load(before));
+
+  // Timestamps move in clock ticks: let one pass.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(::utimensat(AT_FDCWD, isf.path().c_str(), nullptr, 0) == 0);
+  SourceKey after = source_key(isf.path());
+  CHECK(after.identity.mtime_ns != before.identity.mtime_ns);
+  CacheLookup lookup = cache.lookup(after);
+  CHECK(lookup.miss == CacheMiss::kStale);
+  CHECK(load_profile(isf.path(), options)->origin() != cache.entry_path(after));  // parsed again
+  CHECK(load_profile(isf.path(), options)->origin() == cache.entry_path(after));  // and cached again
+}
+
+TEST_CASE("cache: a same-size edit with the mtime put back is seen through the ctime") {
+  test::TempDir cache_dir("profile-cache-ctime");
+  test::TempFile isf("cache-ctime.json");
+  isf.write(small_isf("jiffies"));
+  LoadOptions options;
+  options.cache_dir = cache_dir.path();
+  ProfileCache cache(cache_dir.path());
+  REQUIRE(load_profile(isf.path(), options)->symbol("jiffies"));
+  struct stat original {};
+  REQUIRE(::stat(isf.path().c_str(), &original) == 0);
+
+  // The same number of bytes, changed in the middle, and the modification
+  // time put back as it was (what `touch -r` or a careless tool does).
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::string edited = small_isf("jiffiez");
+  REQUIRE(edited.size() == small_isf("jiffies").size());
+  isf.write(edited);
+  const struct timespec times[2] = {original.st_atim, original.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, isf.path().c_str(), times, 0) == 0);
+  SourceKey key = source_key(isf.path());
+  CHECK(key.identity.size == uint64_t(original.st_size));
+  CHECK(key.identity.mtime_ns == int64_t(original.st_mtim.tv_sec) * 1000000000LL + original.st_mtim.tv_nsec);
+
+  CHECK(cache.lookup(key).miss == CacheMiss::kStale);
+  auto reloaded = load_profile(isf.path(), options);
+  CHECK(reloaded->symbol("jiffiez"));
+  CHECK_FALSE(reloaded->symbol("jiffies"));
+}
+
+TEST_CASE("cache: a source replaced by another file is another source") {
+  test::TempDir cache_dir("profile-cache-replace");
+  test::TempDir dir("profile-cache-replace-src");
+  std::string path = dir.file("kernel.json");
+  write_all(path, small_isf("jiffies"));
+  LoadOptions options;
+  options.cache_dir = cache_dir.path();
+  REQUIRE(load_profile(path, options)->symbol("jiffies"));
+  write_all(dir.file("new.json"), small_isf("jiffiez"));
+  fs::rename(dir.file("new.json"), path);
+  auto reloaded = load_profile(path, options);
+  CHECK(reloaded->symbol("jiffiez"));
+  CHECK(ProfileCache(cache_dir.path()).load(source_key(path)));
 }
 
 TEST_CASE("cache: an unwritable cache directory only costs speed") {

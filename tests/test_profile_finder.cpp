@@ -5,8 +5,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/util/error.h"
 #include "profiles/finder/profile_finder.h"
@@ -124,29 +127,49 @@ TEST_CASE("finder: banners come from the index while files are unchanged") {
   }
   REQUIRE(fs::exists(cache.file("banner-index.json")));
 
-  // Same size and modification time, other content: the index answers, so
-  // the file was not read again.
+  // While the file is unchanged the index answers: a banner planted in it
+  // is believed, so the file was not read again.
+  {
+    nlohmann::json index = nlohmann::json::parse(std::ifstream(cache.file("banner-index.json")));
+    size_t planted = 0;
+    for (auto& [path, entry] : index["files"].items())
+      if (path.ends_with("/k.json")) entry["banner"] = "Linux version planted", ++planted;
+    REQUIRE(planted == 1);
+    std::ofstream(cache.file("banner-index.json"), std::ios::trunc) << index.dump();
+    ProfileFinder finder({symbols.path()}, isolated(cache));
+    CHECK(finder.find({"Linux version planted"}));
+  }
+
+  // Same size and modification time, other content: the status-change time
+  // moved (no one can set it), so the file is read again.
   struct stat before {};
   REQUIRE(::stat(file.c_str(), &before) == 0);
   std::string changed = kBanner61;
   changed.replace(changed.find("6.1.0-56"), 8, "6.1.0-99");
   std::string same_size = isf_with_banner(changed);
   REQUIRE(same_size.size() == size_t(before.st_size));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // timestamps move in clock ticks
   write_file(file, same_size);
   struct timespec times[2] = {before.st_atim, before.st_mtim};
   REQUIRE(::utimensat(AT_FDCWD, file.c_str(), times, 0) == 0);
   {
     ProfileFinder finder({symbols.path()}, isolated(cache));
-    CHECK(finder.find({kBanner61}));
+    CHECK_FALSE(finder.find({kBanner61}));
+    CHECK_FALSE(finder.find({"Linux version planted"}));
+    CHECK(finder.find({changed}));
   }
 
   // A new modification time: the file is read again.
+  write_file(file, isf_with_banner(kBanner61));
   struct timespec later[2] = {before.st_atim, before.st_mtim};
   later[1].tv_sec += 10;
   REQUIRE(::utimensat(AT_FDCWD, file.c_str(), later, 0) == 0);
-  ProfileFinder finder({symbols.path()}, isolated(cache));
-  CHECK_FALSE(finder.find({kBanner61}));
-  CHECK(finder.find({changed}));
+  {
+    ProfileFinder finder({symbols.path()}, isolated(cache));
+    CHECK(finder.find({kBanner61}));
+    CHECK_FALSE(finder.find({changed}));
+  }
+  write_file(file, same_size);
 
   // Without the index every file is read each time.
   FinderOptions no_index = isolated(cache);

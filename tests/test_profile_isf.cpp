@@ -152,8 +152,8 @@ TEST_CASE("fixture ISF: kernel structures are consistent") {
   CHECK(comm.kind == TypeKind::kArray);
   CHECK(comm.count == 16);
   CHECK(comm.size == 16);
-  CHECK(p.type(comm.target).name == "char");
-  CHECK(p.type(member("task_struct", "pid").type).name == "int");
+  CHECK(p.name(p.type(comm.target)) == "char");
+  CHECK(p.name(p.type(member("task_struct", "pid").type)) == "int");
   CHECK(p.type_name(member("task_struct", "mm").type) == "struct mm_struct *");
   CHECK(p.offset_of("task_struct", "tasks") == member("task_struct", "tasks").offset);
   CHECK(p.has_member("task_struct", "__state"));
@@ -161,7 +161,7 @@ TEST_CASE("fixture ISF: kernel structures are consistent") {
 
   // Every direct member lies inside its struct.
   for (const MemberInfo& m : p.members(task)) {
-    INFO(m.name);
+    INFO(p.name(m));
     CHECK(m.offset + p.type(m.type).size <= task.size);
   }
 
@@ -191,7 +191,7 @@ TEST_CASE("fixture ISF: bitfields and anonymous members of task_struct are reach
       ++bitfields;
       CHECK(t.bit_length >= 1);
       CHECK(t.bit_position + t.bit_length <= 8 * p.type(t.target).size + 7);
-      const MemberInfo* found = p.find_member(task, m.name);
+      const MemberInfo* found = p.find_member(task, p.name(m));
       REQUIRE(found);
       CHECK(found->offset == m.offset);
     }
@@ -199,8 +199,8 @@ TEST_CASE("fixture ISF: bitfields and anonymous members of task_struct are reach
       ++anonymous;
       for (const MemberInfo& inner : p.members(t)) {
         if (inner.anonymous) continue;
-        const MemberInfo* found = p.find_member(task, inner.name);
-        INFO(inner.name);
+        const MemberInfo* found = p.find_member(task, p.name(inner));
+        INFO(p.name(inner));
         REQUIRE(found);
         CHECK(found->offset == m.offset + inner.offset);
         ++inner_checked;

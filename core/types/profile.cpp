@@ -1,45 +1,67 @@
+// Profile: opening a buffer in the profile format (header checks only) and
+// the lookups, which read the tables in place and check every index and
+// offset they follow.
 #include "core/types/profile.h"
 
-#include <algorithm>
-#include <functional>
-#include <unordered_map>
+#include <xxhash.h>
 
+#include <algorithm>
+#include <cstring>
+
+#include "core/types/profile_format.h"
 #include "core/util/error.h"
+#include "core/util/hex.h"
 
 namespace memscope {
+
+namespace pf = profile_format;
+
 namespace {
 
-// Name namespaces, in the order an unprefixed lookup prefers them.
-enum Namespace : uint8_t { kUserNamespace = 0, kEnumNamespace = 1, kBaseNamespace = 2, kNoNamespace = 3 };
-
-Namespace namespace_of(TypeKind kind) {
-  switch (kind) {
-    case TypeKind::kStruct:
-    case TypeKind::kUnion: return kUserNamespace;
-    case TypeKind::kEnum: return kEnumNamespace;
-    case TypeKind::kBase: return kBaseNamespace;
-    default: return kNoNamespace;
-  }
-}
-
 // Splits "struct foo" into (kUserNamespace, "foo"); no prefix gives kNoNamespace.
-std::pair<Namespace, std::string_view> split_prefix(std::string_view name) {
-  static constexpr std::pair<std::string_view, Namespace> kPrefixes[] = {
-      {"struct ", kUserNamespace}, {"union ", kUserNamespace}, {"class ", kUserNamespace},
-      {"enum ", kEnumNamespace}};
+std::pair<pf::Namespace, std::string_view> split_prefix(std::string_view name) {
+  static constexpr std::pair<std::string_view, pf::Namespace> kPrefixes[] = {
+      {"struct ", pf::kUserNamespace}, {"union ", pf::kUserNamespace}, {"class ", pf::kUserNamespace},
+      {"enum ", pf::kEnumNamespace}};
   for (auto [prefix, ns] : kPrefixes)
     if (name.starts_with(prefix)) return {ns, name.substr(prefix.size())};
-  return {kNoNamespace, name};
+  return {pf::kNoNamespace, name};
 }
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-template <typename V>
-using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+template <typename T>
+std::span<const T> table_span(const uint8_t* base, const pf::TableEntry& entry) {
+  return std::span<const T>(reinterpret_cast<const T*>(base + entry.offset), size_t(entry.count));
+}
 
 }  // namespace
+
+namespace profile_format {
+
+uint64_t header_checksum(const uint8_t* header, uint64_t header_size) {
+  XXH3_state_t* state = XXH3_createState();
+  if (!state) throw Error("out of memory");
+  XXH3_64bits_reset(state);
+  XXH3_64bits_update(state, header, offsetof(Header, header_checksum));
+  const uint64_t zero = 0;
+  XXH3_64bits_update(state, &zero, sizeof zero);
+  XXH3_64bits_update(state, header + sizeof(Header), header_size - sizeof(Header));
+  uint64_t digest = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  return digest;
+}
+
+uint64_t table_checksum(const uint8_t* bytes, uint64_t length) { return XXH3_64bits(bytes, size_t(length)); }
+
+uint64_t name_hash(std::string_view name) { return XXH3_64bits(name.data(), name.size()); }
+
+uint64_t symbol_hash_slots(uint64_t symbols) {
+  if (symbols == 0) return 0;
+  uint64_t slots = 8;
+  while (slots < symbols + symbols / 2) slots *= 2;
+  return slots;
+}
+
+}  // namespace profile_format
 
 const char* type_kind_name(TypeKind kind) {
   switch (kind) {
@@ -56,25 +78,186 @@ const char* type_kind_name(TypeKind kind) {
 }
 
 // ---------------------------------------------------------------------------
-// Profile lookups
+// Opening: the header and the directory, nothing else
+
+std::shared_ptr<const Profile> Profile::open(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes,
+                                             std::string origin) {
+  auto refuse = [&](const std::string& what) -> void {
+    throw FormatError(origin + ": not a usable profile: " + what);
+  };
+  // Records are read in place: the buffer must be aligned as they are.
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % pf::kAlignment)
+    refuse("buffer not aligned to " + std::to_string(pf::kAlignment) + " bytes");
+  if (bytes.size() < sizeof(pf::Header))
+    refuse("shorter (" + std::to_string(bytes.size()) + " bytes) than a profile header");
+  pf::Header header;
+  std::memcpy(&header, bytes.data(), sizeof header);
+  if (std::memcmp(header.magic, pf::kMagic, sizeof pf::kMagic) != 0) refuse("no profile magic at offset 0");
+  if (header.version != pf::kFormatVersion)
+    refuse("format version " + std::to_string(header.version) + " (this memscope reads version " +
+           std::to_string(pf::kFormatVersion) + ")");
+  if (header.file_size != bytes.size())
+    refuse("header says " + std::to_string(header.file_size) + " bytes, the file has " +
+           std::to_string(bytes.size()) + " (truncated or padded)");
+  if (header.table_count != pf::kTableCount || header.header_size != pf::kHeaderSize)
+    refuse("header at offset 0 announces " + std::to_string(header.table_count) + " tables in " +
+           std::to_string(header.header_size) + " bytes (expected " + std::to_string(pf::kTableCount) + " in " +
+           std::to_string(pf::kHeaderSize) + ")");
+  if (bytes.size() < pf::kHeaderSize) refuse("truncated inside the table directory");
+  if (pf::header_checksum(bytes.data(), pf::kHeaderSize) != header.header_checksum)
+    refuse("header checksum mismatch (offset " + hex(offsetof(pf::Header, header_checksum)) + ")");
+  if (header.flags != 0 || header.reserved != 0) refuse("unknown flags in the header");
+  if (header.pointer_size == 0 || header.pointer_size > 8)
+    refuse("pointer size " + std::to_string(header.pointer_size));
+
+  pf::TableEntry tables[pf::kTableCount + 1] = {};
+  for (uint32_t i = 0; i < pf::kTableCount; ++i) {
+    uint64_t at = sizeof(pf::Header) + uint64_t(i) * sizeof(pf::TableEntry);
+    pf::TableEntry entry;
+    std::memcpy(&entry, bytes.data() + at, sizeof entry);
+    std::string where = "table directory entry " + std::to_string(i + 1) + " (offset " + hex(at) + ")";
+    if (entry.id != i + 1) refuse(where + ": table id " + std::to_string(entry.id) + ", expected " + std::to_string(i + 1));
+    const char* table = pf::kTableName[entry.id];
+    if (entry.record_size != pf::kRecordSize[entry.id])
+      refuse(where + ": " + table + " records of " + std::to_string(entry.record_size) + " bytes, expected " +
+             std::to_string(pf::kRecordSize[entry.id]));
+    if (entry.offset % pf::kAlignment || entry.offset < pf::kHeaderSize || entry.offset > bytes.size() ||
+        entry.length > bytes.size() - entry.offset)
+      refuse(where + ": " + table + " table [" + hex(entry.offset) + ", +" + hex(entry.length) +
+             ") lies outside the file (" + hex(bytes.size()) + " bytes) or is misaligned");
+    if (entry.count > entry.length / entry.record_size || entry.count * entry.record_size != entry.length)
+      refuse(where + ": " + table + " table of " + std::to_string(entry.length) + " bytes cannot hold " +
+             std::to_string(entry.count) + " records of " + std::to_string(entry.record_size) + " bytes");
+    // Indices are 32-bit: a table they cannot address is a lie.
+    if (entry.id != pf::kStrings && entry.count > 0xffffffffull) refuse(where + ": too many records");
+    if (entry.id == pf::kStrings && entry.count > 0xffffffffull) refuse(where + ": string pool above 4 GiB");
+    tables[entry.id] = entry;
+  }
+  if (tables[pf::kMetadata].count != pf::kMetadataFieldCount)
+    refuse("metadata table has " + std::to_string(tables[pf::kMetadata].count) + " fields, expected " +
+           std::to_string(pf::kMetadataFieldCount));
+
+  std::shared_ptr<Profile> profile(new Profile());
+  Profile& p = *profile;
+  p.owner_ = std::move(owner);
+  p.base_ = bytes.data();
+  p.size_ = bytes.size();
+  p.origin_ = origin;
+  p.pointer_size_ = header.pointer_size;
+  p.source_identity_ = FileIdentity{header.source_device, header.source_inode, header.source_size,
+                                    header.source_mtime_ns, header.source_ctime_ns};
+  p.pool_ = std::string_view(reinterpret_cast<const char*>(p.base_ + tables[pf::kStrings].offset),
+                             size_t(tables[pf::kStrings].length));
+  p.types_ = table_span<TypeInfo>(p.base_, tables[pf::kTypes]);
+  p.members_ = table_span<MemberInfo>(p.base_, tables[pf::kMembers]);
+  p.lookup_ = table_span<MemberInfo>(p.base_, tables[pf::kMemberLookup]);
+  p.enumerators_ = table_span<EnumeratorInfo>(p.base_, tables[pf::kEnumerators]);
+  p.symbols_ = table_span<SymbolInfo>(p.base_, tables[pf::kSymbols]);
+  p.symbols_by_address_ = table_span<SymbolAddressEntry>(p.base_, tables[pf::kSymbolsByAddress]);
+  p.named_types_ = table_span<NamedTypeEntry>(p.base_, tables[pf::kNamedTypes]);
+  p.symbol_hash_ = table_span<SymbolHashSlot>(p.base_, tables[pf::kSymbolHash]);
+  // A power of two (the probe wraps with a mask) with room for every symbol.
+  const size_t slots = p.symbol_hash_.size();
+  if ((slots & (slots - 1)) != 0 || slots < p.symbols_.size() || (slots == 0) != p.symbols_.empty())
+    refuse("symbol hash of " + std::to_string(slots) + " slots for " + std::to_string(p.symbols_.size()) +
+           " symbols");
+  if (p.symbols_by_address_.size() != p.symbols_.size())
+    refuse("symbols-by-address table has " + std::to_string(p.symbols_by_address_.size()) + " entries for " +
+           std::to_string(p.symbols_.size()) + " symbols");
+
+  // The metadata: six short strings, copied (callers keep references).
+  auto fields = table_span<StringRef>(p.base_, tables[pf::kMetadata]);
+  std::string* targets[pf::kMetadataFieldCount] = {&p.metadata_.source_path,      &p.metadata_.banner,
+                                                   &p.metadata_.os,               &p.metadata_.producer_name,
+                                                   &p.metadata_.producer_version, &p.metadata_.format_version};
+  for (uint32_t i = 0; i < pf::kMetadataFieldCount; ++i) *targets[i] = std::string(p.pool_string(fields[i], &fields[i]));
+  return profile;
+}
+
+Profile::~Profile() = default;
+
+bool Profile::has_magic(std::span<const uint8_t> first_bytes) {
+  return first_bytes.size() >= sizeof pf::kMagic && std::memcmp(first_bytes.data(), pf::kMagic, sizeof pf::kMagic) == 0;
+}
+
+// ---------------------------------------------------------------------------
+// Checked access to the tables
 
 void Profile::fail(const std::string& what) const {
   throw ProfileError("profile " + metadata_.source_path + ": " + what);
 }
 
+void Profile::corrupt(const void* where, const std::string& what) const {
+  std::string at;
+  auto address = reinterpret_cast<uintptr_t>(where);
+  auto base = reinterpret_cast<uintptr_t>(base_);
+  if (where && address >= base && address < base + size_) at = " (at file offset " + hex(address - base) + ")";
+  throw FormatError(origin_ + ": corrupt profile: " + what + at);
+}
+
+void Profile::bad_name(StringRef ref, const void* holder) const {
+  corrupt(holder, "a name [" + std::to_string(ref.offset) + ", +" + std::to_string(ref.length) +
+                      ") lies outside the string pool of " + std::to_string(pool_.size()) + " bytes");
+}
+
+const TypeInfo& Profile::type_at(uint32_t index) const {
+  if (index >= types_.size())
+    corrupt(nullptr, "type index " + std::to_string(index) + " out of range (" + std::to_string(types_.size()) +
+                         " types)");
+  const TypeInfo& t = types_[index];
+  const char* problem = nullptr;
+  if (t.id.id != index) problem = "its own id differs from its index";
+  else if (uint8_t(t.kind) > uint8_t(TypeKind::kBitfield)) problem = "unknown kind";
+  else if (uint8_t(t.base) > uint8_t(BaseKind::kVoid)) problem = "unknown base kind";
+  else if (t.kind == TypeKind::kBitfield && (t.bit_length == 0 || t.bit_length > 64 || t.bit_position > 127))
+    problem = "impossible bitfield";
+  else if (t.target.valid() && t.target.id >= types_.size()) problem = "target out of range";
+  else if (!t.target.valid() &&
+           (t.kind == TypeKind::kPointer || t.kind == TypeKind::kArray || t.kind == TypeKind::kBitfield))
+    problem = "no target";
+  else if (t.members_begin > t.members_end || t.members_end > members_.size() || t.lookup_begin > t.lookup_end ||
+           t.lookup_end > lookup_.size() || t.enumerators_begin > t.enumerators_end ||
+           t.enumerators_end > enumerators_.size())
+    problem = "member or enumerator range out of its table";
+  if (problem) corrupt(&t, "type record " + std::to_string(index) + ": " + problem);
+  return t;
+}
+
+template <typename T>
+std::span<const T> Profile::range(std::span<const T> table, uint32_t begin, uint32_t end, const void* owner,
+                                  const char* what) const {
+  if (begin > end || end > table.size())
+    corrupt(owner, std::string(what) + " range [" + std::to_string(begin) + ", " + std::to_string(end) +
+                       ") outside its table of " + std::to_string(table.size()));
+  return table.subspan(begin, end - begin);
+}
+
+// ---------------------------------------------------------------------------
+// Types
+
 const TypeInfo& Profile::type(TypeRef ref) const {
   if (ref.id >= types_.size()) fail("invalid type reference " + std::to_string(ref.id));
-  return types_[ref.id];
+  return type_at(ref.id);
+}
+
+const NamedTypeEntry* Profile::first_named(std::string_view name) const {
+  size_t low = 0, high = named_types_.size();
+  while (low < high) {
+    size_t mid = low + (high - low) / 2;
+    if (pool_string(named_types_[mid].name, &named_types_[mid]) < name) low = mid + 1;
+    else high = mid;
+  }
+  return named_types_.data() + low;
 }
 
 const TypeInfo* Profile::find_type(std::string_view full_name) const {
   auto [ns, name] = split_prefix(full_name);
-  auto first = std::lower_bound(named_types_.begin(), named_types_.end(), name,
-                                [&](TypeRef ref, std::string_view key) { return types_[ref.id].name < key; });
-  for (auto it = first; it != named_types_.end() && types_[it->id].name == name; ++it) {
-    const TypeInfo& candidate = types_[it->id];
+  for (const NamedTypeEntry* e = first_named(name); e != named_types_.data() + named_types_.size(); ++e) {
+    if (pool_string(e->name, e) != name) break;
+    if (e->type.id >= types_.size()) corrupt(e, "named-type entry names type " + std::to_string(e->type.id));
+    const TypeInfo& candidate = type_at(e->type.id);
     if (!candidate.defined) continue;
-    if (ns == kNoNamespace || namespace_of(candidate.kind) == ns) return &candidate;
+    if (ns == pf::kNoNamespace || pf::namespace_of(candidate.kind) == ns) return &candidate;
   }
   return nullptr;
 }
@@ -88,7 +271,7 @@ std::string Profile::type_name(TypeRef ref) const {
   std::string suffix;
   for (int depth = 0; depth < 32; ++depth) {
     if (ref.id >= types_.size()) return "<invalid>" + suffix;
-    const TypeInfo& t = types_[ref.id];
+    const TypeInfo& t = type_at(ref.id);
     switch (t.kind) {
       case TypeKind::kPointer:
         suffix = " *" + suffix;
@@ -106,8 +289,8 @@ std::string Profile::type_name(TypeRef ref) const {
       case TypeKind::kStruct:
       case TypeKind::kUnion:
       case TypeKind::kEnum:
-        return std::string(type_kind_name(t.kind)) + " " + std::string(t.name) + suffix;
-      case TypeKind::kBase: return std::string(t.name) + suffix;
+        return std::string(type_kind_name(t.kind)) + " " + std::string(name(t)) + suffix;
+      case TypeKind::kBase: return std::string(name(t)) + suffix;
     }
   }
   return "<too deep>" + suffix;
@@ -116,37 +299,42 @@ std::string Profile::type_name(TypeRef ref) const {
 bool Profile::is_signed(const TypeInfo& t) const {
   const TypeInfo* at = &t;
   for (int depth = 0; depth < 4; ++depth) {
-    if (at->kind == TypeKind::kBase) return at->is_signed;
-    if ((at->kind != TypeKind::kEnum && at->kind != TypeKind::kBitfield) || at->target.id >= types_.size())
-      return false;
-    at = &types_[at->target.id];
+    if (at->kind == TypeKind::kBase) return at->is_signed != 0;
+    if ((at->kind != TypeKind::kEnum && at->kind != TypeKind::kBitfield) || !at->target.valid()) return false;
+    at = &type_at(at->target.id);
   }
   return false;
 }
 
+// ---------------------------------------------------------------------------
+// Members
+
 const MemberInfo* Profile::find_member(const TypeInfo& record, std::string_view name) const {
   if (!record.is_record()) return nullptr;
-  auto first = lookup_.begin() + record.lookup_begin;
-  auto last = lookup_.begin() + record.lookup_end;
-  auto it = std::lower_bound(first, last, name,
-                             [](const MemberInfo& m, std::string_view key) { return m.name < key; });
-  return it != last && it->name == name ? &*it : nullptr;
+  auto index = range(lookup_, record.lookup_begin, record.lookup_end, &record, "member lookup");
+  size_t low = 0, high = index.size();
+  while (low < high) {
+    size_t mid = low + (high - low) / 2;
+    if (this->name(index[mid]) < name) low = mid + 1;
+    else high = mid;
+  }
+  if (low < index.size() && this->name(index[low]) == name) return &index[low];
+  return nullptr;
 }
 
 const MemberInfo& Profile::require_member(const TypeInfo& record, std::string_view name) const {
-  if (const MemberInfo* found = find_member(record, name)) return *found;
-  if (!record.is_record()) fail("type '" + type_name(record.id) + "' has no members (looking for '" + std::string(name) + "')");
-  fail(type_name(record.id) + " has no member '" + std::string(name) + "'");
+  if (const MemberInfo* m = find_member(record, name)) return *m;
+  fail("no member '" + std::string(name) + "' in " + type_name(record.id));
 }
 
 std::span<const MemberInfo> Profile::members(const TypeInfo& record) const {
   if (!record.is_record()) return {};
-  return std::span<const MemberInfo>(members_).subspan(record.members_begin, record.members_end - record.members_begin);
+  return range(members_, record.members_begin, record.members_end, &record, "members");
 }
 
 bool Profile::has_member(std::string_view type_name, std::string_view member) const {
-  const TypeInfo* record = find_type(type_name);
-  return record && find_member(*record, member);
+  const TypeInfo* t = find_type(type_name);
+  return t && find_member(*t, member) != nullptr;
 }
 
 uint64_t Profile::offset_of(std::string_view type_name, std::string_view path) const {
@@ -176,35 +364,53 @@ FieldRef Profile::field(const TypeInfo& record, std::string_view path) const {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Enums
+
 std::span<const EnumeratorInfo> Profile::enumerators(const TypeInfo& enum_type) const {
   if (enum_type.kind != TypeKind::kEnum) return {};
-  return std::span<const EnumeratorInfo>(enumerators_)
-      .subspan(enum_type.enumerators_begin, enum_type.enumerators_end - enum_type.enumerators_begin);
+  return range(enumerators_, enum_type.enumerators_begin, enum_type.enumerators_end, &enum_type, "enumerators");
 }
 
 std::optional<int64_t> Profile::enum_constant(std::string_view enum_name, std::string_view constant) const {
-  auto [ns, name] = split_prefix(enum_name);
-  (void)ns;
-  auto first = std::lower_bound(named_types_.begin(), named_types_.end(), name,
-                                [&](TypeRef ref, std::string_view key) { return types_[ref.id].name < key; });
-  for (auto it = first; it != named_types_.end() && types_[it->id].name == name; ++it) {
-    if (types_[it->id].kind != TypeKind::kEnum) continue;
-    for (const EnumeratorInfo& e : enumerators(types_[it->id]))
-      if (e.name == constant) return e.value;
+  std::string_view name = split_prefix(enum_name).second;
+  for (const NamedTypeEntry* e = first_named(name); e != named_types_.data() + named_types_.size(); ++e) {
+    if (pool_string(e->name, e) != name) break;
+    if (e->type.id >= types_.size()) corrupt(e, "named-type entry names type " + std::to_string(e->type.id));
+    const TypeInfo& candidate = type_at(e->type.id);
+    if (candidate.kind != TypeKind::kEnum) continue;
+    for (const EnumeratorInfo& en : enumerators(candidate))
+      if (this->name(en) == constant) return en.value;
   }
   return std::nullopt;
 }
 
 std::optional<std::string_view> Profile::enumerator_name(const TypeInfo& enum_type, int64_t value) const {
   for (const EnumeratorInfo& e : enumerators(enum_type))
-    if (e.value == value) return e.name;
+    if (e.value == value) return name(e);
   return std::nullopt;
 }
 
+// ---------------------------------------------------------------------------
+// Symbols
+
 const SymbolInfo* Profile::find_symbol(std::string_view name) const {
-  auto it = std::lower_bound(symbols_.begin(), symbols_.end(), name,
-                             [](const SymbolInfo& s, std::string_view key) { return s.name < key; });
-  return it != symbols_.end() && it->name == name ? &*it : nullptr;
+  const size_t slots = symbol_hash_.size();
+  if (slots == 0) return nullptr;
+  const uint64_t hash = pf::name_hash(name);
+  const uint32_t tag = uint32_t(hash >> 32);
+  // Bounded by the table's size: a forged table without an empty slot ends.
+  for (size_t probe = 0, at = hash & (slots - 1); probe < slots; ++probe, at = (at + 1) & (slots - 1)) {
+    const SymbolHashSlot& slot = symbol_hash_[at];
+    if (slot.symbol == 0) return nullptr;
+    if (slot.tag != tag) continue;
+    if (slot.symbol > symbols_.size())
+      corrupt(&slot, "symbol hash slot names symbol " + std::to_string(slot.symbol - 1) + " of " +
+                         std::to_string(symbols_.size()));
+    const SymbolInfo& candidate = symbols_[slot.symbol - 1];
+    if (this->name(candidate) == name) return &candidate;
+  }
+  return nullptr;
 }
 
 std::optional<uint64_t> Profile::symbol(std::string_view name) const {
@@ -217,376 +423,29 @@ uint64_t Profile::require_symbol(std::string_view name) const {
   fail("no symbol '" + std::string(name) + "'");
 }
 
-// ---------------------------------------------------------------------------
-// ProfileBuilder
-
-namespace {
-
-struct PoolString {
-  uint32_t offset = 0;
-  uint32_t length = 0;
-};
-
-struct DerivedKey {
-  TypeKind kind;
-  uint32_t target;
-  uint64_t extra;  // array count, or bit position << 8 | bit length
-  bool operator==(const DerivedKey&) const = default;
-};
-struct DerivedKeyHash {
-  size_t operator()(const DerivedKey& k) const {
-    uint64_t h = (uint64_t(k.target) << 8 | uint64_t(k.kind)) * 0x9e3779b97f4a7c15ull;
-    return size_t(h ^ (k.extra * 0xc2b2ae3d27d4eb4full));
+const SymbolInfo* Profile::nearest_symbol(uint64_t address) const {
+  // The first entry whose address is above `address`; the answer precedes it.
+  size_t low = 0, high = symbols_by_address_.size();
+  while (low < high) {
+    size_t mid = low + (high - low) / 2;
+    if (symbols_by_address_[mid].address <= address) low = mid + 1;
+    else high = mid;
   }
-};
-
-struct PendingMember {
-  uint32_t record;
-  uint32_t sequence;
-  PoolString name;
-  uint64_t offset;
-  TypeRef type;
-  bool anonymous;
-};
-
-struct PendingEnumerator {
-  uint32_t enum_type;
-  uint32_t sequence;
-  PoolString name;
-  int64_t value;
-};
-
-struct PendingSymbol {
-  uint32_t sequence;
-  PoolString name;
-  uint64_t address;
-  TypeRef type;
-};
-
-}  // namespace
-
-struct ProfileBuilder::State {
-  ProfileMetadata metadata;
-  uint64_t pointer_size = 8;
-  std::string pool;
-  StringMap<PoolString> interned;
-  std::vector<TypeInfo> types;
-  std::vector<PoolString> type_names;
-  std::vector<Namespace> type_namespaces;
-  StringMap<TypeRef> by_name[3];
-  std::unordered_map<DerivedKey, TypeRef, DerivedKeyHash> derived;
-  TypeRef function_type;
-  std::vector<PendingMember> members;
-  std::vector<PendingEnumerator> enumerators;
-  std::vector<PendingSymbol> symbols;
-  bool finished = false;
-
-  [[noreturn]] void fail(const std::string& what) const {
-    throw ProfileError("profile " + metadata.source_path + ": " + what);
+  if (low == 0) return nullptr;
+  // Aliases share an address: the first of them, which is the first by
+  // name (entries of one address are in symbol order, which is name order).
+  const uint64_t found = symbols_by_address_[low - 1].address;
+  size_t first = 0, last = low - 1;
+  while (first < last) {
+    size_t mid = first + (last - first) / 2;
+    if (symbols_by_address_[mid].address < found) first = mid + 1;
+    else last = mid;
   }
-
-  PoolString append(std::string_view s) {
-    if (pool.size() + s.size() + 1 > 0xffffffffull) fail("more than 4 GiB of names");
-    PoolString result{uint32_t(pool.size()), uint32_t(s.size())};
-    pool.append(s);
-    pool.push_back('\0');
-    return result;
-  }
-  // Names repeat a lot ("next", "prev", "list"): store each once.
-  PoolString intern(std::string_view s) {
-    auto it = interned.find(s);
-    if (it != interned.end()) return it->second;
-    PoolString stored = append(s);
-    interned.emplace(std::string(s), stored);
-    return stored;
-  }
-
-  TypeRef add_type(TypeKind kind, PoolString name, Namespace ns) {
-    if (types.size() >= TypeRef::kNone) fail("too many types");
-    TypeInfo info;
-    info.id = TypeRef(uint32_t(types.size()));
-    info.kind = kind;
-    types.push_back(info);
-    type_names.push_back(name);
-    type_namespaces.push_back(ns);
-    return info.id;
-  }
-
-  TypeInfo& at(TypeRef ref, const char* what) {
-    if (ref.id >= types.size()) fail(std::string(what) + ": invalid type reference");
-    return types[ref.id];
-  }
-
-  TypeRef intern_derived(TypeKind kind, TypeRef target, uint64_t extra) {
-    at(target, type_kind_name(kind));
-    DerivedKey key{kind, target.id, extra};
-    auto it = derived.find(key);
-    if (it != derived.end()) return it->second;
-    TypeRef ref = add_type(kind, PoolString{}, kNoNamespace);
-    TypeInfo& t = types[ref.id];
-    t.defined = true;
-    t.target = target;
-    derived.emplace(key, ref);
-    return ref;
-  }
-};
-
-ProfileBuilder::ProfileBuilder(std::string source_path) : state_(std::make_unique<State>()) {
-  state_->metadata.source_path = std::move(source_path);
-}
-ProfileBuilder::~ProfileBuilder() = default;
-
-ProfileMetadata& ProfileBuilder::metadata() { return state_->metadata; }
-size_t ProfileBuilder::type_count() const { return state_->types.size(); }
-size_t ProfileBuilder::symbol_count() const { return state_->symbols.size(); }
-
-TypeRef ProfileBuilder::named(TypeKind kind, std::string_view name) {
-  Namespace ns = namespace_of(kind);
-  if (ns == kNoNamespace) state_->fail(std::string("a ") + type_kind_name(kind) + " type has no name");
-  if (name.empty()) state_->fail(std::string("empty ") + type_kind_name(kind) + " type name");
-  auto& map = state_->by_name[ns];
-  auto it = map.find(name);
-  if (it != map.end()) return it->second;
-  TypeRef ref = state_->add_type(kind, state_->intern(name), ns);
-  map.emplace(std::string(name), ref);
-  return ref;
-}
-
-void ProfileBuilder::define_base(TypeRef ref, uint64_t size, BaseKind base, bool is_signed) {
-  TypeInfo& t = state_->at(ref, "base type");
-  t.kind = TypeKind::kBase;
-  t.base = base;
-  t.size = size;
-  t.is_signed = is_signed;
-  t.defined = true;
-}
-
-void ProfileBuilder::define_record(TypeRef ref, TypeKind kind, uint64_t size) {
-  TypeInfo& t = state_->at(ref, "struct");
-  if (kind != TypeKind::kStruct && kind != TypeKind::kUnion) state_->fail("define_record: not a struct or union");
-  t.kind = kind;
-  t.size = size;
-  t.defined = true;
-}
-
-void ProfileBuilder::add_member(TypeRef record, std::string_view name, uint64_t offset, TypeRef type, bool anonymous) {
-  state_->at(record, "member owner");
-  state_->at(type, "member type");
-  auto& members = state_->members;
-  if (members.size() >= 0xffffffffull) state_->fail("too many members");
-  members.push_back(PendingMember{record.id, uint32_t(members.size()), state_->intern(name), offset, type,
-                                  anonymous || name.empty()});
-}
-
-void ProfileBuilder::define_enum(TypeRef ref, uint64_t size, TypeRef base) {
-  TypeInfo& t = state_->at(ref, "enum");
-  if (base.valid()) state_->at(base, "enum base");
-  t.kind = TypeKind::kEnum;
-  t.size = size;
-  t.target = base;
-  t.defined = true;
-}
-
-void ProfileBuilder::add_enumerator(TypeRef enum_type, std::string_view name, int64_t value) {
-  state_->at(enum_type, "enumerator owner");
-  auto& list = state_->enumerators;
-  if (list.size() >= 0xffffffffull) state_->fail("too many enumerators");
-  list.push_back(PendingEnumerator{enum_type.id, uint32_t(list.size()), state_->intern(name), value});
-}
-
-TypeRef ProfileBuilder::pointer_to(TypeRef target) { return state_->intern_derived(TypeKind::kPointer, target, 0); }
-
-TypeRef ProfileBuilder::array_of(TypeRef element, uint64_t count) {
-  TypeRef ref = state_->intern_derived(TypeKind::kArray, element, count);
-  state_->types[ref.id].count = count;
-  return ref;
-}
-
-TypeRef ProfileBuilder::bitfield(TypeRef underlying, unsigned bit_position, unsigned bit_length) {
-  if (bit_length == 0 || bit_length > 64 || bit_position > 127)
-    state_->fail("unsupported bitfield (position " + std::to_string(bit_position) + ", length " +
-                 std::to_string(bit_length) + ")");
-  TypeRef ref = state_->intern_derived(TypeKind::kBitfield, underlying, uint64_t(bit_position) << 8 | bit_length);
-  TypeInfo& t = state_->types[ref.id];
-  t.bit_position = uint8_t(bit_position);
-  t.bit_length = uint8_t(bit_length);
-  return ref;
-}
-
-TypeRef ProfileBuilder::function() {
-  if (!state_->function_type.valid()) {
-    state_->function_type = state_->add_type(TypeKind::kFunction, PoolString{}, kNoNamespace);
-    state_->types[state_->function_type.id].defined = true;
-  }
-  return state_->function_type;
-}
-
-void ProfileBuilder::set_pointer_size(uint64_t size) {
-  if (size == 0 || size > 8) state_->fail("unsupported pointer size " + std::to_string(size));
-  state_->pointer_size = size;
-}
-
-void ProfileBuilder::add_symbol(std::string_view name, uint64_t address, TypeRef type) {
-  if (type.valid()) state_->at(type, "symbol type");
-  auto& list = state_->symbols;
-  if (list.size() >= 0xffffffffull) state_->fail("too many symbols");
-  // Symbol names are unique: no point interning them.
-  list.push_back(PendingSymbol{uint32_t(list.size()), state_->append(name), address, type});
-}
-
-std::shared_ptr<const Profile> ProfileBuilder::finish() {
-  State& s = *state_;
-  if (s.finished) s.fail("ProfileBuilder::finish called twice");
-  s.finished = true;
-
-  std::shared_ptr<Profile> profile(new Profile());
-  Profile& p = *profile;
-  p.metadata_ = std::move(s.metadata);
-  p.pointer_size_ = s.pointer_size;
-  p.strings_ = std::move(s.pool);
-  s.interned.clear();
-  auto view = [&](PoolString ps) { return std::string_view(p.strings_.data() + ps.offset, ps.length); };
-
-  // Types, with the sizes that derive from other types. A derived type is
-  // always created after its target, so one pass in id order sees every
-  // target's size already computed.
-  p.types_ = std::move(s.types);
-  for (size_t i = 0; i < p.types_.size(); ++i) {
-    TypeInfo& t = p.types_[i];
-    t.name = view(s.type_names[i]);
-    switch (t.kind) {
-      case TypeKind::kPointer: t.size = s.pointer_size; break;
-      case TypeKind::kArray: {
-        uint64_t element = p.types_[t.target.id].size;
-        if (element && t.count > UINT64_MAX / element)
-          p.fail("array of " + std::to_string(t.count) + " x " + std::to_string(element) + " bytes overflows");
-        t.size = element * t.count;
-        break;
-      }
-      case TypeKind::kBitfield: {
-        const TypeInfo& base = p.types_[t.target.id];
-        if (base.kind != TypeKind::kBase && base.kind != TypeKind::kEnum)
-          p.fail("bitfield of a " + std::string(type_kind_name(base.kind)) + " type");
-        t.size = base.size;
-        break;
-      }
-      case TypeKind::kEnum:
-        if (t.size == 0 && t.target.valid()) t.size = p.types_[t.target.id].size;
-        break;
-      default: break;
-    }
-  }
-
-  // Direct members, per record in layout order.
-  std::sort(s.members.begin(), s.members.end(), [](const PendingMember& a, const PendingMember& b) {
-    if (a.record != b.record) return a.record < b.record;
-    if (a.offset != b.offset) return a.offset < b.offset;
-    return a.sequence < b.sequence;
-  });
-  p.members_.reserve(s.members.size());
-  for (size_t i = 0; i < s.members.size();) {
-    uint32_t record = s.members[i].record;
-    TypeInfo& t = p.types_[record];
-    t.members_begin = uint32_t(p.members_.size());
-    for (; i < s.members.size() && s.members[i].record == record; ++i) {
-      const PendingMember& m = s.members[i];
-      p.members_.push_back(MemberInfo{view(m.name), m.offset, m.type, m.anonymous});
-    }
-    t.members_end = uint32_t(p.members_.size());
-  }
-  s.members = {};
-
-  // The name index of each record, flattened through anonymous members.
-  // Entries carry their depth so that a direct member wins over a nested
-  // one of the same name.
-  struct Entry {
-    MemberInfo member;
-    uint32_t depth;
-  };
-  std::vector<std::vector<Entry>> flat(p.types_.size());
-  std::vector<uint8_t> state(p.types_.size(), 0);  // 0 todo, 1 in progress, 2 done
-  std::function<void(uint32_t, int)> flatten = [&](uint32_t id, int level) {
-    state[id] = 1;
-    const TypeInfo& t = p.types_[id];
-    std::vector<Entry> entries;
-    for (uint32_t m = t.members_begin; m < t.members_end; ++m) {
-      const MemberInfo& member = p.members_[m];
-      if (!member.name.empty()) entries.push_back(Entry{member, 0});
-      const TypeInfo& inner = p.types_[member.type.id];
-      if (!member.anonymous || !inner.is_record()) continue;
-      // A cycle (only possible in a forged profile) or absurd nesting stops here.
-      if (state[inner.id.id] == 1 || level > 16) continue;
-      if (state[inner.id.id] == 0) flatten(inner.id.id, level + 1);
-      for (const Entry& e : flat[inner.id.id]) {
-        Entry nested = e;
-        nested.member.offset += member.offset;
-        nested.depth += 1;
-        entries.push_back(nested);
-      }
-    }
-    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-      return a.member.name != b.member.name ? a.member.name < b.member.name : a.depth < b.depth;
-    });
-    entries.erase(std::unique(entries.begin(), entries.end(),
-                              [](const Entry& a, const Entry& b) { return a.member.name == b.member.name; }),
-                  entries.end());
-    flat[id] = std::move(entries);
-    state[id] = 2;
-  };
-  for (uint32_t id = 0; id < p.types_.size(); ++id)
-    if (p.types_[id].is_record() && state[id] == 0) flatten(id, 0);
-  size_t lookup_total = 0;
-  for (const auto& entries : flat) lookup_total += entries.size();
-  p.lookup_.reserve(lookup_total);
-  for (uint32_t id = 0; id < p.types_.size(); ++id) {
-    TypeInfo& t = p.types_[id];
-    t.lookup_begin = uint32_t(p.lookup_.size());
-    for (const Entry& e : flat[id]) p.lookup_.push_back(e.member);
-    t.lookup_end = uint32_t(p.lookup_.size());
-  }
-  flat = {};
-
-  // Enumerators, in the order they were given.
-  std::stable_sort(s.enumerators.begin(), s.enumerators.end(),
-                   [](const PendingEnumerator& a, const PendingEnumerator& b) { return a.enum_type < b.enum_type; });
-  p.enumerators_.reserve(s.enumerators.size());
-  for (size_t i = 0; i < s.enumerators.size();) {
-    uint32_t owner = s.enumerators[i].enum_type;
-    TypeInfo& t = p.types_[owner];
-    t.enumerators_begin = uint32_t(p.enumerators_.size());
-    for (; i < s.enumerators.size() && s.enumerators[i].enum_type == owner; ++i)
-      p.enumerators_.push_back(EnumeratorInfo{view(s.enumerators[i].name), s.enumerators[i].value});
-    t.enumerators_end = uint32_t(p.enumerators_.size());
-  }
-  s.enumerators = {};
-
-  // Symbols sorted by name; of duplicates, the last given wins.
-  p.symbols_.reserve(s.symbols.size());
-  for (const PendingSymbol& sym : s.symbols) p.symbols_.push_back(SymbolInfo{view(sym.name), sym.address, sym.type});
-  s.symbols = {};
-  std::stable_sort(p.symbols_.begin(), p.symbols_.end(),
-                   [](const SymbolInfo& a, const SymbolInfo& b) { return a.name < b.name; });
-  {
-    // Keep the last of each run of equal names.
-    size_t out = 0;
-    for (size_t i = 0; i < p.symbols_.size(); ++i) {
-      if (i + 1 < p.symbols_.size() && p.symbols_[i + 1].name == p.symbols_[i].name) continue;
-      p.symbols_[out++] = p.symbols_[i];
-    }
-    p.symbols_.resize(out);
-  }
-
-  // The name index of types: defined before undefined, then namespace rank.
-  for (uint32_t id = 0; id < p.types_.size(); ++id)
-    if (s.type_namespaces[id] != kNoNamespace) p.named_types_.push_back(TypeRef(id));
-  std::sort(p.named_types_.begin(), p.named_types_.end(), [&](TypeRef a, TypeRef b) {
-    const TypeInfo& x = p.types_[a.id];
-    const TypeInfo& y = p.types_[b.id];
-    if (x.name != y.name) return x.name < y.name;
-    if (x.defined != y.defined) return x.defined;
-    return s.type_namespaces[a.id] < s.type_namespaces[b.id];
-  });
-  return profile;
+  const SymbolAddressEntry& entry = symbols_by_address_[first];
+  if (entry.symbol >= symbols_.size())
+    corrupt(&entry, "symbols-by-address entry names symbol " + std::to_string(entry.symbol) + " of " +
+                        std::to_string(symbols_.size()));
+  return &symbols_[entry.symbol];
 }
 
 }  // namespace memscope

@@ -13,7 +13,7 @@
 #include "core/util/error.h"
 #include "core/util/hex.h"
 #include "core/util/progress.h"
-#include "core/util/sha256.h"
+#include "core/util/file_identity.h"
 #include "core/util/user_cache_dir.h"
 #include "formats/lz4/lz4_seekable_format.h"
 #include "core/layers/format_registry.h"
@@ -35,7 +35,6 @@ constexpr size_t kDictionarySize = 64 << 10;
 // Linked-block frames keep a dictionary every this many output bytes: a cold
 // random read decodes at most this much.
 constexpr uint64_t kCheckpointSpacing = 64ull << 20;
-constexpr uint64_t kHeadHashBytes = 1 << 20;
 constexpr char kIndexMagic[8] = {'M', 'S', 'L', 'Z', '4', 'F', 'I', 'X'};
 constexpr uint32_t kIndexVersion = 1;
 
@@ -113,10 +112,14 @@ std::unique_ptr<Lz4FrameLayer> Lz4FrameLayer::open(std::shared_ptr<const MappedF
     std::filesystem::create_directories(*dir, ec);
   }
   std::string name;
+  // The index is named by the file's identity (core/util/file_identity.h):
+  // an edit that keeps the size and puts the mtime back still changes the
+  // ctime, hence the name. The path is stat'ed after it was mapped: when
+  // that no longer describes the mapped file, go without the cache.
+  std::optional<FileIdentity> identity = dir ? find_file_identity(file->path()) : std::nullopt;
+  if (!identity || identity->size != file->size() || identity->mtime_ns != file->mtime_ns()) dir.reset();
   if (dir) {
-    Sha256Digest head = Sha256::of(file->data(), std::min<uint64_t>(file->size(), kHeadHashBytes));
-    name = hex(file->size()).substr(2) + "-" + hex(static_cast<uint64_t>(file->mtime_ns())).substr(2) + "-" +
-           Sha256::to_hex(head).substr(0, 32) + ".idx";
+    name = hex(identity->size).substr(2) + "-" + hex_address(identity->digest()).substr(2) + ".idx";
     layer->index_path_ = *dir + "/" + name;
     if (layer->load_index(layer->index_path_)) layer->index_origin_ = "cached";
   }

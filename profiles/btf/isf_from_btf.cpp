@@ -1,6 +1,10 @@
 #include "profiles/btf/isf_from_btf.h"
 
+#include <openssl/evp.h>
+#include <xxhash.h>
+
 #include <algorithm>
+#include <climits>
 #include <filesystem>
 #include <set>
 #include <unordered_map>
@@ -30,16 +34,10 @@ json array_of(json subtype, uint64_t count) {
   return json{{"count", count}, {"kind", "array"}, {"subtype", std::move(subtype)}};
 }
 
-// 64-bit FNV-1a: a stable, dependency-free hash for naming anonymous types.
-// Collisions are detected and resolved, so it needs no cryptographic strength.
-uint64_t fnv1a64(std::string_view text) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
+// A stable 64-bit hash (XXH3, the same on every host) for naming anonymous
+// types. Collisions are detected and resolved, so it needs no
+// cryptographic strength.
+uint64_t stable_hash(std::string_view text) { return XXH3_64bits(text.data(), text.size()); }
 
 std::string hex16(uint64_t v) {
   static const char digits[] = "0123456789abcdef";
@@ -260,7 +258,7 @@ class Generator {
 
   std::string unique_anonymous_name(uint32_t id) {
     std::string definition = canonical_definition(id);
-    std::string name = std::string("unnamed_").append(hex16(fnv1a64(definition)));
+    std::string name = std::string("unnamed_").append(hex16(stable_hash(definition)));
     auto [it, inserted] = anonymous_definitions_.emplace(name, definition);
     if (!inserted && it->second != definition) {
       name.append(1, '_').append(std::to_string(id));  // a hash collision between different definitions
@@ -537,25 +535,13 @@ std::string linux_banner_constant_data(const std::string& banner) {
 }
 
 std::string base64_encode(std::string_view bytes) {
-  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  auto at = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k])); };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t v = at(i) << 16 | at(i + 1) << 8 | at(i + 2);
-    out += alphabet[v >> 18];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += alphabet[v & 63];
-  }
-  if (size_t left = bytes.size() - i) {
-    uint32_t v = at(i) << 16 | (left == 2 ? at(i + 1) << 8 : 0);
-    out += alphabet[v >> 18];
-    out += alphabet[(v >> 12) & 63];
-    out += left == 2 ? alphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
+  if (bytes.empty()) return {};
+  if (bytes.size() > size_t(INT_MAX) / 4 * 3) throw Error("base64: input too large");
+  // EVP_EncodeBlock writes 4 characters per 3 bytes, padded, plus a NUL.
+  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), int(bytes.size()));
+  out.resize(size_t(n));
   return out;
 }
 

@@ -1,6 +1,5 @@
 #include "profiles/finder/profile_finder.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include <set>
 
 #include "core/util/error.h"
+#include "core/util/file_identity.h"
 #include "profiles/isf/isf_loader.h"
 #include "profiles/cache/profile_cache.h"
 
@@ -21,7 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-constexpr int kIndexVersion = 1;
+// 2: files are keyed by their full identity (device, inode, size, mtime, ctime).
+constexpr int kIndexVersion = 2;
 constexpr size_t kMaxIndexBytes = 64 << 20;
 
 bool looks_like_profile(const std::string& name) {
@@ -30,16 +31,6 @@ bool looks_like_profile(const std::string& name) {
   return false;
 }
 
-struct FileStamp {
-  uint64_t size = 0;
-  int64_t mtime_ns = 0;
-};
-
-std::optional<FileStamp> stamp(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-  return FileStamp{uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
-}
 
 std::string absolute(const std::string& path) {
   std::error_code ec;
@@ -47,8 +38,10 @@ std::string absolute(const std::string& path) {
   return ec ? path : p.lexically_normal().string();
 }
 
-// The banner index: path -> {size, mtime, banner, error}. Small JSON, read
-// and rewritten whole (temp file + rename).
+// The banner index: path -> {identity, banner, error}. Small JSON, read
+// and rewritten whole (temp file + rename). An entry holds while the file's
+// identity (core/util/file_identity.h) is unchanged: ctime catches an edit
+// that keeps the size and restores the mtime.
 class BannerIndex {
  public:
   explicit BannerIndex(std::string path) : path_(std::move(path)) {
@@ -62,8 +55,11 @@ class BannerIndex {
       if (doc.value("version", 0) != kIndexVersion || !doc["files"].is_object()) return;
       for (auto& [file, entry] : doc["files"].items()) {
         Entry e;
-        e.stamp.size = entry.at("size").get<uint64_t>();
-        e.stamp.mtime_ns = entry.at("mtime_ns").get<int64_t>();
+        e.identity.device = entry.at("device").get<uint64_t>();
+        e.identity.inode = entry.at("inode").get<uint64_t>();
+        e.identity.size = entry.at("size").get<uint64_t>();
+        e.identity.mtime_ns = entry.at("mtime_ns").get<int64_t>();
+        e.identity.ctime_ns = entry.at("ctime_ns").get<int64_t>();
         e.banner = entry.value("banner", "");
         e.error = entry.value("error", "");
         entries_[file] = std::move(e);
@@ -73,16 +69,15 @@ class BannerIndex {
     }
   }
 
-  const ProfileCandidate* lookup(const std::string& file, const FileStamp& s, ProfileCandidate& out) const {
+  const ProfileCandidate* lookup(const std::string& file, const FileIdentity& identity, ProfileCandidate& out) const {
     auto it = entries_.find(file);
-    if (it == entries_.end() || it->second.stamp.size != s.size || it->second.stamp.mtime_ns != s.mtime_ns)
-      return nullptr;
+    if (it == entries_.end() || !(it->second.identity == identity)) return nullptr;
     out = ProfileCandidate{file, it->second.banner, it->second.error};
     return &out;
   }
 
-  void record(const ProfileCandidate& c, const FileStamp& s) {
-    entries_[c.path] = Entry{s, c.banner, c.error};
+  void record(const ProfileCandidate& c, const FileIdentity& identity) {
+    entries_[c.path] = Entry{identity, c.banner, c.error};
     dirty_ = true;
   }
 
@@ -91,8 +86,9 @@ class BannerIndex {
     json files = json::object();
     for (const auto& [file, e] : entries_) {
       // Forget files that are gone.
-      if (!stamp(file)) continue;
-      json entry = {{"size", e.stamp.size}, {"mtime_ns", e.stamp.mtime_ns}, {"banner", e.banner}};
+      if (!find_file_identity(file)) continue;
+      json entry = {{"device", e.identity.device}, {"inode", e.identity.inode},   {"size", e.identity.size},
+                    {"mtime_ns", e.identity.mtime_ns}, {"ctime_ns", e.identity.ctime_ns}, {"banner", e.banner}};
       if (!e.error.empty()) entry["error"] = e.error;
       files[file] = std::move(entry);
     }
@@ -115,7 +111,7 @@ class BannerIndex {
 
  private:
   struct Entry {
-    FileStamp stamp;
+    FileIdentity identity;
     std::string banner, error;
   };
   std::string path_;
@@ -218,12 +214,14 @@ void ProfileFinder::scan() {
       options_.use_index && !options_.cache_dir.empty() ? (fs::path(options_.cache_dir) / "banner-index.json").string() : "";
   BannerIndex index(index_path);
   for (const std::string& file : files) {
-    auto s = stamp(file);
-    if (!s) continue;
+    // Identity first, then the banner: a file that changes meanwhile is
+    // recorded with its old identity, so it is read again next time.
+    auto identity = find_file_identity(file);
+    if (!identity) continue;
     ProfileCandidate candidate;
-    if (!index.lookup(file, *s, candidate)) {
+    if (!index.lookup(file, *identity, candidate)) {
       candidate = summarize(file, options_.use_index ? options_.cache_dir : "");
-      index.record(candidate, *s);
+      index.record(candidate, *identity);
     }
     candidates_.push_back(std::move(candidate));
   }

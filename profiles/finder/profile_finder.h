@@ -4,9 +4,10 @@
 //
 // Reading a banner out of an ISF means parsing most of it (dwarf2json writes
 // symbols last), so banners are kept in a small index in the cache
-// directory, keyed by each file's path, size and modification time: a
-// second search only stats the files. Files the index does not know are
-// read once (from the binary profile cache when it has them).
+// directory, keyed by each file's path and identity (device, inode, size,
+// mtime, ctime: core/util/file_identity.h): a second search only stats the
+// files. Files the index does not know are read once (from the binary
+// profile cache when it has them).
 #pragma once
 
 #include <memory>

@@ -1,12 +1,17 @@
 #include "profiles/isf/isf_loader.h"
 
+#include <openssl/evp.h>
+
+#include <climits>
 #include <cmath>
+#include <iostream>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 
 #include "core/util/error.h"
 #include "profiles/decompress.h"
+#include "core/util/file_identity.h"
 #include "profiles/cache/profile_cache.h"
 
 namespace memscope {
@@ -68,35 +73,36 @@ struct Number {
   uint64_t bits = 0;  // the value, or its two's complement when negative
 };
 
+// Standard base64 as ISF's constant_data holds it, through OpenSSL. Line
+// breaks are dropped and missing padding restored first (OpenSSL's block
+// decoder wants neither); the padding's zero bytes are then removed.
 std::string decode_base64(std::string_view text, bool& ok) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  uint32_t accumulator = 0;
-  int bits = 0;
+  std::string clean;
+  clean.reserve(text.size() + 3);
+  for (char c : text)
+    if (c != '\n' && c != '\r') clean.push_back(c);
+  while (clean.size() % 4) clean.push_back('=');
   ok = true;
-  for (char c : text) {
-    if (c == '=') break;
-    if (c == '\n' || c == '\r') continue;
-    int v = value(c);
-    if (v < 0) {
-      ok = false;
-      return {};
-    }
-    accumulator = accumulator << 6 | uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(char((accumulator >> bits) & 0xff));
-    }
+  if (clean.empty()) return {};
+  if (clean.size() > size_t(INT_MAX)) {
+    ok = false;
+    return {};
   }
+  std::string out(clean.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(clean.data()), int(clean.size()));
+  if (n < 0) {
+    ok = false;
+    return {};
+  }
+  size_t padding = 0;
+  for (size_t i = clean.size(); i > 0 && clean[i - 1] == '=' && padding < 2; --i) ++padding;
+  // "=" anywhere but at the end is not base64.
+  if (clean.find('=') < clean.size() - padding) {
+    ok = false;
+    return {};
+  }
+  out.resize(size_t(n) - padding);
   return out;
 }
 
@@ -539,8 +545,10 @@ std::string absolute_path(const std::string& path) {
 }
 
 template <typename Input>
-std::shared_ptr<const Profile> parse(Input&& input, const std::string& source, std::function<uint64_t()> position) {
+std::shared_ptr<const Profile> parse(Input&& input, const std::string& source, std::function<uint64_t()> position,
+                                     const FileIdentity& identity = {}) {
   ProfileBuilder builder(source);
+  builder.set_source_identity(identity);
   IsfHandler handler(source, &builder, std::move(position));
   try {
     json::sax_parse(std::forward<Input>(input), &handler);
@@ -560,8 +568,12 @@ std::shared_ptr<const Profile> parse(Input&& input, const std::string& source, s
 
 std::shared_ptr<const Profile> parse_isf_file(const std::string& path) {
   std::string source = absolute_path(path);
+  // Taken before the file is read: if it changes while it is parsed, the
+  // profile's recorded identity is the old one, so its cache entry is
+  // stale at the next load rather than wrong.
+  FileIdentity identity = file_identity(path);
   DecompressedFile file(path);
-  return parse(file.stream(), source, [&file] { return file.position(); });
+  return parse(file.stream(), source, [&file] { return file.position(); }, identity);
 }
 
 std::shared_ptr<const Profile> parse_isf_text(std::string_view text, const std::string& source) {
@@ -587,7 +599,13 @@ std::shared_ptr<const Profile> load_profile(const std::string& path, const LoadO
   if (cache_dir.empty()) return parse_isf_file(path);
   ProfileCache cache(cache_dir);
   SourceKey key = source_key(path);
-  if (auto cached = cache.load(key)) return cached;
+  CacheLookup cached = cache.lookup(key);
+  if (cached.profile) return cached.profile;
+  if (cached.miss == CacheMiss::kDamaged) {
+    std::string message = "profile cache entry " + cached.entry + " refused (" + cached.why + "); rebuilding it from " + key.path;
+    if (options.warn) options.warn(message);
+    else std::cerr << "warning: " << message << "\n";
+  }
   auto profile = parse_isf_file(path);
   cache.store(key, *profile);  // best effort: a read-only cache only costs speed
   return profile;

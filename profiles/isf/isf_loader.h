@@ -6,6 +6,7 @@
 // FormatError naming the file and where in the document it was found.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -33,11 +34,14 @@ IsfSummary read_isf_summary(const std::string& path);
 struct LoadOptions {
   bool use_cache = true;
   std::string cache_dir;  // "" = default_cache_dir() (see profile_cache.h)
+  // Where the warning about a damaged cache entry goes; empty: stderr.
+  std::function<void(const std::string&)> warn{};
 };
 
-// The entry point: a profile from an ISF file, read from the binary cache
-// when a valid entry exists for this exact file, parsed (and cached)
-// otherwise. A damaged or stale cache entry is ignored and rewritten.
+// The entry point: a profile from an ISF file, mapped from the binary cache
+// when an entry exists for this exact version of the file (same device,
+// inode, size, mtime and ctime), parsed (and cached) otherwise. A stale
+// entry is rewritten; a damaged one is rewritten with a warning.
 std::shared_ptr<const Profile> load_profile(const std::string& path, bool use_cache = true);
 std::shared_ptr<const Profile> load_profile(const std::string& path, const LoadOptions& options);
 
