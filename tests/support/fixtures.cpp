@@ -138,7 +138,12 @@ std::string watched(const std::string& path, const std::string& name, const std:
   std::lock_guard guard(watch_mutex);
   for (const WatchedImage& image : watched_images())
     if (image.path == path) return path;
-  if (watched_images().empty()) std::atexit(check_watched_images);
+  if (watched_images().empty()) {
+    // OpenSSL registers its own clean-up with atexit when first used; it
+    // must be registered before ours so that it runs after the check.
+    OPENSSL_init_crypto(0, nullptr);
+    std::atexit(check_watched_images);
+  }
   watched_images().push_back({path, images[name]["sha256"].get<std::string>()});
   return path;
 }
