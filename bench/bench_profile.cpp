@@ -11,7 +11,8 @@
 //    profile is ready, and how much its resident memory grew (VmRSS; the
 //    mapped entry's pages count as file pages); then the same after the
 //    lookups a pslist makes (types, member offsets, symbols). The parent
-//    measures the whole process (spawn to exit) with and without the load.
+//    measures the whole process (spawn to exit) of children that load and
+//    look up without measuring, and of children that do nothing.
 // 3. Reading only the banner (what the finder does for a file it does not
 //    know), then the typed-object API: a synthetic list of task_structs
 //    (laid out with the profile's own offsets, in an in-memory address
@@ -110,34 +111,44 @@ double median(std::vector<double> v) {
 
 // --- The child: one fresh process, one load from the cache --------------------
 
-// Prints "ready_us rss_kib anon_kib file_kib lookups_us rss_after_kib entry_kib entry_after_kib sum".
-int child(const std::string& isf, const std::string& cache_dir, bool load) {
+// What linux.pslist asks of the profile; returns a checksum so that the
+// compiler keeps it.
+uint64_t pslist_lookups(const memscope::Profile& profile) {
+  uint64_t sum = 0;
+  const memscope::TypeInfo& task = profile.require_type("task_struct");
+  for (const char* member : {"tasks", "pid", "tgid", "comm", "mm", "real_parent", "cred", "__state", "flags",
+                             "start_time", "thread_group"})
+    if (profile.find_member(task, member)) sum += profile.field(task, member).offset;
+  for (const char* type : {"list_head", "mm_struct", "cred", "kuid_t", "signal_struct"})
+    if (const memscope::TypeInfo* t = profile.find_type(type)) sum += t->size;
+  sum += profile.offset_of("cred", "uid") + profile.offset_of("mm_struct", "pgd");
+  for (const char* symbol : {"init_task", "linux_banner", "init_top_pgt", "_stext", "modules"})
+    if (auto address = profile.symbol(symbol)) sum += *address;
+  if (const memscope::SymbolInfo* s = profile.nearest_symbol(profile.symbol("init_task").value_or(0) + 64))
+    sum += profile.name(*s).size();
+  return sum;
+}
+
+// mode "measure": prints "ready_us rss_kib anon_kib file_kib lookups_us
+// rss_after_kib entry_kib entry_after_kib sum" (reading /proc, which costs
+// time of its own). Modes "load" and "none": load and look up, or do
+// nothing, and print a line of zeros, for the whole-process timings.
+int child(const std::string& isf, const std::string& cache_dir, const std::string& mode) {
   memscope::LoadOptions options;
   options.cache_dir = cache_dir;
-  Resident before = resident_now();
-  auto start = std::chrono::steady_clock::now();
-  if (!load) {
-    std::printf("0 0 0 0 0 0 0 0 0\n");
+  if (mode != "measure") {
+    uint64_t sum = mode == "load" ? pslist_lookups(*memscope::load_profile(isf, options)) : 0;
+    std::printf("0 0 0 0 0 0 0 0 %llu\n", static_cast<unsigned long long>(sum));
     return 0;
   }
+  Resident before = resident_now();
+  auto start = std::chrono::steady_clock::now();
   auto profile = memscope::load_profile(isf, options);
   double ready = seconds_since(start);
   Resident loaded = resident_now();
   long entry_loaded = mapped_resident_kib(".msprof");
-  // What linux.pslist asks of the profile.
   auto lookups_start = std::chrono::steady_clock::now();
-  uint64_t sum = 0;
-  const memscope::TypeInfo& task = profile->require_type("task_struct");
-  for (const char* member : {"tasks", "pid", "tgid", "comm", "mm", "real_parent", "cred", "__state", "flags",
-                             "start_time", "thread_group"})
-    if (profile->find_member(task, member)) sum += profile->field(task, member).offset;
-  for (const char* type : {"list_head", "mm_struct", "cred", "kuid_t", "signal_struct"})
-    if (const memscope::TypeInfo* t = profile->find_type(type)) sum += t->size;
-  sum += profile->offset_of("cred", "uid") + profile->offset_of("mm_struct", "pgd");
-  for (const char* symbol : {"init_task", "linux_banner", "init_top_pgt", "_stext", "modules"})
-    if (auto address = profile->symbol(symbol)) sum += *address;
-  if (const memscope::SymbolInfo* s = profile->nearest_symbol(profile->symbol("init_task").value_or(0) + 64))
-    sum += profile->name(*s).size();
+  uint64_t sum = pslist_lookups(*profile);
   double lookups = seconds_since(lookups_start);
   Resident after = resident_now();
   std::printf("%.1f %ld %ld %ld %.1f %ld %ld %ld %llu\n", ready * 1e6, loaded.total - before.total,
@@ -276,7 +287,7 @@ void bench_objects(const memscope::Profile& profile) {
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;
   if (argc == 5 && std::strcmp(argv[1], "--child") == 0)
-    return child(argv[2], argv[3], std::strcmp(argv[4], "load") == 0);
+    return child(argv[2], argv[3], argv[4]);
   std::string path;
   int runs = 15;
   for (int i = 1; i < argc; ++i) {
@@ -327,21 +338,22 @@ int main(int argc, char** argv) {
   std::vector<double> ready_us, rss_kib, anon_kib, file_kib, lookups_us, rss_after_kib, entry_kib, entry_after_kib,
       wall_load, wall_none;
   for (int i = 0; i <= runs; ++i) {
+    ChildRun measured = run_child({self, "--child", path, cache_dir.string(), "measure"});
     ChildRun with = run_child({self, "--child", path, cache_dir.string(), "load"});
     ChildRun without = run_child({self, "--child", path, cache_dir.string(), "none"});
-    if (!with.ok || !without.ok) {
+    if (!measured.ok || !with.ok || !without.ok) {
       std::fprintf(stderr, "bench_profile: a child failed\n");
       return 1;
     }
     if (i == 0) continue;  // warm-up
-    ready_us.push_back(with.values[0]);
-    rss_kib.push_back(with.values[1]);
-    anon_kib.push_back(with.values[2]);
-    file_kib.push_back(with.values[3]);
-    lookups_us.push_back(with.values[4]);
-    rss_after_kib.push_back(with.values[5]);
-    entry_kib.push_back(with.values[6]);
-    entry_after_kib.push_back(with.values[7]);
+    ready_us.push_back(measured.values[0]);
+    rss_kib.push_back(measured.values[1]);
+    anon_kib.push_back(measured.values[2]);
+    file_kib.push_back(measured.values[3]);
+    lookups_us.push_back(measured.values[4]);
+    rss_after_kib.push_back(measured.values[5]);
+    entry_kib.push_back(measured.values[6]);
+    entry_after_kib.push_back(measured.values[7]);
     wall_load.push_back(with.wall_ms);
     wall_none.push_back(without.wall_ms);
   }
@@ -351,8 +363,9 @@ int main(int argc, char** argv) {
               median(ready_us), median(rss_kib), median(anon_kib), median(file_kib), median(entry_kib));
   std::printf("  pslist's lookups:  %.0f us more; resident +%.0f KiB in all after them (mapped entry %.0f KiB)\n",
               median(lookups_us), median(rss_after_kib), median(entry_after_kib));
-  std::printf("  whole process:     %.2f ms with the load, %.2f ms without (spawn to exit)\n", median(wall_load),
-              median(wall_none));
+  std::printf("  whole process:     %.2f ms loading and looking up, %.2f ms doing nothing (spawn to exit): "
+              "the profile costs %.2f ms\n",
+              median(wall_load), median(wall_none), median(wall_load) - median(wall_none));
 
   start = std::chrono::steady_clock::now();
   cpu_start = cpu_seconds();

@@ -221,6 +221,30 @@ TEST_CASE("cache: load_profile stores / reuses and repairs entries") {
   CHECK(fs::is_empty(unused.path()));
 }
 
+TEST_CASE("cache: an entry of another format version is stale / rebuilt without a warning") {
+  test::TempDir cache_dir("profile-cache-version");
+  test::TempFile isf("cache-version.json");
+  isf.write(small_isf());
+  LoadOptions options;
+  options.cache_dir = cache_dir.path();
+  std::vector<std::string> warnings;
+  options.warn = [&](const std::string& w) { warnings.push_back(w); };
+  load_profile(isf.path(), options);
+  ProfileCache cache(cache_dir.path());
+  SourceKey key = source_key(isf.path());
+  std::string entry = cache.entry_path(key);
+  std::string bytes = read_all(entry);
+  uint32_t old_version = 1;
+  std::memcpy(bytes.data() + 8, &old_version, 4);
+  write_all(entry, bytes);
+  CacheLookup lookup = cache.lookup(key);
+  CHECK(lookup.miss == CacheMiss::kStale);
+  CHECK_THAT(lookup.why, Catch::Contains("format version 1"));
+  CHECK(load_profile(isf.path(), options)->banner() == "Linux version small");
+  CHECK(warnings.empty());
+  CHECK(cache.load(key));
+}
+
 TEST_CASE("cache: touching the source invalidates its entry") {
   test::TempDir cache_dir("profile-cache-touch");
   test::TempFile isf("cache-touch.json");

@@ -176,6 +176,16 @@ std::shared_ptr<const Profile> Profile::open(std::shared_ptr<const void> owner, 
 
 Profile::~Profile() = default;
 
+std::optional<uint32_t> Profile::format_version_of(std::span<const uint8_t> first_bytes) {
+  if (first_bytes.size() < offsetof(pf::Header, version) + sizeof(uint32_t) || !has_magic(first_bytes))
+    return std::nullopt;
+  uint32_t version;
+  std::memcpy(&version, first_bytes.data() + offsetof(pf::Header, version), sizeof version);
+  return version;
+}
+
+uint32_t Profile::format_version() { return pf::kFormatVersion; }
+
 bool Profile::has_magic(std::span<const uint8_t> first_bytes) {
   return first_bytes.size() >= sizeof pf::kMagic && std::memcmp(first_bytes.data(), pf::kMagic, sizeof pf::kMagic) == 0;
 }

@@ -172,6 +172,11 @@ class Profile {
 
   // True when `first_bytes` start with the format's magic (8 bytes).
   static bool has_magic(std::span<const uint8_t> first_bytes);
+  // The format version written in a buffer that has the magic (nullopt
+  // without), and the version this build reads: an entry of another
+  // version is not damaged, only from another memscope.
+  static std::optional<uint32_t> format_version_of(std::span<const uint8_t> first_bytes);
+  static uint32_t format_version();
 
   Profile(const Profile&) = delete;
   Profile& operator=(const Profile&) = delete;

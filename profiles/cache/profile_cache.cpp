@@ -54,16 +54,26 @@ SourceKey source_key(const std::string& path) {
   return key;
 }
 
-std::shared_ptr<const Profile> open_profile_file(const std::string& path) {
-  auto file = std::make_shared<const MappedFile>(path);
-  // A lookup touches a few scattered pages: no readahead around them, and
-  // no 2 MiB mapping of a large page-cache folio per touch (kernels map
-  // those with one PMD when the mapping is aligned), which would make the
-  // resident size grow by megabytes for a few reads.
+namespace {
+
+std::shared_ptr<const Profile> open_mapped(std::shared_ptr<const MappedFile> file) {
+  // A lookup touches a few scattered pages. Recent kernels map a whole
+  // page-cache folio at the first touch of any of its pages (with one PMD
+  // when it is 2 MiB and aligned), so the folios must stay small: no
+  // readahead (it reads, and caches, in large folios) and no huge pages.
+  // Writing the entry in small chunks keeps the writer's folios small too
+  // (see write_all).
   file->advise_random();
   ::madvise(const_cast<uint8_t*>(file->data()), size_t(file->size()), MADV_NOHUGEPAGE);
   std::span<const uint8_t> bytes(file->data(), size_t(file->size()));
-  return Profile::open(file, bytes, path);
+  std::string path = file->path();
+  return Profile::open(std::move(file), bytes, std::move(path));
+}
+
+}  // namespace
+
+std::shared_ptr<const Profile> open_profile_file(const std::string& path) {
+  return open_mapped(std::make_shared<const MappedFile>(path));
 }
 
 bool is_profile_file(const std::string& path) {
@@ -94,7 +104,18 @@ CacheLookup ProfileCache::lookup(const SourceKey& key) const {
   }
   std::shared_ptr<const Profile> profile;
   try {
-    profile = open_profile_file(result.entry);
+    auto file = std::make_shared<const MappedFile>(result.entry);
+    // An entry of another format version was written by another memscope:
+    // not damaged, only stale.
+    std::optional<uint32_t> version =
+        Profile::format_version_of(std::span<const uint8_t>(file->data(), size_t(std::min<uint64_t>(file->size(), 16))));
+    if (version && *version != Profile::format_version()) {
+      result.miss = CacheMiss::kStale;
+      result.why = result.entry + ": format version " + std::to_string(*version) + ", this memscope writes " +
+                   std::to_string(Profile::format_version());
+      return result;
+    }
+    profile = open_mapped(std::move(file));
   } catch (const Error& e) {
     result.miss = CacheMiss::kDamaged;
     result.why = e.what();
