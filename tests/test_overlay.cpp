@@ -8,6 +8,9 @@
 #include "core/util/error.h"
 #include "core/layers/overlay.h"
 #include "core/layers/overlay_file.h"
+#include "core/session/session.h"
+#include "core/util/file_identity.h"
+#include "core/util/sha256.h"
 #include "support/buffer_space.h"
 #include "support/temp_file.h"
 
@@ -259,6 +262,29 @@ TEST_CASE("overlay file: corruption is detected before the overlay changes") {
   SECTION("a missing file is an Error naming it") {
     CHECK_THROWS_WITH(load_overlay(target, kImage, file.path() + ".missing"), Catch::Contains(".missing"));
   }
+}
+
+TEST_CASE("session: the image's identity is the size and a head-and-tail fingerprint, as before") {
+  // Larger than the two 1 MiB windows, so head and tail differ.
+  test::TempFile image("identity");
+  std::vector<uint8_t> bytes((uint64_t{5} << 20) + 123);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 31 + (i >> 20));
+  image.write(bytes);
+  SessionOptions options;
+  options.image = image.path();
+  Session session(options);
+  ImageIdentity identity = session.image_identity();
+  CHECK(identity.path == image.path());
+  CHECK(identity.size == bytes.size());
+  // What overlays saved before were stamped with: SHA-256 of the size,
+  // the first MiB and the last MiB.
+  uint64_t size = bytes.size();
+  Sha256 hash;
+  hash.update(&size, sizeof size);
+  hash.update(bytes.data(), 1 << 20);
+  hash.update(bytes.data() + size - (1 << 20), 1 << 20);
+  CHECK(identity.fingerprint == "head-tail-sha256:" + Sha256::to_hex(hash.finish()));
+  CHECK(identity.fingerprint == head_tail_fingerprint(image.path()));
 }
 
 TEST_CASE("overlay file: save to an unwritable place names the path") {

@@ -4,7 +4,7 @@
 #include "core/util/hex.h"
 #include "core/linux/discovery/banners.h"
 #include "core/linux/discovery/discovery.h"
-#include "core/util/sha256.h"
+#include "core/util/file_identity.h"
 #include "core/layers/format_registry.h"
 #include "core/layers/mapped_file.h"
 #include "core/session/profile_source.h"
@@ -152,18 +152,13 @@ uint64_t Session::symbol_address(std::string_view name) {
 ImageIdentity Session::image_identity() const {
   // Hashing a whole 256 GB image to name it would take minutes: the
   // fingerprint covers the size and the first and last MiB of the file,
-  // which hold the container's headers and tables.
-  constexpr uint64_t kSample = 1 << 20;
+  // which hold the container's headers and tables, and survives copying
+  // the image. Taken from the layer's own mapping when it has one (the
+  // bytes being analysed, with no second open), else read from the file.
   const std::string& path = image_->path();
-  uint64_t size = image_->file_size();
-  Sha256 hash;
-  hash.update(&size, sizeof size);
-  MappedFile file(path);
-  uint64_t head = std::min(size, kSample);
-  uint64_t tail_start = std::max(head, size > kSample ? size - kSample : size);
-  hash.update(file.data(), head);
-  hash.update(file.data() + tail_start, size - tail_start);
-  return ImageIdentity{path, size, "head-tail-sha256:" + Sha256::to_hex(hash.finish())};
+  if (const MappedFile* file = image_->mapped_file())
+    return ImageIdentity{path, file->size(), head_tail_fingerprint(file->data(), file->size())};
+  return ImageIdentity{path, image_->file_size(), head_tail_fingerprint(path)};
 }
 
 std::unique_ptr<X86_64Paging> Session::process_space(uint64_t cr3, const std::string& name) {
