@@ -78,6 +78,8 @@ void decompress(const fs::path& from, const fs::path& to) {
   fs::rename(tmp, to);
 }
 
+}  // namespace
+
 std::string sha256_of_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path);
@@ -102,10 +104,13 @@ std::string sha256_of_file(const std::string& path) {
 }
 
 // Evidence integrity: every image a test process opened must hold, when the
-// process ends, exactly the bytes the guest's truth.json records for it
-// (size and SHA-256 of each image before compression). Checked at exit so
-// that it covers everything the test did with the file; a difference fails
-// the test process even if every assertion passed.
+// test run ends, exactly the bytes the guest's truth.json records for it
+// (SHA-256 of each image before compression). Checked once the tests are
+// done (catch_main.cpp's listener) so that it covers everything they did
+// with the file; a difference fails the test process even if every
+// assertion passed.
+namespace {
+
 struct WatchedImage {
   std::string path;
   std::string expected_sha256;
@@ -115,6 +120,8 @@ std::vector<WatchedImage>& watched_images() {
   static std::vector<WatchedImage> images;
   return images;
 }
+
+}  // namespace
 
 void check_watched_images() {
   std::lock_guard guard(watch_mutex);
@@ -128,8 +135,6 @@ void check_watched_images() {
   }
 }
 
-}  // namespace
-
 // Registers `path` (the fixture `name`) for the check at exit when
 // truth.json knows its hash; returns `path`.
 std::string watched(const std::string& path, const std::string& name, const std::string& set) {
@@ -138,12 +143,6 @@ std::string watched(const std::string& path, const std::string& name, const std:
   std::lock_guard guard(watch_mutex);
   for (const WatchedImage& image : watched_images())
     if (image.path == path) return path;
-  if (watched_images().empty()) {
-    // OpenSSL registers its own clean-up with atexit when first used; it
-    // must be registered before ours so that it runs after the check.
-    OPENSSL_init_crypto(0, nullptr);
-    std::atexit(check_watched_images);
-  }
   watched_images().push_back({path, images[name]["sha256"].get<std::string>()});
   return path;
 }

@@ -38,10 +38,13 @@ bool running_in_ci();
 // The folder fixtures are looked up in (MEMSCOPE_FIXTURES or ../shared/fixtures).
 std::string fixtures_root();
 
-// Fixture images returned by fixture() are checked at process exit against
-// the SHA-256 truth.json records for them: a test that changed evidence
-// fails. Returns `path`.
+// Fixture images returned by fixture() are checked, when the test run ends
+// (check_watched_images), against the SHA-256 truth.json records for them:
+// a test that changed evidence fails. Returns `path`.
 std::string watched(const std::string& path, const std::string& name, const std::string& set);
+// Ends the process with status 1, naming the file, if a watched image's
+// bytes are not truth.json's any more.
+void check_watched_images();
 
 // SHA-256 of a file's bytes, as lowercase hex.
 std::string sha256_of_file(const std::string& path);
