@@ -270,7 +270,7 @@ Plugin make_bad_plugin() {
 }  // namespace
 
 TEST_CASE("registration: a plugin with a bad column stops the process at load / naming plugin and column") {
-  // What MEMSCOPE_REGISTER_PLUGIN does when the plugin file is loaded; in
+  // What MEMSCOPE_REGISTER does when the plugin file is loaded; in
   // a child process, since it aborts.
   int err[2];
   REQUIRE(::pipe(err) == 0);
@@ -278,7 +278,7 @@ TEST_CASE("registration: a plugin with a bad column stops the process at load / 
   REQUIRE(child >= 0);
   if (child == 0) {
     ::dup2(err[1], 2);
-    detail::register_plugin_at_load(make_bad_plugin);
+    detail::register_at_load(plugin_registry(), make_bad_plugin);
     ::_exit(0);  // not reached
   }
   ::close(err[1]);

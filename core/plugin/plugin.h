@@ -5,7 +5,7 @@
 // items as warnings (core/linux/warnings.h) so that one smeared structure
 // does not cost the analyst the rest of the output.
 //
-//   MEMSCOPE_REGISTER_PLUGIN(make_plugin(PluginInfo{.name = "linux.lsmod", ...}, kLsmodColumns, run_lsmod));
+//   MEMSCOPE_REGISTER(plugin_registry(), make_plugin(PluginInfo{.name = "linux.lsmod", ...}, kLsmodColumns, run_lsmod));
 //
 // with `void run_lsmod(Session&, const PluginArgs&, Rows<ModuleRow>&)`.
 // docs/plugins.md has a complete example.
@@ -132,7 +132,9 @@ struct PluginResult {
 };
 
 // Every plugin, sorted by name. A plugin file registers itself with
-// MEMSCOPE_REGISTER_PLUGIN (below), which checks it first.
+//   MEMSCOPE_REGISTER(plugin_registry(), make_plugin(...));
+// and the registry refuses it, naming the problems (plugin_problems), if
+// it is not well formed: the process stops at load.
 Registry<Plugin>& plugin_registry();
 inline const std::vector<Plugin>& plugins() { return plugin_registry().entries(); }
 inline const Plugin* find_plugin(std::string_view name) { return plugin_registry().find(name); }
@@ -141,18 +143,4 @@ inline const Plugin* find_plugin(std::string_view name) { return plugin_registry
 // it. Never throws for errors of the image or the profile.
 PluginResult run_plugin(const Plugin& plugin, Session& session, const PluginArgs& args);
 
-namespace detail {
-// Makes the plugin, checks it (plugin_problems) and registers it, at load
-// time. A plugin that fails is a build mistake, not bad input: the problems
-// are printed and the process stops, before any analysis could use it.
-bool register_plugin_at_load(Plugin (*make)()) noexcept;
-}  // namespace detail
-
 }  // namespace memscope
-
-// MEMSCOPE_REGISTER_PLUGIN(make_plugin(...)): registers the plugin when its
-// file is loaded. The expression is evaluated inside the check, so that an
-// error in it is reported rather than terminating the process unexplained.
-#define MEMSCOPE_REGISTER_PLUGIN(...)                                                                   \
-  [[maybe_unused]] static const bool MEMSCOPE_REGISTER_CAT(memscope_plugin_registered_, __LINE__) = \
-      ::memscope::detail::register_plugin_at_load([]() -> ::memscope::Plugin { return __VA_ARGS__; })

@@ -39,7 +39,8 @@ int64_t parse_int(const std::string& option, const std::string& text) {
 }  // namespace
 
 Registry<Plugin>& plugin_registry() {
-  static Registry<Plugin> registry("plugin", [](const Plugin& p) -> std::string_view { return p.info.name; });
+  static Registry<Plugin> registry(
+      "plugin", [](const Plugin& p) -> std::string_view { return p.info.name; }, {}, plugin_problems);
   return registry;
 }
 
@@ -111,26 +112,4 @@ std::vector<std::string> plugin_problems(const Plugin& plugin) {
   return problems;
 }
 
-namespace detail {
-
-bool register_plugin_at_load(Plugin (*make)()) noexcept {
-  std::string name = "a plugin";
-  try {
-    Plugin plugin = make();
-    if (!plugin.info.name.empty()) name = "plugin " + plugin.info.name;
-    std::vector<std::string> problems = plugin_problems(plugin);
-    if (!problems.empty()) {
-      std::string text;
-      for (const std::string& p : problems) text += (text.empty() ? "" : "; ") + p;
-      throw Error(text);
-    }
-    plugin_registry().add(std::move(plugin));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "memscope: cannot register %s: %s\n", name.c_str(), e.what());
-    std::abort();
-  }
-  return true;
-}
-
-}  // namespace detail
 }  // namespace memscope

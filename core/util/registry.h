@@ -3,12 +3,14 @@
 //
 // A part of memscope adds an entry from its own file, at load time, with
 //
-//   MEMSCOPE_REGISTER(plugin_registry(), Plugin{.info = {...}, .run = ...});
+//   MEMSCOPE_REGISTER(format_registry(), FormatHandler{.name = "lime", ...});
 //
 // so that adding a format or a plugin is adding a file: no list to edit,
 // and the code that uses the registry (core) never names the code that
 // fills it (formats/, profiles/, plugins/). Entries are kept in the
-// registry's order (by name, or by priority then name) and found by key.
+// registry's order (by name, or by priority then name) and found by key; a
+// registry may check each entry (a plugin's column names, say) and refuses
+// one with problems, naming them.
 // Entries are only added at load time (static initialisers, or dlopen of a
 // plugin library), so reads need no lock once main() runs; adds are
 // serialised all the same.
@@ -32,20 +34,29 @@ class Registry {
  public:
   using KeyOf = std::function<std::string_view(const Entry&)>;
   using Before = std::function<bool(const Entry&, const Entry&)>;
+  // What is wrong with an entry (empty: nothing).
+  using Check = std::function<std::vector<std::string>(const Entry&)>;
 
   // `what` names the kind of entry in messages ("plugin", "image format").
   // Without `before`, entries are sorted by key.
-  Registry(std::string what, KeyOf key, Before before = {})
-      : what_(std::move(what)), key_(std::move(key)), before_(std::move(before)) {}
+  Registry(std::string what, KeyOf key, Before before = {}, Check check = {})
+      : what_(std::move(what)), key_(std::move(key)), before_(std::move(before)), check_(std::move(check)) {}
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  // Adds an entry in order. Throws Error for an empty or duplicate key.
+  // Adds an entry in order. Throws Error "cannot register <what> <key>:
+  // <problems>" for an empty or duplicate key or what the check finds.
   void add(Entry entry) {
     std::lock_guard lock(mutex_);
     std::string_view key = key_(entry);
-    if (key.empty()) throw Error(what_ + " registered without a name");
-    if (find_locked(key)) throw Error(what_ + " '" + std::string(key) + "' is registered twice");
+    if (key.empty()) throw Error("cannot register a " + what_ + " without a name");
+    std::vector<std::string> problems = check_ ? check_(entry) : std::vector<std::string>{};
+    if (find_locked(key)) problems.push_back("the name is registered twice");
+    if (!problems.empty()) {
+      std::string text = "cannot register " + what_ + " " + std::string(key) + ": ";
+      for (size_t i = 0; i < problems.size(); ++i) text += (i ? "; " : "") + problems[i];
+      throw Error(text);
+    }
     auto at = std::upper_bound(entries_.begin(), entries_.end(), entry,
                                [this](const Entry& a, const Entry& b) { return less(a, b); });
     entries_.insert(at, std::move(entry));
@@ -73,18 +84,21 @@ class Registry {
   std::string what_;
   KeyOf key_;
   Before before_;
+  Check check_;
   mutable std::mutex mutex_;
   std::vector<Entry> entries_;
 };
 
 namespace detail {
-// Runs a registration at load time; a failure (a duplicate name) cannot be
-// thrown out of a static initialiser, so it is reported and the process
-// stops: two entries with one name is a build mistake, not bad input.
-template <typename Entry>
-bool register_at_load(Registry<Entry>& registry, Entry entry) noexcept {
+// Makes an entry and adds it, at load time. A failure (a duplicate name, a
+// problem the registry's check finds, an exception while making the entry)
+// cannot be thrown out of a static initialiser: it is reported and the
+// process stops, before any analysis could use the entry. It is a build
+// mistake, not bad input.
+template <typename Entry, typename Make>
+bool register_at_load(Registry<Entry>& registry, Make make) noexcept {
   try {
-    registry.add(std::move(entry));
+    registry.add(make());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "memscope: %s\n", e.what());
     std::abort();
@@ -98,7 +112,9 @@ bool register_at_load(Registry<Entry>& registry, Entry entry) noexcept {
 #define MEMSCOPE_REGISTER_CAT2(a, b) a##b
 #define MEMSCOPE_REGISTER_CAT(a, b) MEMSCOPE_REGISTER_CAT2(a, b)
 // MEMSCOPE_REGISTER(registry, entry): adds `entry` to `registry` (an
-// expression giving a Registry<Entry>&) when the file is loaded.
-#define MEMSCOPE_REGISTER(registry, ...)                                                              \
+// expression giving a Registry<Entry>&) when the file is loaded. `entry` is
+// evaluated inside the registration, so that an error in making it is
+// reported like any other.
+#define MEMSCOPE_REGISTER(registry, ...)                                                      \
   [[maybe_unused]] static const bool MEMSCOPE_REGISTER_CAT(memscope_registered_, __LINE__) = \
-      ::memscope::detail::register_at_load(registry, __VA_ARGS__)
+      ::memscope::detail::register_at_load(registry, []() { return __VA_ARGS__; })

@@ -39,7 +39,7 @@ void run_envars(Session& session, const PluginArgs& args, Rows<EnvarsRow>& rows)
 
 }  // namespace
 
-MEMSCOPE_REGISTER_PLUGIN(make_plugin(
+MEMSCOPE_REGISTER(plugin_registry(), make_plugin(
     PluginInfo{
         .name = "linux.envars",
         .description = "environment variables of the processes, read from their own memory",

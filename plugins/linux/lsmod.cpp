@@ -41,7 +41,7 @@ void run_lsmod(Session& session, const PluginArgs&, Rows<LsmodRow>& rows) {
 
 }  // namespace
 
-MEMSCOPE_REGISTER_PLUGIN(make_plugin(
+MEMSCOPE_REGISTER(plugin_registry(), make_plugin(
     PluginInfo{
         .name = "linux.lsmod",
         .description = "loaded kernel modules (the modules list)",

@@ -51,7 +51,7 @@ void run_psaux(Session& session, const PluginArgs& args, Rows<PsauxRow>& rows) {
 
 }  // namespace
 
-MEMSCOPE_REGISTER_PLUGIN(make_plugin(
+MEMSCOPE_REGISTER(plugin_registry(), make_plugin(
     PluginInfo{
         .name = "linux.psaux",
         .description = "command lines of the processes, read from their own memory",

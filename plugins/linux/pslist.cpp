@@ -67,7 +67,7 @@ void run_pslist(Session& session, const PluginArgs& args, Rows<PslistRow>& rows)
 
 }  // namespace
 
-MEMSCOPE_REGISTER_PLUGIN(make_plugin(
+MEMSCOPE_REGISTER(plugin_registry(), make_plugin(
     PluginInfo{
         .name = "linux.pslist",
         .description = "processes on the kernel's task list (init_task.tasks)",

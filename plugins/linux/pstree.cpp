@@ -141,7 +141,7 @@ void run_pstree(Session& session, const PluginArgs& args, Rows<PstreeRow>& rows)
 
 }  // namespace
 
-MEMSCOPE_REGISTER_PLUGIN(make_plugin(
+MEMSCOPE_REGISTER(plugin_registry(), make_plugin(
     PluginInfo{
         .name = "linux.pstree",
         .description = "processes of the task list as a parent/child tree",
