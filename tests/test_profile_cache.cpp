@@ -149,8 +149,7 @@ TEST_CASE("cache: damaged entries are refused at open or by verify / never trust
   std::string huge = good;
   uint64_t absurd = uint64_t(1) << 60;
   std::memcpy(huge.data() + 96 + 40 + 16, &absurd, 8);  // table 2 (strings): length
-  uint64_t checksum = memscope::profile_format::header_checksum(reinterpret_cast<const uint8_t*>(huge.data()),
-                                                                memscope::profile_format::kHeaderSize);
+  uint64_t checksum = memscope::profile_format::header_checksum(reinterpret_cast<const uint8_t*>(huge.data()));
   std::memcpy(huge.data() + 88, &checksum, 8);
   write_all(entry, huge);
   CacheLookup lie = cache.lookup(key);

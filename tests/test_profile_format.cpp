@@ -173,7 +173,7 @@ void reseal(Buffer& b) {
     }
   }
   pf::Header h = header(b);
-  h.header_checksum = pf::header_checksum(b.data(), pf::kHeaderSize);
+  h.header_checksum = pf::header_checksum(b.data());
   set_header(b, h);
 }
 

@@ -37,17 +37,12 @@ std::span<const T> table_span(const uint8_t* base, const pf::TableEntry& entry) 
 
 namespace profile_format {
 
-uint64_t header_checksum(const uint8_t* header, uint64_t header_size) {
-  XXH3_state_t* state = XXH3_createState();
-  if (!state) throw Error("out of memory");
-  XXH3_64bits_reset(state);
-  XXH3_64bits_update(state, header, offsetof(Header, header_checksum));
-  const uint64_t zero = 0;
-  XXH3_64bits_update(state, &zero, sizeof zero);
-  XXH3_64bits_update(state, header + sizeof(Header), header_size - sizeof(Header));
-  uint64_t digest = XXH3_64bits_digest(state);
-  XXH3_freeState(state);
-  return digest;
+uint64_t header_checksum(const uint8_t* header) {
+  // A copy with the checksum field zero: the header is a few hundred bytes.
+  uint8_t copy[kHeaderSize];
+  std::memcpy(copy, header, kHeaderSize);
+  std::memset(copy + offsetof(Header, header_checksum), 0, sizeof(uint64_t));
+  return XXH3_64bits(copy, kHeaderSize);
 }
 
 uint64_t table_checksum(const uint8_t* bytes, uint64_t length) { return XXH3_64bits(bytes, size_t(length)); }
@@ -104,7 +99,7 @@ std::shared_ptr<const Profile> Profile::open(std::shared_ptr<const void> owner, 
            std::to_string(header.header_size) + " bytes (expected " + std::to_string(pf::kTableCount) + " in " +
            std::to_string(pf::kHeaderSize) + ")");
   if (bytes.size() < pf::kHeaderSize) refuse("truncated inside the table directory");
-  if (pf::header_checksum(bytes.data(), pf::kHeaderSize) != header.header_checksum)
+  if (pf::header_checksum(bytes.data()) != header.header_checksum)
     refuse("header checksum mismatch (offset " + hex(offsetof(pf::Header, header_checksum)) + ")");
   if (header.flags != 0 || header.reserved != 0) refuse("unknown flags in the header");
   if (header.pointer_size == 0 || header.pointer_size > 8)

@@ -579,7 +579,7 @@ std::shared_ptr<const Profile> ProfileBuilder::finish() {
   header.source_mtime_ns = s.identity.mtime_ns;
   header.source_ctime_ns = s.identity.ctime_ns;
   std::memcpy(bytes, &header, sizeof header);
-  header.header_checksum = pf::header_checksum(bytes, pf::kHeaderSize);
+  header.header_checksum = pf::header_checksum(bytes);
   std::memcpy(bytes, &header, sizeof header);
 
   std::string origin = m.source_path;

@@ -63,7 +63,7 @@ struct Header {
   int64_t source_mtime_ns;
   int64_t source_ctime_ns;
   uint64_t reserved;         // 0
-  uint64_t header_checksum;  // XXH3-64 of [0, header_size) with this field zero
+  uint64_t header_checksum;  // XXH3-64 of [0, kHeaderSize) with this field zero
 };
 static_assert(sizeof(Header) == 96);
 static_assert(offsetof(Header, header_checksum) == 88);
@@ -141,8 +141,9 @@ inline Namespace namespace_of(TypeKind kind) {
   }
 }
 
-// XXH3-64 of a header with its checksum field taken as zero.
-uint64_t header_checksum(const uint8_t* header, uint64_t header_size);
+// XXH3-64 of the kHeaderSize bytes of a header and its directory, with the
+// checksum field taken as zero.
+uint64_t header_checksum(const uint8_t* header);
 // XXH3-64 of a table's bytes.
 uint64_t table_checksum(const uint8_t* bytes, uint64_t length);
 
