@@ -145,9 +145,9 @@ struct ProfileBuilder::State {
 
 namespace {
 
-// Lays the string pool out again in the order lookups read it: the names
-// of named types in index order, then symbol names in order, then each
-// record's member names, enumerators and the metadata. A binary search
+// Lays the string pool out again in the order lookups read it: the
+// metadata, the names of named types in index order, then symbol names in
+// order, then each record's member names and the enumerators. A binary search
 // then reads neighbouring bytes at its last steps, and a mapped profile
 // pages in little of the pool. Each distinct string is stored once.
 class Repool {
@@ -509,6 +509,9 @@ std::shared_ptr<const Profile> ProfileBuilder::finish() {
 
   {
     Repool repool(s.pool);
+    // The metadata first: opening reads it, and it then lies in the same
+    // page as the header (one read from disk when the entry is not cached).
+    for (StringRef& field : metadata) field = repool(field);
     for (NamedTypeEntry& e : named) e.name = repool(e.name);
     for (SymbolInfo& sym : s.symbols) sym.name = repool(sym.name);
     // Each record's member names together, in its lookup's order, so that
@@ -530,7 +533,6 @@ std::shared_ptr<const Profile> ProfileBuilder::finish() {
     }
     for (EnumeratorInfo& e : enumerators) e.name = repool(e.name);
     for (TypeInfo& t : s.types) t.name = repool(t.name);
-    for (StringRef& field : metadata) field = repool(field);
     s.pool = repool.take();
   }
   std::vector<SymbolHashSlot> symbol_hash = s.symbol_hash();
