@@ -11,10 +11,11 @@
 // binary cache writes that buffer to disk as it is, and a cached profile is
 // the cache file mapped read-only and used where it lies. Nothing is
 // decoded when a profile is opened: lookups are binary searches over the
-// sorted tables of the buffer, and the records below are the format's own
-// records, so they hold indices (into the string pool and the other
-// tables), never pointers. Names are therefore read through the profile:
-// profile.name(type), profile.name(member), ...
+// sorted tables of the buffer (and a hash table for symbol names), and the
+// records below are the format's own records, so they hold indices (into
+// the string pool and the other tables), never pointers. Names are
+// therefore read through the profile: profile.name(type),
+// profile.name(member), ...
 //
 // The buffer may come from a file someone else wrote: every lookup checks
 // the indices and offsets it follows, and a record that points outside its
@@ -184,7 +185,8 @@ class Profile {
 
   // The whole profile in its format: what a cache file holds.
   std::span<const uint8_t> bytes() const { return {base_, size_}; }
-  // Where the bytes come from (the cache file), for messages.
+  // Where the bytes come from, for messages: the cache file's path, or the
+  // source's for a profile built in memory.
   const std::string& origin() const { return origin_; }
   // The source file the profile was made from, as it was when it was read
   // (all zero for a profile made from memory).
