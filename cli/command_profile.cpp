@@ -25,9 +25,23 @@ namespace {
 int profile_info(const CommandContext& ctx) {
   if (ctx.args.size() != 2) throw Error("usage: memscope profile info FILE [--verify]");
   const std::string& file = ctx.args[1];
-  std::shared_ptr<const Profile> profile = is_profile_file(file) ? open_profile_file(file) : load_profile(file);
+  const bool cache_file = is_profile_file(file);
+  std::shared_ptr<const Profile> profile = cache_file ? open_profile_file(file) : load_profile(file);
   const bool verify = ctx.options.count("verify") && ctx.options["verify"].as<bool>();
-  if (verify) profile->verify();
+  if (verify) {
+    try {
+      profile->verify();
+    } catch (const FormatError& e) {
+      if (cache_file) throw;
+      // The ISF's cache entry is damaged: rebuilt from the ISF, as a load
+      // does with an entry it refuses.
+      std::cerr << "warning: " << e.what() << "; rebuilding the cache entry from " << file << "\n";
+      LoadOptions rebuild;
+      rebuild.rebuild = true;
+      profile = load_profile(file, rebuild);
+      profile->verify();
+    }
+  }
   const ProfileMetadata& meta = profile->metadata();
   const bool mapped = profile->origin() != meta.source_path;
   nlohmann::json j = {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -342,6 +343,43 @@ TEST_CASE("cache: the fixture profile loads identically from the cache") {
   CHECK(again->require_symbol("init_task") == parsed->require_symbol("init_task"));
   CHECK(again->banner() == test::truth()["linux_banner"].get<std::string>());
   CHECK(cache.cached_banner(source_key(path)) == again->banner());
+}
+
+TEST_CASE("cache: profile info --verify checks an entry and rebuilds a damaged one") {
+  test::TempDir home("profile-cache-cli");
+  test::TempFile isf("cache-cli.json");
+  isf.write(small_isf());
+  // The command's output and status, with the cache in `home`.
+  auto run = [&](const std::string& arguments, std::string& output) {
+    std::string command = "XDG_CACHE_HOME='" + home.path() + "' '" + MEMSCOPE_CLI_PATH + "' profile info " +
+                          arguments + " 2>&1";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe);
+    output.clear();
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+    return ::pclose(pipe);
+  };
+  std::string out;
+  REQUIRE(run("'" + isf.path() + "' --verify", out) == 0);
+  CHECK_THAT(out, Catch::Contains("verified:") && Catch::Contains("parsed"));
+  REQUIRE(run("'" + isf.path() + "' --verify", out) == 0);
+  CHECK_THAT(out, Catch::Contains("mapped from"));
+
+  // A damaged table in the entry: the entry file itself is refused...
+  ProfileCache cache(home.path() + "/memscope/profiles");
+  std::string entry = cache.entry_path(source_key(isf.path()));
+  std::string bytes = read_all(entry);
+  bytes[bytes.size() - 1] ^= 1;
+  write_all(entry, bytes);
+  CHECK(run("'" + entry + "' --verify", out) != 0);
+  CHECK_THAT(out, Catch::Contains(entry) && Catch::Contains("checksum"));
+  // ...and through its ISF, rebuilt with a warning.
+  CHECK(run("'" + isf.path() + "' --verify", out) == 0);
+  CHECK_THAT(out, Catch::Contains("warning") && Catch::Contains("rebuilding") && Catch::Contains("verified:"));
+  REQUIRE(run("'" + entry + "' --verify", out) == 0);
+  CHECK_THAT(out, Catch::Contains("Linux version small"));
 }
 
 TEST_CASE("cache: the default directory follows XDG_CACHE_HOME") {

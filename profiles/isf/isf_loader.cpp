@@ -599,7 +599,7 @@ std::shared_ptr<const Profile> load_profile(const std::string& path, const LoadO
   if (cache_dir.empty()) return parse_isf_file(path);
   ProfileCache cache(cache_dir);
   SourceKey key = source_key(path);
-  CacheLookup cached = cache.lookup(key);
+  CacheLookup cached = options.rebuild ? CacheLookup{} : cache.lookup(key);
   if (cached.profile) return cached.profile;
   if (cached.miss == CacheMiss::kDamaged) {
     std::string message = "profile cache entry " + cached.entry + " refused (" + cached.why + "); rebuilding it from " + key.path;

@@ -36,6 +36,9 @@ struct LoadOptions {
   std::string cache_dir;  // "" = default_cache_dir() (see profile_cache.h)
   // Where the warning about a damaged cache entry goes; empty: stderr.
   std::function<void(const std::string&)> warn{};
+  // Parse the source and rewrite its cache entry even if one exists (an
+  // entry that verify() refused).
+  bool rebuild = false;
 };
 
 // The entry point: a profile from an ISF file, mapped from the binary cache
