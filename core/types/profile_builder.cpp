@@ -488,7 +488,10 @@ std::shared_ptr<const Profile> ProfileBuilder::finish() {
   State& s = *state_;
   if (s.finished) s.fail("ProfileBuilder::finish called twice");
   s.finished = true;
-  s.interned.clear();
+  // The maps that served the building: freed before the tables are made.
+  s.interned = {};
+  for (auto& map : s.by_name) map = {};
+  s.derived = {};
 
   s.compute_sizes();
   std::vector<MemberInfo> members = s.sorted_members();
