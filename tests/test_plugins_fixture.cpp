@@ -11,7 +11,7 @@
 
 #include "core/plugin/plugin.h"
 #include "core/session/session.h"
-#include "profiles/btf/isf_from_btf.h"
+#include "support/fixture_profiles.h"
 #include "support/fixtures.h"
 
 using namespace memscope;
@@ -19,38 +19,9 @@ using nlohmann::json;
 
 namespace {
 
-// Test runs keep their profile cache in the build tree, not the user's.
-void use_build_tree_cache() {
-  static bool done = [] {
-    std::string dir = std::string(MEMSCOPE_BINARY_DIR) + "/test-cache";
-    std::filesystem::create_directories(dir);
-    ::setenv("XDG_CACHE_HOME", dir.c_str(), 1);
-    return true;
-  }();
-  (void)done;
-}
+using test::use_build_tree_cache;
 
-// A profile generated from the fixture's BTF and System.map, written once
-// per build tree.
-std::string btf_profile() {
-  static std::string path = [] {
-    std::string out = std::string(MEMSCOPE_BINARY_DIR) + "/test-cache/fixture-btf-isf.json";
-    if (!std::filesystem::exists(out)) {
-      IsfFromBtfOptions options;
-      options.banner = test::truth().at("linux_banner").get<std::string>();
-      json isf = isf_from_btf_files(test::fixture("vmlinux.btf"), test::fixture("System.map"), options);
-      std::string temporary = out + ".tmp";
-      std::ofstream(temporary) << isf.dump();
-      std::filesystem::rename(temporary, out);
-    }
-    return out;
-  }();
-  return path;
-}
-
-std::string profile_for(const std::string& kind) {
-  return kind == "isf" ? test::fixture_file("isf.json.xz") : btf_profile();
-}
+std::string profile_for(const std::string& kind) { return test::fixture_profile(kind); }
 
 Table run(Session& session, const std::string& name, const PluginArgs& args = {}) {
   PluginResult result = run_plugin(*find_plugin(name), session, args);
@@ -235,13 +206,26 @@ TEST_CASE("fixture: --threads and --pid") {
   options.image = test::fixture("image.elf");
   options.profile = profile_for("isf");
   Session session(options);
+  // Two processes chosen from truth.json: init, and the listed user
+  // process with the most threads (the thread rows must add up to truth's
+  // thread counts).
+  const json* busiest = nullptr;
+  for (const json& p : test::truth().at("processes"))
+    if (!p.at("kernel_thread").get<bool>() && !p.at("hidden").get<bool>() && p.at("pid").get<int64_t>() != 1 &&
+        (!busiest || p.at("threads").get<int64_t>() > busiest->at("threads").get<int64_t>()))
+      busiest = &p;
+  REQUIRE(busiest);
+  const int64_t other = busiest->at("pid").get<int64_t>();
+  int64_t expected_rows = busiest->at("threads").get<int64_t>();
+  for (const json& p : test::truth().at("processes"))
+    if (p.at("pid").get<int64_t>() == 1) expected_rows += p.at("threads").get<int64_t>();
   PluginArgs args;
   args.set_flag("threads");
   args.add("pid", "1");
-  args.add("pid", "101");
+  args.add("pid", std::to_string(other));
   Table table = run(session, "linux.pslist", args);
   std::set<int64_t> pids;
   for (const Row& row : table.rows) pids.insert(get<int64_t>(table, row, "pid"));
-  CHECK(pids == std::set<int64_t>{1, 101});
-  CHECK(table.rows.size() == 2);  // single-threaded, as truth says
+  CHECK(pids == std::set<int64_t>{1, other});
+  CHECK(static_cast<int64_t>(table.rows.size()) == expected_rows);
 }
