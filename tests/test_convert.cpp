@@ -7,6 +7,7 @@
 
 #include "core/convert/convert.h"
 #include "core/util/error.h"
+#include "core/util/hex.h"
 #include "core/util/sha256.h"
 #include "formats/lz4/lz4_seekable.h"
 #include "formats/elf/elf_core_writer.h"
@@ -251,4 +252,37 @@ TEST_CASE("memscope convert on the command line") {
 
   command = "'" + cli + "' convert -q '" + dir.file("in.lime") + "' '" + dir.file("out.lz4") + "' 2>/dev/null";
   CHECK(std::system(command.c_str()) != 0);  // exists, no --force
+}
+
+TEST_CASE("the verifier catches one changed byte and a missing range") {
+  // convert's own check (verify_same_physical_bytes) is what the round-trip
+  // tests above rely on: show that it fails when the copy differs.
+  test::BufferSpace space;
+  synthetic(space);
+  test::TempDir dir("convert-verifier");
+  write_lime_image(space, collect_ranges(space), dir.file("copy.lime"));
+  REQUIRE_NOTHROW(verify_same_physical_bytes(space, dir.file("copy.lime")));
+
+  SECTION("one byte of the data differs") {
+    // The LiME file holds a 32-byte header then the first range's bytes:
+    // change the 0x123rd byte of that range.
+    const Range first = collect_ranges(space).front();
+    {
+      std::fstream f(dir.file("copy.lime"), std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(32 + 0x123);
+      char c = static_cast<char>(f.get());
+      f.seekp(32 + 0x123);
+      f.put(static_cast<char>(c ^ 0x5a));
+    }
+    CHECK_THROWS_WITH(verify_same_physical_bytes(space, dir.file("copy.lime")),
+                      Catch::Contains("verification failed") && Catch::Contains(hex(first.start + 0x123)));
+  }
+  SECTION("a range is missing from the copy") {
+    std::vector<Range> ranges = collect_ranges(space);
+    REQUIRE(ranges.size() > 1);
+    ranges.pop_back();
+    write_lime_image(space, ranges, dir.file("copy.lime"));
+    CHECK_THROWS_WITH(verify_same_physical_bytes(space, dir.file("copy.lime")),
+                      Catch::Contains("verification failed"));
+  }
 }

@@ -679,7 +679,8 @@ TEST_CASE("hostile: distinct fake VMCOREINFO texts and banner floods are capped"
   DiscoveryOptions options = small_options();
   options.max_candidates = 20;
   auto profile = synthetic_profile();
-  auto started = std::chrono::steady_clock::now();
+  // Bounded by the candidate cap, which the error names: 20 of the 600
+  // forged VMCOREINFO texts were tried, not all of them.
   try {
     discover_linux_kernel(space, ImageNotes{}, profile.get(), options);
     FAIL("discovery should have failed");
@@ -687,8 +688,12 @@ TEST_CASE("hostile: distinct fake VMCOREINFO texts and banner floods are capped"
     CHECK_THAT(e.what(), Catch::Contains("VMCOREINFO in memory: 20 candidate(s)"));
   }
   options.list_all_banners = true;
-  CHECK_THROWS(discover_linux_kernel(space, ImageNotes{}, profile.get(), options));
-  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
+  try {
+    discover_linux_kernel(space, ImageNotes{}, profile.get(), options);
+    FAIL("discovery should have failed");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("VMCOREINFO in memory: 20 candidate(s)"));
+  }
 }
 
 TEST_CASE("hostile: forced paging levels are checked") {
@@ -745,7 +750,7 @@ void check_fixture(PhysicalLayer& image, const LinuxKernelInfo& info, const Prof
   CHECK(hex(info.virtual_shift) == hex(t.kaslr));
   CHECK(hex(info.physical_shift) == hex(t.physical_shift));
   CHECK(hex(info.dtb) == hex(t.dtb));
-  CHECK(info.paging_levels == 4);
+  CHECK(info.paging_levels == memscope::test::truth()["layout"]["paging_levels"].get<int>());
   CHECK(info.banner == t.banner);
   CHECK(info.os_release == t.release);
   CHECK(info.warnings.empty());

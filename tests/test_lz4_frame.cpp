@@ -222,19 +222,38 @@ TEST_CASE("plain lz4: corruption / truncation and wrong contents give clear erro
     lz4_compress(lime_file.path(), bad.path(), "");
     CHECK_THROWS_WITH(open_plain(bad.path(), index), Catch::Contains("LiME"));
   }
-  SECTION("random corruption never crashes") {
+  SECTION("random corruption: refused naming the offset, or each read whole or a fault naming its chunk") {
     std::mt19937 rng(9);
+    int refused = 0, opened = 0, faulted_reads = 0;
     for (int round = 0; round < 60; ++round) {
       auto copy = good;
       copy[rng() % copy.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
       bad.write(copy);
+      std::unique_ptr<Lz4FrameLayer> layer;
       try {
-        auto layer = open_plain(bad.path(), index);
-        std::vector<uint8_t> buf(4096);
-        for (uint64_t at = 0; at < layer->limit(); at += 4096) layer->read(at, buf.data(), 16);
-      } catch (const Error&) {
+        layer = open_plain(bad.path(), index);
+      } catch (const FormatError& e) {
+        CHECK_THAT(e.what(), Catch::Contains(bad.path()));
+        ++refused;
+        continue;
+      }
+      ++opened;
+      std::vector<uint8_t> buf(4096);
+      for (uint64_t at = 0; at < layer->limit(); at += 4096) {
+        IoResult got = layer->read(at, buf.data(), 16);
+        if (got.done == 16) continue;
+        // A corrupt block costs the reads inside it, with a fault that
+        // names where.
+        REQUIRE(got.fault);
+        CHECK(got.fault->address >= at);
+        CHECK(got.fault->address < at + 16);
+        CHECK_THAT(got.fault->message(), Catch::Contains("0x"));
+        ++faulted_reads;
       }
     }
+    INFO(refused << " refused, " << opened << " opened, " << faulted_reads << " faulted reads");
+    CHECK(refused + opened == 60);
+    CHECK(refused > 0);
   }
 }
 
