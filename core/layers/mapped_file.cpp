@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -54,15 +55,60 @@ std::string_view MappedFile::bytes(uint64_t offset, uint64_t n) const {
   return std::string_view(reinterpret_cast<const char*>(data_ + offset), n);
 }
 
+namespace {
+
+uint64_t page_size() {
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14; older headers lack the name
+#endif
+
+}  // namespace
+
 void MappedFile::release(uint64_t offset, uint64_t n) const {
-  if (!contains(offset, n)) return;
-  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  // Whole pages only: the partial pages at the edges may still be in use.
-  uint64_t from = (offset + page - 1) / page * page;
-  uint64_t to = (offset + n) / page * page;
-  if (from >= to) return;
+  if (!contains(offset, n) || n == 0) return;
+  const uint64_t page = page_size();
+  uint64_t from = offset / page * page;
+  uint64_t to = std::min((offset + n + page - 1) / page * page, (size_ + page - 1) / page * page);
   // The mapping is shared and read-only: dropping it loses nothing.
   ::madvise(const_cast<uint8_t*>(data_) + from, to - from, MADV_DONTNEED);
+}
+
+void MappedFile::populate(uint64_t offset, uint64_t n) const {
+  if (!contains(offset, n) || n == 0) return;
+  const uint64_t page = page_size();
+  uint64_t from = offset / page * page;
+  uint64_t to = std::min((offset + n + page - 1) / page * page, (size_ + page - 1) / page * page);
+  if (::madvise(const_cast<uint8_t*>(data_) + from, to - from, MADV_POPULATE_READ) != 0)
+    ::madvise(const_cast<uint8_t*>(data_) + from, to - from, MADV_WILLNEED);
+}
+
+void MappedFile::data_regions(uint64_t offset, uint64_t n,
+                              const std::function<bool(uint64_t, uint64_t, bool)>& visit) const {
+  if (offset >= size_) return;
+  const uint64_t end = offset + std::min(n, size_ - offset);
+  uint64_t at = offset;
+  while (at < end) {
+    off_t data = ::lseek(fd_, static_cast<off_t>(at), SEEK_DATA);
+    if (data < 0) {
+      // ENXIO: no data from `at` to the end of the file. Anything else
+      // (EINVAL on a device or a filesystem without the call): all data.
+      if (errno == ENXIO) visit(at, end - at, true);
+      else visit(at, end - at, false);
+      return;
+    }
+    uint64_t data_at = std::min<uint64_t>(static_cast<uint64_t>(data), end);
+    if (data_at > at && !visit(at, data_at - at, true)) return;
+    if (data_at >= end) return;
+    off_t hole = ::lseek(fd_, static_cast<off_t>(data_at), SEEK_HOLE);
+    uint64_t hole_at = hole < 0 ? end : std::min<uint64_t>(static_cast<uint64_t>(hole), end);
+    if (hole_at <= data_at) hole_at = end;  // cannot happen; never loop
+    if (!visit(data_at, hole_at - data_at, false)) return;
+    at = hole_at;
+  }
 }
 
 void MappedFile::advise_sequential() const {

@@ -3,6 +3,7 @@
 // carries what the container says about the machine.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -12,6 +13,31 @@
 namespace memscope {
 
 class MappedFile;
+
+// How a stretch of physical memory is held, known from the format's own
+// index without reading the bytes: what lets a whole-image scan skip holes
+// and read the rest the cheapest way (core/scan/scan_engine.h).
+enum class ExtentKind : uint8_t {
+  // Stored uncompressed in the evidence file at `file_offset`
+  // (mapped_file() maps it): a scanner reads it from any thread.
+  kFile,
+  // Known to read as zeros: a hole of a sparse file (`file_offset` then
+  // says where the hole lies in the file), an all-zero chunk of a
+  // compressed format (no file offset). Scanners skip it unread.
+  kZero,
+  // Held some other way (compressed): read with read() or scan_read().
+  kStored,
+};
+
+struct PhysicalExtent {
+  static constexpr uint64_t kNoFileOffset = ~uint64_t{0};
+  uint64_t start = 0;  // physical address
+  uint64_t size = 0;
+  ExtentKind kind = ExtentKind::kStored;
+  uint64_t file_offset = kNoFileOffset;
+  uint64_t end() const { return start + size; }
+  bool in_file() const { return file_offset != kNoFileOffset; }
+};
 
 class PhysicalLayer : public AddressSpace {
  public:
@@ -27,6 +53,36 @@ class PhysicalLayer : public AddressSpace {
   // nullptr: lets callers that need the file's bytes (its fingerprint) use
   // the mapping instead of opening the file again.
   virtual const MappedFile* mapped_file() const { return nullptr; }
+
+  // --- For whole-image scans (core/scan). A format implements what it can;
+  // the defaults are always correct, only slower. ---
+
+  // Visits, in ascending order, extents that exactly cover the mapped
+  // addresses of [begin, end) (clipped to it; unmapped addresses, the gaps
+  // between ranges, are not visited); the visitor returns false to stop.
+  // Answered from the format's index (and lseek(SEEK_DATA/SEEK_HOLE) for
+  // sparse files), never by reading or decompressing data, so that asking
+  // about a 256 GB image costs microseconds. Adjacent extents may have the
+  // same kind. kFile extents require mapped_file(). Default: each range of
+  // ranges() as one kStored extent.
+  virtual void extents(uint64_t begin, uint64_t end, const std::function<bool(const PhysicalExtent&)>& visit) const;
+
+  // True when scan_read() may run on several threads at once, while the
+  // calling thread reads the layer too. Then scanners decompress on every
+  // core; otherwise only the calling thread reads kStored extents.
+  virtual bool concurrent_scan_reads() const { return false; }
+
+  // Reads [address, address + n) for a scanner, which reads every byte once:
+  // zeros where the image has none (as kReadPad), and no shared cache
+  // filled with blocks nobody reads again. A fault (a corrupt compressed
+  // block) is returned, the bytes it covers left to the caller. Default:
+  // read(kReadPad).
+  virtual IoResult scan_read(uint64_t address, uint8_t* out, size_t n);
+
+  // The size of the format's unit of storage (a compressed chunk), or 0:
+  // scanners cut their work at multiples of it so that no unit is
+  // decompressed twice.
+  virtual uint64_t storage_granularity() const { return 0; }
 
   // Notes found in the container; empty for formats that have none.
   virtual const ImageNotes& notes() const;

@@ -103,6 +103,25 @@ void SegmentedFileLayer::release(uint64_t address, uint64_t n) {
   }
 }
 
+void SegmentedFileLayer::extents(uint64_t begin, uint64_t end,
+                                 const std::function<bool(const PhysicalExtent&)>& visit) const {
+  auto first = std::upper_bound(segments_.begin(), segments_.end(), begin,
+                                [](uint64_t a, const FileSegment& s) { return a < s.physical; });
+  if (first != segments_.begin()) --first;
+  for (auto it = first; it != segments_.end() && it->physical < end; ++it) {
+    const FileSegment& s = *it;
+    uint64_t from = std::max(begin, s.physical), to = std::min(end, s.physical + s.size);
+    if (from >= to) continue;
+    bool go_on = true;
+    file_->data_regions(s.file_offset + (from - s.physical), to - from, [&](uint64_t offset, uint64_t size, bool hole) {
+      go_on = visit(PhysicalExtent{s.physical + (offset - s.file_offset), size,
+                                   hole ? ExtentKind::kZero : ExtentKind::kFile, offset});
+      return go_on;
+    });
+    if (!go_on) return;
+  }
+}
+
 const uint8_t* SegmentedFileLayer::peek(uint64_t address, size_t n) {
   size_t index = find(address);
   if (index >= segments_.size()) return nullptr;

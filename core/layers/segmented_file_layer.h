@@ -35,6 +35,10 @@ class SegmentedFileLayer : public PhysicalLayer {
   const uint8_t* peek(uint64_t address, size_t n) override;
   // Drops the mapped file's pages behind [address, address + n).
   void release(uint64_t address, uint64_t n) override;
+  // Each segment's bytes are kFile, except the holes of a sparse evidence
+  // file (kZero with their file offset); the gaps between segments are not
+  // visited.
+  void extents(uint64_t begin, uint64_t end, const std::function<bool(const PhysicalExtent&)>& visit) const override;
 
   const std::vector<FileSegment>& segments() const { return segments_; }
   const MappedFile& file() const { return *file_; }

@@ -1,13 +1,7 @@
 #include "core/scan/physical_scanner.h"
 
 #include <algorithm>
-#include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <exception>
-#include <mutex>
-#include <thread>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -168,208 +162,38 @@ uint64_t search_block(const uint8_t* data, size_t size, size_t report_end, uint6
   return found;
 }
 
-namespace {
-
-// One unit of work: report hits starting in [start, start + report_size);
-// the bytes extend `data_size - report_size` further (the border overlap).
-struct Chunk {
-  uint64_t start = 0;
-  size_t report_size = 0;
-  size_t data_size = 0;
-  const uint8_t* data = nullptr;
-  size_t buffer = SIZE_MAX;  // index of the pooled buffer holding the bytes, if copied
-  // Filled by a worker.
-  bool done = false;
-  std::vector<ScanHit> hits;
-  uint64_t found = 0;
-};
-
-// The shared state between the scanning thread and its workers.
-class Pipeline {
- public:
-  Pipeline(const std::vector<ScanPattern>& patterns, size_t max_hits) : patterns_(patterns), max_hits_(max_hits) {}
-
-  void start(unsigned threads) {
-    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
-  }
-
-  // Stops and joins the workers; safe to call twice.
-  void finish() {
-    {
-      std::lock_guard lock(mutex_);
-      closing_ = true;
-    }
-    work_ready_.notify_all();
-    for (auto& worker : workers_)
-      if (worker.joinable()) worker.join();
-  }
-
-  ~Pipeline() { finish(); }
-
-  void submit(Chunk* chunk) {
-    {
-      std::lock_guard lock(mutex_);
-      queue_.push_back(chunk);
-    }
-    work_ready_.notify_one();
-  }
-
-  // Waits until a worker has searched `chunk`; rethrows a worker's failure.
-  void wait(Chunk* chunk) {
-    std::unique_lock lock(mutex_);
-    result_ready_.wait(lock, [&] { return chunk->done || failure_; });
-    if (failure_) std::rethrow_exception(failure_);
-  }
-
- private:
-  void work() {
-    for (;;) {
-      Chunk* chunk = nullptr;
-      {
-        std::unique_lock lock(mutex_);
-        work_ready_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-        if (closing_) return;
-        chunk = queue_.front();
-        queue_.pop_front();
-      }
-      std::vector<ScanHit> hits;
-      uint64_t found = 0;
-      std::exception_ptr failure;
-      try {
-        found =
-            search_block(chunk->data, chunk->data_size, chunk->report_size, chunk->start, patterns_, max_hits_, hits);
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      {
-        std::lock_guard lock(mutex_);
-        chunk->hits = std::move(hits);
-        chunk->found = found;
-        chunk->done = true;
-        if (failure && !failure_) failure_ = failure;
-      }
-      result_ready_.notify_all();
-    }
-  }
-
-  const std::vector<ScanPattern>& patterns_;
-  size_t max_hits_;
-  std::mutex mutex_;
-  std::condition_variable work_ready_, result_ready_;
-  std::deque<Chunk*> queue_;
-  bool closing_ = false;
-  std::exception_ptr failure_;
-  std::vector<std::thread> workers_;
-};
-
-}  // namespace
-
 ScanStats scan_physical(AddressSpace& space, const std::vector<ScanPattern>& patterns, const ScanVisitor& visit,
                         const ScanOptions& options) {
-  auto started = std::chrono::steady_clock::now();
   if (patterns.empty()) throw Error("physical scan of " + space.name() + ": no pattern given");
-  size_t longest = 0;
+  size_t longest = 0, leading_zeros = 0;
+  bool all_zero_pattern = false;
   for (const ScanPattern& p : patterns) {
     if (p.bytes.empty()) throw Error("physical scan of " + space.name() + ": empty pattern");
     longest = std::max(longest, p.bytes.size());
+    size_t zeros = p.bytes.find_first_not_of('\0');
+    if (zeros == std::string::npos) all_zero_pattern = true;
+    else leading_zeros = std::max(leading_zeros, zeros);
   }
-  const size_t overlap = longest - 1;
-  size_t chunk_size = std::max(options.chunk_size, kPage);
-  chunk_size = (chunk_size + kPage - 1) / kPage * kPage;
-
-  // The ranges, clipped to [begin, end). Adjacent ranges arrive merged, so
-  // a pattern can only straddle chunk borders, never range borders.
-  std::vector<Range> ranges;
-  space.ranges([&](const Range& r) {
-    uint64_t start = std::max(r.start, options.begin);
-    uint64_t end = r.end() == 0 ? ~uint64_t{0} : r.end();  // a range ending at 2^64
-    end = std::min(end, options.end);
-    if (start < end) ranges.push_back(Range{start, end - start});
-    return r.start < options.end;
-  });
-
-  ScanStats stats;
-  unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  stats.threads = threads;
-  // Enough chunks in flight to keep every worker busy while the visitor
-  // looks at the oldest one, and no more: this bounds memory.
-  const size_t window = size_t{2} * threads + 1;
-
-  std::vector<std::vector<uint8_t>> buffers;  // pooled copies for layers without peek()
-  std::vector<size_t> free_buffers;
-  std::deque<Chunk> in_flight;
-
-  Pipeline pipeline(patterns, options.max_hits_per_chunk);
-  pipeline.start(threads);
-
-  size_t range_index = 0;
-  uint64_t next_start = ranges.empty() ? 0 : ranges[0].start;
-  auto prepare_next = [&]() -> bool {
-    while (range_index < ranges.size() && next_start - ranges[range_index].start >= ranges[range_index].size) {
-      if (++range_index < ranges.size()) next_start = ranges[range_index].start;
-    }
-    if (range_index >= ranges.size()) return false;
-    const Range& range = ranges[range_index];
-    uint64_t left = range.size - (next_start - range.start);
-    Chunk chunk;
-    chunk.start = next_start;
-    chunk.report_size = static_cast<size_t>(std::min<uint64_t>(left, chunk_size));
-    chunk.data_size = static_cast<size_t>(std::min<uint64_t>(left, uint64_t{chunk.report_size} + overlap));
-    chunk.data = space.peek(chunk.start, chunk.data_size);
-    if (chunk.data) {
-      ++stats.zero_copy_chunks;
-    } else {
-      if (free_buffers.empty()) {
-        buffers.emplace_back(chunk_size + overlap);
-        free_buffers.push_back(buffers.size() - 1);
-      }
-      chunk.buffer = free_buffers.back();
-      free_buffers.pop_back();
-      // ranges() said these bytes are mapped; a layer that still cannot read
-      // some of them yields zeros there rather than ending the scan.
-      space.read(chunk.start, buffers[chunk.buffer].data(), chunk.data_size, kReadPad);
-      chunk.data = buffers[chunk.buffer].data();
-    }
-    next_start += chunk.report_size;
-    in_flight.push_back(std::move(chunk));
-    pipeline.submit(&in_flight.back());  // std::deque keeps addresses stable on push_back
-    return true;
-  };
-
-  bool more = true;
-  while (true) {
-    while (more && in_flight.size() < window) more = prepare_next();
-    if (in_flight.empty()) break;
-    Chunk& oldest = in_flight.front();
-    pipeline.wait(&oldest);
-    ++stats.chunks;
-    stats.bytes_scanned += oldest.report_size;
-    stats.dropped_hits += oldest.found - oldest.hits.size();
-    bool keep_going = true;
-    for (const ScanHit& hit : oldest.hits) {
-      ++stats.hits;
-      if (!visit(hit)) {
-        keep_going = false;
-        break;
-      }
-    }
-    if (oldest.buffer != SIZE_MAX)
-      free_buffers.push_back(oldest.buffer);
-    else
-      // Done with these mapped pages: without this, scanning an image maps
-      // all of it into the process (peak RSS = bytes scanned).
-      space.release(oldest.start, oldest.report_size);
-    in_flight.pop_front();
-    if (!keep_going) {
-      stats.stopped_early = true;
-      break;
-    }
-  }
-  // Workers still holding chunks finish them before they are joined, so the
-  // chunks (and buffers) they point to outlive them.
-  pipeline.finish();
-  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return stats;
+  ScanOptions effective = options;
+  effective.lookahead = longest - 1;
+  // A pattern starting with NULs may begin in the zeros before data; one
+  // made only of NULs matches inside them.
+  effective.lookbehind = leading_zeros;
+  if (all_zero_pattern) effective.skip_zero = false;
+  const size_t max_hits = options.max_hits_per_chunk;
+  return scan_chunks(
+      space,
+      [&](const ScanChunk& chunk, CandidateSink& out) {
+        thread_local std::vector<ScanHit> hits;
+        hits.clear();
+        uint64_t found = search_block(chunk.data, chunk.readable, chunk.size, chunk.address, patterns, max_hits, hits);
+        for (const ScanHit& hit : hits) out.add(hit.address, hit.pattern);
+        out.dropped(found - hits.size());
+      },
+      [&](const ScanCandidate& candidate) {
+        return visit(ScanHit{candidate.address, static_cast<size_t>(candidate.tag)});
+      },
+      effective);
 }
 
 }  // namespace memscope
