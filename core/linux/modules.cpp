@@ -1,5 +1,7 @@
 #include "core/linux/modules.h"
 
+#include <algorithm>
+
 #include "core/util/error.h"
 #include "core/util/hex.h"
 #include "core/types/object.h"
@@ -29,6 +31,12 @@ ModuleReader::ModuleReader(const KernelView& kernel) : kernel_(kernel), profile_
     if (auto text = profile_.enum_constant("mod_mem_type", "MOD_TEXT"); text && *text >= 0 &&
                                                                          static_cast<uint64_t>(*text) < mem_count_)
       mem_text_index_ = static_cast<uint64_t>(*text);
+    mem_is_text_.assign(mem_count_, false);
+    mem_is_text_[mem_text_index_] = true;
+    if (const TypeInfo* types = profile_.find_type("enum mod_mem_type"))
+      for (const EnumeratorInfo& e : profile_.enumerators(*types))
+        if (e.value >= 0 && static_cast<uint64_t>(e.value) < mem_count_ && profile_.name(e).ends_with("_TEXT"))
+          mem_is_text_[static_cast<uint64_t>(e.value)] = true;
   } else if (profile_.find_member(module, "core_layout")) {
     layout_ = Layout::kCoreLayout;
     has_data_layout_ = profile_.find_member(module, "data_layout") != nullptr;
@@ -70,7 +78,12 @@ Module ModuleReader::read(uint64_t address, Warnings& warnings) const {
       case Layout::kMemArray: {
         uint64_t total = 0;
         Object mem = m[mem_];
-        for (uint64_t i = 0; i < mem_count_; ++i) total += mem.at(i)["size"].as_u64();
+        for (uint64_t i = 0; i < mem_count_; ++i) {
+          Object region = mem.at(i);
+          uint64_t size = region["size"].as_u64();
+          total += size;
+          if (size) out.regions.push_back({region["base"].pointer(), size, mem_is_text_[i]});
+        }
         out.size = total;
         out.base = mem.at(mem_text_index_)["base"].pointer();
         break;
@@ -79,12 +92,28 @@ Module ModuleReader::read(uint64_t address, Warnings& warnings) const {
         uint64_t total = m["core_layout.size"].as_u64() + m["init_layout.size"].as_u64();
         if (has_data_layout_) total += m["data_layout.size"].as_u64();
         out.size = total;
+        // Text first in each layout: [base, base + text_size), then the rest.
+        for (const char* layout : {"core_layout", "init_layout", "data_layout"}) {
+          if (!m.has_member(layout)) continue;
+          Object l = m[layout];
+          uint64_t base = l["base"].pointer(), size = l["size"].as_u64();
+          uint64_t text = l.has_member("text_size") ? std::min(l["text_size"].as_u64(), size) : 0;
+          if (text) out.regions.push_back({base, text, true});
+          if (size > text) out.regions.push_back({base + text, size - text, false});
+        }
         out.base = m["core_layout.base"].pointer();
         break;
       }
       case Layout::kModuleCore:
         out.size = m["core_size"].as_u64() + m["init_size"].as_u64();
         out.base = m["module_core"].pointer();
+        for (const char* part : {"core", "init"}) {
+          const std::string prefix(part);
+          uint64_t base = m["module_" + prefix].pointer(), size = m[prefix + "_size"].as_u64();
+          uint64_t text = m.has_member(prefix + "_text_size") ? std::min(m[prefix + "_text_size"].as_u64(), size) : 0;
+          if (text) out.regions.push_back({base, text, true});
+          if (size > text) out.regions.push_back({base + text, size - text, false});
+        }
         break;
       case Layout::kUnknown:
         throw ProfileError("struct module has none of mem, core_layout, module_core");

@@ -19,6 +19,16 @@
 
 namespace memscope::linux_kernel {
 
+// One memory region of a module: [base, base + size). `text` marks the
+// executable ones (core and init text), which hook checks compare code
+// pointers against.
+struct ModuleRegion {
+  uint64_t base = 0;
+  uint64_t size = 0;
+  bool text = false;
+  bool contains(uint64_t address) const { return address - base < size; }
+};
+
 struct Module {
   uint64_t address = 0;  // struct module
   std::optional<std::string> name;
@@ -28,6 +38,8 @@ struct Module {
   std::optional<int64_t> refcount;  // as /proc/modules shows it
   std::optional<std::string> state;  // "Live", "Loading", "Unloading", "Unformed"
   std::optional<uint64_t> base;      // start of the core (text) region
+  // Every non-empty region the layout names (empty when unreadable).
+  std::vector<ModuleRegion> regions;
 };
 
 // The name /proc/modules gives a module_state enumerator
@@ -55,6 +67,8 @@ class ModuleReader {
   // index of MOD_TEXT.
   FieldRef mem_;
   uint64_t mem_stride_ = 0, mem_count_ = 0, mem_text_index_ = 0;
+  // kMemArray: which mem[] entries hold code (MOD_TEXT, MOD_INIT_TEXT).
+  std::vector<bool> mem_is_text_;
   bool has_data_layout_ = false;
 };
 
