@@ -74,9 +74,10 @@ class PhysicalLayer : public AddressSpace {
 
   // Reads [address, address + n) for a scanner, which reads every byte once:
   // zeros where the image has none (as kReadPad), and no shared cache
-  // filled with blocks nobody reads again. A fault (a corrupt compressed
-  // block) is returned, the bytes it covers left to the caller. Default:
-  // read(kReadPad).
+  // filled with blocks nobody reads again. A format that can should go on
+  // past a corrupt block (zeros there) and return done == n with the
+  // first fault; the caller zero-fills whatever lies past `done`.
+  // Default: read(kReadPad), which stops at a fault.
   virtual IoResult scan_read(uint64_t address, uint8_t* out, size_t n);
 
   // The size of the format's unit of storage (a compressed chunk), or 0:

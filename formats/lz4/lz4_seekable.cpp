@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
+#include <thread>
 
 #include "core/util/error.h"
 #include "core/util/hex.h"
@@ -131,6 +133,11 @@ void Lz4SeekableLayer::parse() {
                       hex(table_offset));
 
   zero_checked_ = std::make_unique<std::atomic<uint8_t>[]>(footer.chunk_count);
+  // Room for the edge chunks of a scan's requests in flight (two per
+  // worker), whatever the machine: evicted ones are decompressed again.
+  const size_t edges = std::max<size_t>(8, size_t{4} * std::thread::hardware_concurrency());
+  scan_edges_ = std::make_unique<ChunkCache>(
+      std::min<size_t>(size_t{64} << 20, edges * static_cast<size_t>(meta_.chunk_size)));
   range_data_offset_.reserve(meta_.ranges.size());
   uint64_t offset = 0;
   for (const Range& r : meta_.ranges) {
@@ -182,6 +189,17 @@ BlockRef Lz4SeekableLayer::chunk(uint64_t index) {
     decompress_chunk(index, block->data());
     return block;
   });
+}
+
+bool Lz4SeekableLayer::zero_chunk_known(uint64_t index) const {
+  if (zero_checked_[index].load(std::memory_order_acquire)) return true;
+  const SeekEntry& entry = entries_[index];
+  std::string canonical = lz4_seekable_zero_frame(chunk_length(index));
+  if (canonical.size() != entry.compressed_size ||
+      std::memcmp(canonical.data(), file_->data() + frame_offsets_[index], canonical.size()) != 0)
+    return false;
+  zero_checked_[index].store(1, std::memory_order_release);
+  return true;
 }
 
 void Lz4SeekableLayer::check_zero_chunk(uint64_t index) {
@@ -276,6 +294,90 @@ void Lz4SeekableLayer::ranges(const std::function<bool(const Range&)>& visit) co
     have = true;
   }
   if (have) visit(pending);
+}
+
+void Lz4SeekableLayer::extents(uint64_t begin, uint64_t end,
+                               const std::function<bool(const PhysicalExtent&)>& visit) const {
+  const auto& ranges = meta_.ranges;
+  std::optional<PhysicalExtent> zeros;  // a run of zero chunks, merged
+  auto flush = [&]() {
+    bool go_on = !zeros || visit(*zeros);
+    zeros.reset();
+    return go_on;
+  };
+  for (size_t r = find_range(begin); r < ranges.size() && ranges[r].start < end; ++r) {
+    const uint64_t from = std::max(begin, ranges[r].start), to = std::min(end, ranges[r].end());
+    if (from >= to) continue;
+    uint64_t offset = range_data_offset_[r] + (from - ranges[r].start);
+    const uint64_t stop = range_data_offset_[r] + (to - ranges[r].start);
+    while (offset < stop) {
+      const uint64_t index = offset >> chunk_shift_;
+      const uint64_t piece_end = std::min(stop, (index << chunk_shift_) + chunk_length(index));
+      PhysicalExtent e{physical_of(r, offset), piece_end - offset, ExtentKind::kStored, PhysicalExtent::kNoFileOffset};
+      if ((entries_[index].flags & kChunkAllZero) && zero_chunk_known(index)) {
+        e.kind = ExtentKind::kZero;
+        if (zeros && zeros->end() == e.start) {
+          zeros->size += e.size;
+        } else {
+          if (!flush()) return;
+          zeros = e;
+        }
+      } else if (!flush() || !visit(e)) {
+        return;
+      }
+      offset = piece_end;
+    }
+  }
+  flush();
+}
+
+IoResult Lz4SeekableLayer::scan_read(uint64_t address, uint8_t* out, size_t n) {
+  IoResult result;
+  const auto& ranges = meta_.ranges;
+  while (result.done < n) {
+    const uint64_t at = address + result.done;
+    const size_t want = n - result.done;
+    const size_t r = find_range(at);
+    if (r >= ranges.size() || !ranges[r].contains(at)) {
+      uint64_t gap = want;
+      if (r < ranges.size()) gap = std::min<uint64_t>(gap, ranges[r].start - at);
+      std::memset(out + result.done, 0, gap);
+      result.done += gap;
+      continue;
+    }
+    const Range& range = ranges[r];
+    const uint64_t data_offset = range_data_offset_[r] + (at - range.start);
+    const uint64_t index = data_offset >> chunk_shift_;
+    const uint64_t inside = data_offset & (meta_.chunk_size - 1);
+    const size_t length = chunk_length(index);
+    const size_t take = static_cast<size_t>(std::min<uint64_t>({want, range.size - (at - range.start), length - inside}));
+    uint8_t* to = out + result.done;
+    try {
+      if (entries_[index].flags & kChunkAllZero) {
+        check_zero_chunk(index);
+        std::memset(to, 0, take);
+      } else if (take == length && result.done != 0) {
+        decompress_chunk(index, to);  // a whole chunk inside the request: straight into place
+      } else {
+        // An edge chunk: the first one of the request (the previous
+        // request's lookahead may have needed it), or one cut short.
+        if (!scan_edges_) throw Error("lz4-seekable: scan cache missing");
+        BlockRef block = scan_edges_->get(ChunkCache::Key{cache_id_, index}, [&]() -> BlockRef {
+          auto fresh = std::make_shared<CachedBlock>(length);
+          decompress_chunk(index, fresh->data());
+          return fresh;
+        });
+        std::memcpy(to, block->data() + inside, take);
+      }
+    } catch (const Error& e) {
+      // A corrupt chunk reads as zeros in a scan; the first fault is kept
+      // and the rest of the request still read.
+      std::memset(to, 0, take);
+      if (!result.fault) result.fault = Fault{at, format(), e.what()};
+    }
+    result.done += take;
+  }
+  return result;
 }
 
 const uint8_t* Lz4SeekableLayer::peek(uint64_t address, size_t n) {

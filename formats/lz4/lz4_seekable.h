@@ -38,6 +38,14 @@ class Lz4SeekableLayer : public PhysicalLayer {
   void ranges(const std::function<bool(const Range&)>& visit) const override;
   const uint8_t* peek(uint64_t address, size_t n) override;
   const ImageNotes& notes() const override { return meta_.notes; }
+  // For scans: all-zero chunks (canonical zero frames, known from the seek
+  // table without decompressing) are kZero, merged; each other chunk is one
+  // kStored extent. scan_read decompresses on any thread straight into the
+  // scanner's buffer, past the shared chunk cache.
+  void extents(uint64_t begin, uint64_t end, const std::function<bool(const PhysicalExtent&)>& visit) const override;
+  bool concurrent_scan_reads() const override { return true; }
+  IoResult scan_read(uint64_t address, uint8_t* out, size_t n) override;
+  uint64_t storage_granularity() const override { return meta_.chunk_size; }
   LayerDescription describe() const override;
 
   const lz4s::Metadata& metadata() const { return meta_; }
@@ -66,6 +74,13 @@ class Lz4SeekableLayer : public PhysicalLayer {
   size_t find_range(uint64_t address) const;
   // Throws unless flagged all-zero chunk `index` really is all zeros.
   void check_zero_chunk(uint64_t index);
+  // True if flagged all-zero chunk `index` is known to be zeros without
+  // decompressing it (its frame is the canonical zero frame).
+  bool zero_chunk_known(uint64_t index) const;
+  // Physical address of data-stream offset `offset` in range `r`.
+  uint64_t physical_of(size_t r, uint64_t offset) const {
+    return meta_.ranges[r].start + (offset - range_data_offset_[r]);
+  }
   std::string chunk_where(uint64_t index) const;
 
   std::shared_ptr<const MappedFile> file_;
@@ -79,6 +94,10 @@ class Lz4SeekableLayer : public PhysicalLayer {
   std::unique_ptr<std::atomic<uint8_t>[]> zero_checked_;
   uint64_t zero_chunks_ = 0;
   mutable std::atomic<size_t> last_range_{0};
+  // Chunks at the edges of scan_read requests: a scan's neighbouring
+  // workers both need them (one for its lookahead), and decompress them
+  // once. Small and private, so a scan never floods the shared cache.
+  std::unique_ptr<ChunkCache> scan_edges_;
 };
 
 }  // namespace memscope
