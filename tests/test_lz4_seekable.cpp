@@ -328,7 +328,7 @@ TEST_CASE("truncated file / bad footer / wrong magic / corrupt metadata: clear e
   }
 }
 
-TEST_CASE("random corruption never crashes the reader") {
+TEST_CASE("random corruption: refused naming the file or every read the source's bytes or a fault") {
   test::BufferSpace source;
   fill_synthetic(source);
   test::TempFile good("lz4s-fuzz-src");
@@ -336,25 +336,44 @@ TEST_CASE("random corruption never crashes the reader") {
   const std::vector<uint8_t> bytes = good.read();
   test::TempFile bad("lz4s-fuzz");
   std::mt19937 rng(42);
-  std::vector<uint8_t> buf(0x1000);
-  int opened = 0;
+  std::vector<uint8_t> buf(0x1000), expected(0x1000);
+  int opened = 0, refused = 0, faulted = 0;
   for (int round = 0; round < 150; ++round) {
     auto copy = bytes;
     int flips = 1 + static_cast<int>(rng() % 4);
     for (int f = 0; f < flips; ++f) copy[rng() % copy.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
     bad.write(copy);
     ChunkCache cache(64 << 10);
+    std::unique_ptr<PhysicalLayer> layer;
     try {
-      auto layer = open_lz4(bad.path(), cache);
-      ++opened;
-      for (const Range& range : ranges_of(*layer))
-        for (uint64_t at = range.start; at - range.start < range.size; at += 0x1000)
-          layer->read(at, buf.data(), static_cast<size_t>(std::min<uint64_t>(buf.size(), range.end() - at)));
-    } catch (const Error&) {
-      // a clear error is the expected outcome
+      layer = open_lz4(bad.path(), cache);
+    } catch (const Error& e) {
+      CHECK_THAT(e.what(), Catch::Contains(bad.path()));
+      ++refused;
+      continue;
     }
+    ++opened;
+    // Every chunk is checksummed: a read gives the source's own bytes, or
+    // a fault at an address inside the read, never other bytes.
+    for (const Range& range : ranges_of(*layer))
+      for (uint64_t at = range.start; at - range.start < range.size; at += 0x1000) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), range.end() - at));
+        IoResult got = layer->read(at, buf.data(), n);
+        if (got.done < n) {
+          REQUIRE(got.fault);
+          CHECK(got.fault->address >= at);
+          CHECK(got.fault->address < at + n);
+          ++faulted;
+        }
+        IoResult truth = source.read(at, expected.data(), got.done);
+        REQUIRE(truth.done == got.done);
+        CHECK(std::equal(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(got.done), expected.begin()));
+      }
   }
+  INFO(opened << " opened, " << refused << " refused, " << faulted << " faulted reads");
   CHECK(opened > 0);  // flips in the frames leave the file openable
+  CHECK(refused > 0);
+  CHECK(faulted > 0);
 }
 
 TEST_CASE("concurrent readers see the right bytes") {
