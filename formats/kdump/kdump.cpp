@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <tuple>
 
 #include "core/layers/format_registry.h"
 #include "core/util/error.h"
@@ -73,6 +74,7 @@ void KdumpLayer::parse() {
   build_rank_index();
   read_vmcoreinfo_and_notes();
   find_unwritten_pages();
+  find_zero_descriptor();
   summarise_pages();
 }
 
@@ -261,9 +263,16 @@ KdumpLayer::PageState KdumpLayer::page_state(uint64_t pfn) const {
   return written(pfn) ? PageState::kDumped : PageState::kNotWritten;
 }
 
-void KdumpLayer::for_each_run(const std::function<bool(uint64_t, uint64_t)>& visit) const {
+void KdumpLayer::for_each_run(uint64_t from, uint64_t to,
+                              const std::function<bool(uint64_t, uint64_t)>& visit) const {
+  from = std::max(from, first_pfn_);
+  to = std::min(to, end_pfn_);
+  if (from >= to) return;
   // Subtracts the unwritten runs from [a, b) before visiting.
   auto emit = [&](uint64_t a, uint64_t b) -> bool {
+    a = std::max(a, from);
+    b = std::min(b, to);
+    if (a >= b) return true;
     if (unwritten_.empty()) return visit(a, b);
     auto it = std::upper_bound(unwritten_.begin(), unwritten_.end(), a,
                                [](uint64_t p, const std::pair<uint64_t, uint64_t>& r) { return p < r.first; });
@@ -275,10 +284,10 @@ void KdumpLayer::for_each_run(const std::function<bool(uint64_t, uint64_t)>& vis
     }
     return at < b ? visit(at, b) : true;
   };
-  const uint64_t words = (end_pfn_ + 63) / 64;
+  const uint64_t words = (to + 63) / 64;
   bool in_run = false;
   uint64_t run_start = 0;
-  for (uint64_t w = first_pfn_ / 64; w < words; ++w) {
+  for (uint64_t w = from / 64; w < words; ++w) {
     const uint64_t v = dump_word(w);
     if ((!in_run && v == 0) || (in_run && v == ~uint64_t{0})) continue;
     const uint64_t base = w * 64;
@@ -299,7 +308,7 @@ void KdumpLayer::for_each_run(const std::function<bool(uint64_t, uint64_t)>& vis
       }
     }
   }
-  if (in_run) emit(run_start, std::min(words * 64, end_pfn_));
+  if (in_run) emit(run_start, std::min(words * 64, to));
 }
 
 void KdumpLayer::read_vmcoreinfo_and_notes() {
@@ -411,6 +420,49 @@ std::string KdumpLayer::page_name(uint64_t pfn) const {
   return file_->path() + ": kdump page at physical " + hex(pfn << page_shift_) + " (pfn " + hex(pfn) + ")";
 }
 
+std::optional<PageDesc> KdumpLayer::raw_descriptor(uint64_t index) const {
+  const uint8_t* d = dump_->bytes(desc_offset_ + index * page_desc::kSize, page_desc::kSize, scratch_buffer());
+  if (!d) return std::nullopt;
+  return PageDesc{load_u64(d + page_desc::kOffset), load_u32(d + page_desc::kDataSize), load_u32(d + page_desc::kFlags)};
+}
+
+void KdumpLayer::find_zero_descriptor() {
+  // makedumpfile (dump level 1) and QEMU write one zero page and point the
+  // descriptor of every zero page at it. The descriptor most shared among
+  // the first pages, if it decodes to zeros, is that one.
+  constexpr uint64_t kSample = 4096;
+  std::vector<std::pair<PageDesc, uint64_t>> seen;
+  auto same = [](const PageDesc& a, const PageDesc& b) {
+    return a.offset == b.offset && a.size == b.size && a.flags == b.flags;
+  };
+  std::vector<PageDesc> sample;
+  for (uint64_t i = 0; i < std::min(desc_count_, kSample); ++i) {
+    std::optional<PageDesc> d = raw_descriptor(i);
+    if (!d || d->offset == 0 || d->size == 0 || d->size > page_size_ || !codec_supported(d->flags)) continue;
+    sample.push_back(*d);
+  }
+  std::sort(sample.begin(), sample.end(), [](const PageDesc& a, const PageDesc& b) {
+    return std::tie(a.offset, a.size, a.flags) < std::tie(b.offset, b.size, b.flags);
+  });
+  std::optional<PageDesc> best;
+  uint64_t best_count = 1;
+  for (size_t i = 0; i < sample.size();) {
+    size_t j = i;
+    while (j < sample.size() && same(sample[i], sample[j])) ++j;
+    if (j - i > best_count) {
+      best_count = j - i;
+      best = sample[i];
+    }
+    i = j;
+  }
+  if (!best) return;
+  std::vector<uint8_t> page(page_size_);
+  std::vector<uint8_t> scratch;
+  const uint8_t* data = dump_->bytes(best->offset, best->size, scratch);
+  if (!data || decode_page(best->flags, data, best->size, page.data(), page_size_)) return;
+  if (std::all_of(page.begin(), page.end(), [](uint8_t b) { return b == 0; })) zero_desc_ = best;
+}
+
 std::optional<PageDesc> KdumpLayer::descriptor(uint64_t pfn, std::string* why) const {
   PageState state = page_state(pfn);
   if (state != PageState::kDumped) {
@@ -419,13 +471,13 @@ std::optional<PageDesc> KdumpLayer::descriptor(uint64_t pfn, std::string* why) c
   }
   const uint64_t index = rank(pfn);
   const uint64_t at = desc_offset_ + index * page_desc::kSize;
-  const uint8_t* d = dump_->bytes(at, page_desc::kSize, scratch_buffer());
-  if (!d) {
+  std::optional<PageDesc> found = raw_descriptor(index);
+  if (!found) {
     if (why) *why = page_name(pfn) + ": its descriptor #" + std::to_string(index) + " at " + dump_->where(at) +
                     " is not in the file (truncated dump?)";
     return std::nullopt;
   }
-  PageDesc desc{load_u64(d + page_desc::kOffset), load_u32(d + page_desc::kDataSize), load_u32(d + page_desc::kFlags)};
+  const PageDesc desc = *found;
   std::string problem;
   if (desc.offset == 0)
     problem = "has data offset 0: the page was not written (incomplete dump)";
@@ -444,6 +496,10 @@ std::optional<std::string> KdumpLayer::load_page(uint64_t pfn, uint8_t* out) con
   std::string why;
   std::optional<PageDesc> desc = descriptor(pfn, &why);
   if (!desc) return why;
+  if (is_zero_descriptor(*desc)) {
+    std::memset(out, 0, page_size_);
+    return std::nullopt;
+  }
   const uint8_t* data = dump_->bytes(desc->offset, desc->size, scratch_buffer());
   if (!data)
     return page_name(pfn) + ": its " + std::to_string(desc->size) + " bytes of " + codec_name(desc->flags) +
@@ -562,6 +618,75 @@ IoResult KdumpLayer::do_read(uint64_t address, void* buffer, size_t n, unsigned 
   return result;
 }
 
+void KdumpLayer::extents(uint64_t begin, uint64_t end,
+                         const std::function<bool(const PhysicalExtent&)>& visit) const {
+  if (begin >= end) return;
+  const uint64_t from = begin >> page_shift_;
+  const uint64_t to = ((end - 1) >> page_shift_) + 1;
+  std::optional<PhysicalExtent> pending;
+  bool stopped = false;
+  auto add = [&](uint64_t start, uint64_t stop, ExtentKind kind) {
+    start = std::max(start, begin);
+    stop = std::min(stop, end);
+    if (pending && pending->kind == kind && pending->end() == start) {
+      pending->size += stop - start;
+      return true;
+    }
+    if (pending && !visit(*pending)) return false;
+    pending = PhysicalExtent{start, stop - start, kind, PhysicalExtent::kNoFileOffset};
+    return true;
+  };
+  for_each_run(from, to, [&](uint64_t first, uint64_t last) {
+    if (!zero_desc_) {
+      stopped = !add(first << page_shift_, last << page_shift_, ExtentKind::kStored);
+      return !stopped;
+    }
+    // Descriptors of a run are consecutive in the table.
+    uint64_t index = rank(first);
+    for (uint64_t pfn = first; pfn < last; ++pfn, ++index) {
+      std::optional<PageDesc> d = raw_descriptor(index);
+      ExtentKind kind = d && is_zero_descriptor(*d) ? ExtentKind::kZero : ExtentKind::kStored;
+      if (!add(pfn << page_shift_, (pfn + 1) << page_shift_, kind)) {
+        stopped = true;
+        return false;
+      }
+    }
+    return true;
+  });
+  if (!stopped && pending) visit(*pending);
+}
+
+IoResult KdumpLayer::scan_read(uint64_t address, uint8_t* out, size_t n) {
+  thread_local std::vector<uint8_t> page;
+  IoResult result;
+  while (result.done < n) {
+    const uint64_t at = address + result.done;
+    const uint64_t pfn = at >> page_shift_;
+    const uint64_t in_page = at & (page_size_ - 1);
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(n - result.done, page_size_ - in_page));
+    uint8_t* to = out + result.done;
+    result.done += take;
+    if (page_state(pfn) != PageState::kDumped) {
+      std::memset(to, 0, take);
+      continue;
+    }
+    std::optional<std::string> error;
+    if (take == page_size_) {
+      error = load_page(pfn, to);
+    } else {
+      page.resize(page_size_);
+      error = load_page(pfn, page.data());
+      if (!error) std::memcpy(to, page.data() + in_page, take);
+    }
+    if (error) {
+      // A corrupt page reads as zeros in a scan; the first fault is kept.
+      std::memset(to, 0, take);
+      if (!result.fault) result.fault = Fault{at, format(), *error};
+    }
+  }
+  return result;
+}
+
 const uint8_t* KdumpLayer::peek(uint64_t address, size_t n) {
   const uint64_t pfn = address >> page_shift_;
   const uint64_t in_page = address & (page_size_ - 1);
@@ -601,6 +726,10 @@ LayerDescription KdumpLayer::describe() const {
   lines.emplace_back("dumped pages", std::to_string(dumped_pages_));
   lines.emplace_back("excluded pages", std::to_string(excluded_pages_));
   if (absent_pages_) lines.emplace_back("unwritten pages", std::to_string(absent_pages_));
+  if (zero_desc_)
+    lines.emplace_back("shared zero page", std::string(codec_name(zero_desc_->flags)) + ", " +
+                                               std::to_string(zero_desc_->size) + " bytes at " +
+                                               dump_->where(zero_desc_->offset));
   if (split_) lines.emplace_back("split dump", "this file holds pfns " + hex(first_pfn_) + "-" + hex(end_pfn_));
   lines.emplace_back("CPUs (header)", std::to_string(nr_cpus_));
   std::string phys_base = hex(phys_base_);

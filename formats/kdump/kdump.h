@@ -61,6 +61,16 @@ class KdumpLayer : public PhysicalLayer {
   const uint8_t* peek(uint64_t address, size_t n) override;
   const ImageNotes& notes() const override { return notes_; }
   LayerDescription describe() const override;
+  // For scans: the dumped pages as extents, kZero where the descriptor is
+  // the dump's shared zero page (makedumpfile and QEMU point every zero
+  // page at one; found on open), kStored otherwise; excluded and absent
+  // pages are not visited. Answered from the bitmap and the descriptors,
+  // without decompressing. scan_read decodes pages on any thread straight
+  // into the scanner's buffer, past the shared cache.
+  void extents(uint64_t begin, uint64_t end, const std::function<bool(const PhysicalExtent&)>& visit) const override;
+  bool concurrent_scan_reads() const override { return true; }
+  IoResult scan_read(uint64_t address, uint8_t* out, size_t n) override;
+  uint64_t storage_granularity() const override { return page_size_; }
   // What is wrong with the dump without stopping it from being read:
   // incomplete or truncated dump, unreadable notes.
   const std::vector<std::string>& warnings() const { return warnings_; }
@@ -99,14 +109,24 @@ class KdumpLayer : public PhysicalLayer {
   void build_rank_index();
   void read_vmcoreinfo_and_notes();
   void find_unwritten_pages();
+  void find_zero_descriptor();
   void summarise_pages();
   // Number of dumpable pfns (second bitmap, inside the split window) below `pfn`.
   uint64_t rank(uint64_t pfn) const;
   // Word `w` (pfns 64w..64w+63) of the second bitmap, cleared outside [first_pfn_, end_pfn_).
   uint64_t dump_word(uint64_t w) const;
   bool written(uint64_t pfn) const;
-  // Visits runs [first, end) of pfns in the dump, merged where adjacent.
-  void for_each_run(const std::function<bool(uint64_t first, uint64_t end)>& visit) const;
+  // Visits runs [first, end) of pfns in the dump, merged where adjacent,
+  // clipped to [from, to).
+  void for_each_run(uint64_t from, uint64_t to, const std::function<bool(uint64_t first, uint64_t end)>& visit) const;
+  void for_each_run(const std::function<bool(uint64_t first, uint64_t end)>& visit) const {
+    for_each_run(0, ~uint64_t{0}, visit);
+  }
+  // The descriptor at `index` of the table, unchecked; nullopt if not in the file.
+  std::optional<kdump::PageDesc> raw_descriptor(uint64_t index) const;
+  bool is_zero_descriptor(const kdump::PageDesc& d) const {
+    return zero_desc_ && d.offset == zero_desc_->offset && d.size == zero_desc_->size && d.flags == zero_desc_->flags;
+  }
   // Group `group` decompressed, from the cache or now; throws FormatError.
   BlockRef group_block(uint64_t group);
   // True if every page of the group is in the dump.
@@ -152,6 +172,8 @@ class KdumpLayer : public PhysicalLayer {
   // Pages with a descriptor but no data (incomplete/truncated dump), as sorted [first, end) pfn runs.
   std::vector<std::pair<uint64_t, uint64_t>> unwritten_;
 
+  // The shared zero page's descriptor, checked to decode to zeros on open.
+  std::optional<kdump::PageDesc> zero_desc_;
   uint64_t dumped_pages_ = 0, excluded_pages_ = 0, absent_pages_ = 0;
   uint64_t limit_ = 0;
   ImageNotes notes_;
