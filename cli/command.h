@@ -24,6 +24,8 @@ struct GlobalOptions {
   std::string file;                      // -f/--file IMAGE
   std::string profile;                   // -p/--profile FILE
   std::vector<std::string> symbol_dirs;  // -s/--symbols DIR (repeatable)
+  std::string btf;                       // --btf FILE: the kernel's types
+  std::string system_map;                // --system-map FILE: the kernel's symbols
   std::string output = "text";           // -o/--output text|json|jsonl|csv
   bool quiet = false;                    // -q
 };
@@ -56,7 +58,8 @@ inline const std::vector<Command>& commands() { return command_registry().entrie
 // Throws memscope::Error("<what>: ...") when the global -f option is missing.
 const std::string& require_image(const GlobalOptions& global);
 
-// The Session options given by -f, -p and -s (throws without -f).
+// The Session options given by -f, -p, -s, --btf and --system-map (throws
+// without -f).
 SessionOptions session_options(const GlobalOptions& global);
 
 // Makes every registered plugin a subcommand of its own name.

@@ -1,11 +1,20 @@
-// `memscope info -f IMAGE [-p PROFILE]`: what the image is (format, size,
-// physical ranges, layers, container notes) and, when a kernel can be found,
-// where it is.
+// `memscope info -f IMAGE [-p PROFILE] [--all-banners]`: what the image is
+// (format, size, physical ranges, layers, container notes) and, when a
+// kernel can be found, where it is. Its cost does not grow with the image:
+// discovery stops at the first validated kernel. Only --all-banners reads
+// the whole image (the scanning engine: all cores, holes skipped, progress,
+// Ctrl-C gives the partial list marked incomplete).
+#include <algorithm>
+#include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "cli/command.h"
+#include "core/linux/discovery/banners.h"
 #include "core/util/hex.h"
+#include "core/util/progress.h"
 #include "core/session/session.h"
 
 namespace memscope::cli {
@@ -87,13 +96,96 @@ void print_text(const nlohmann::json& j) {
               << "DTB:             " << k["dtb"].get<std::string>() << "\n"
               << "Paging:          " << k["paging_levels"].get<int>() << "-level\n";
     for (const auto& warning : k["warnings"]) std::cout << "Warning:         " << warning.get<std::string>() << "\n";
-    if (k.contains("profile")) std::cout << "Profile:         " << k["profile"].get<std::string>() << "\n";
-    std::cout << "Banners in RAM:  " << k["banners_found"].size() << "\n";
-    for (const auto& banner : k["banners_found"]) {
-      std::string text = banner.get<std::string>();
-      std::cout << "  " << text.substr(0, text.find('\n')) << "\n";
+    if (k.contains("profile")) {
+      std::cout << "Profile:         " << k["profile"].get<std::string>() << "\n";
+      if (k.contains("profile_source"))
+        std::cout << "Profile from:    " << k["profile_source"].get<std::string>() << ": "
+                  << k["profile_reason"].get<std::string>() << "\n";
     }
+    if (k.contains("profile_error")) std::cout << "Profile:         none: " << k["profile_error"].get<std::string>() << "\n";
   }
+}
+
+// Distinct banners --all-banners lists at most (a real image holds one or
+// two; more is an image stuffed with copies).
+constexpr size_t kMaxBannersListed = 256;
+// Holes listed in text (the largest); -o json has ScanStats::kMaxHolesListed.
+constexpr size_t kHolesPrinted = 8;
+
+std::string seconds(const nlohmann::json& value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f s", value.get<double>());
+  return text;
+}
+
+void print_banners(const nlohmann::json& all) {
+  if (!all["listed"].get<bool>()) {
+    std::cout << "Banners in RAM:  not listed (memscope info --all-banners scans the whole image for every banner)\n";
+    return;
+  }
+  const auto& scan = all["scan"];
+  std::cout << "Banners in RAM:  " << all["banners"].size() << (all["truncated"].get<bool>() ? " (list cut)" : "")
+            << (scan.contains("incomplete") ? " (incomplete: " + scan["incomplete"].get<std::string>() + ")" : "")
+            << "\n";
+  for (const auto& banner : all["banners"])
+    std::cout << "  " << banner["address"].get<std::string>() << "  " << banner["text"].get<std::string>() << "\n";
+  std::cout << "Scanned:         " << Progress::human_bytes(scan["bytes_scanned"].get<double>()) << " read, "
+            << Progress::human_bytes(scan["bytes_skipped"].get<double>()) << " in " << scan["holes"].get<uint64_t>()
+            << " hole(s) skipped unread, " << Progress::human_bytes(scan["bytes_unmapped"].get<double>())
+            << " not in the image; " << scan["threads"].get<unsigned>() << " thread(s), " << seconds(scan["seconds"])
+            << "\n";
+  // The largest holes, in address order.
+  std::vector<nlohmann::json> holes(scan["holes_skipped"].begin(), scan["holes_skipped"].end());
+  auto larger = [](const nlohmann::json& a, const nlohmann::json& b) {
+    return a["size"].get<uint64_t>() > b["size"].get<uint64_t>();
+  };
+  std::stable_sort(holes.begin(), holes.end(), larger);
+  if (holes.size() > kHolesPrinted) holes.resize(kHolesPrinted);
+  std::stable_sort(holes.begin(), holes.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+    return std::stoull(a["start"].get<std::string>(), nullptr, 16) < std::stoull(b["start"].get<std::string>(), nullptr, 16);
+  });
+  for (const auto& hole : holes)
+    std::cout << "  hole " << hole["start"].get<std::string>() << " - " << hole["end"].get<std::string>() << "  ("
+              << Progress::human_bytes(hole["size"].get<double>()) << ")\n";
+  if (scan["holes"].get<uint64_t>() > holes.size())
+    std::cout << "  ... and " << scan["holes"].get<uint64_t>() - holes.size() << " smaller hole(s) (the "
+              << ScanStats::kMaxHolesListed << " largest with -o json)\n";
+  for (const auto& fault : scan["faults"]) std::cout << "Read fault:      " << fault.get<std::string>() << "\n";
+  if (scan.contains("incomplete")) std::cout << "incomplete: " << scan["incomplete"].get<std::string>() << "\n";
+}
+
+// Every banner in memory: the one whole-image pass info makes, on request.
+nlohmann::json all_banners(Session& session, bool wanted) {
+  nlohmann::json all;
+  all["listed"] = wanted;
+  if (!wanted) {
+    all["how"] = "memscope info --all-banners";
+    return all;
+  }
+  ScanOptions options;
+  options.progress = "listing banners";
+  BannerListing listing = list_linux_banners(session.physical(), kMaxBannersListed, options);
+  nlohmann::json banners = nlohmann::json::array();
+  for (const FoundBanner& banner : listing.banners) banners.push_back({{"address", hex(banner.address)}, {"text", banner.text}});
+  all["banners"] = banners;
+  all["truncated"] = listing.truncated;
+  const ScanStats& stats = listing.scan;
+  nlohmann::json scan;
+  scan["bytes_scanned"] = stats.bytes_scanned;
+  scan["bytes_skipped"] = stats.bytes_skipped;
+  scan["bytes_unmapped"] = stats.bytes_unmapped;
+  scan["holes"] = stats.holes;
+  nlohmann::json holes = nlohmann::json::array();
+  for (const Range& hole : stats.holes_listed)
+    holes.push_back({{"start", hex(hole.start)}, {"end", hex(hole.end())}, {"size", hole.size}});
+  scan["holes_skipped"] = holes;
+  scan["read_faults"] = stats.read_faults;
+  scan["faults"] = stats.fault_messages;
+  scan["threads"] = stats.threads;
+  scan["seconds"] = stats.seconds;
+  if (!stats.incomplete().empty()) scan["incomplete"] = stats.incomplete();
+  all["scan"] = scan;
+  return all;
 }
 
 nlohmann::json kernel_summary(Session& session) {
@@ -109,8 +201,19 @@ nlohmann::json kernel_summary(Session& session) {
     k["method"] = info.method;
     k["method_detail"] = info.method_detail;
     k["warnings"] = info.warnings;
-    k["banners_found"] = info.banners_found;
-    if (session.has_profile()) k["profile"] = session.profile().source();
+    if (session.has_profile()) {
+      k["profile"] = session.profile().source();
+      if (const auto& choice = session.profile_choice()) {
+        k["profile_source"] = choice->source;
+        k["profile_reason"] = choice->reason;
+      }
+    } else {
+      try {
+        session.profile();
+      } catch (const std::exception& e) {
+        k["profile_error"] = e.what();
+      }
+    }
   } catch (const std::exception& e) {
     k["error"] = e.what();
   }
@@ -119,7 +222,6 @@ nlohmann::json kernel_summary(Session& session) {
 
 int run_info(const CommandContext& ctx) {
   SessionOptions options = session_options(ctx.global);
-  options.list_all_banners = true;
   Session session(options);
   nlohmann::json j = physical_summary(session.image());
   nlohmann::json kernel = kernel_summary(session);
@@ -129,19 +231,28 @@ int run_info(const CommandContext& ctx) {
   for (AddressSpace* at = top; at; at = at->below()) layers.push_back(at->name());
   j["layers"] = layers;
   j["kernel"] = kernel;
-  if (ctx.global.output == "text")
+  j["all_banners"] = all_banners(session, ctx.options["all-banners"].as<bool>());
+  if (ctx.global.output == "text") {
     print_text(j);
-  else
+    print_banners(j["all_banners"]);
+  } else {
     std::cout << j.dump(ctx.global.output == "json" ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace)
               << "\n";
-  return 0;
+  }
+  // Ctrl-C: the partial result is printed, and the status says so.
+  return j["all_banners"].contains("scan") && j["all_banners"]["scan"].contains("incomplete") ? 130 : 0;
+}
+
+void add_info_options(po::options_description& options) {
+  options.add_options()("all-banners", po::bool_switch(),
+                        "list every kernel banner in memory: a scan of the whole image (holes skipped)");
 }
 
 MEMSCOPE_REGISTER(command_registry(), Command{
     .name = "info",
     .summary = "describe an image: format, physical ranges, layers, notes, kernel",
-    .usage = "info -f IMAGE [-p PROFILE]",
-    .add_options = {},
+    .usage = "info -f IMAGE [-p PROFILE] [--all-banners]",
+    .add_options = add_info_options,
     .run = run_info,
 });
 

@@ -14,6 +14,8 @@ SessionOptions session_options(const GlobalOptions& global) {
   options.image = require_image(global);
   options.profile = global.profile;
   options.symbol_dirs = global.symbol_dirs;
+  options.btf = global.btf;
+  options.system_map = global.system_map;
   return options;
 }
 

@@ -1,38 +1,87 @@
-// `memscope profile info FILE [--verify]` and
-// `memscope profile generate --btf FILE --system-map FILE [--banner STR] [-f IMAGE] -o OUT.json[.xz]`.
-#include <cstring>
+// `memscope profile info [FILE] [--verify]` and
+// `memscope profile generate --btf FILE --system-map FILE [--banner STR] [-f IMAGE] -o OUT.json[.xz]`,
+// `memscope profile generate --from-image IMAGE [--btf FILE | --system-map FILE] -o OUT.json[.xz]`.
 #include <algorithm>
+#include <cstring>
 #include <iostream>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 #include "cli/command.h"
-#include "core/util/error.h"
 #include "core/linux/discovery/banners.h"
+#include "core/linux/discovery/discovery.h"
+#include "core/plugin/plugin.h"
 #include "core/session/session.h"
+#include "core/util/error.h"
 #include "profiles/btf/isf_from_btf.h"
+#include "profiles/btf/isf_from_profile.h"
 #include "profiles/cache/profile_cache.h"
+#include "profiles/image/image_profile.h"
 #include "profiles/isf/isf_loader.h"
 #include "profiles/isf/isf_writer.h"
 
 namespace memscope::cli {
 namespace {
 
+bool typed(const Profile& profile, const SymbolInfo& symbol) {
+  return symbol.type.valid() && !profile.type(symbol.type).is_void();
+}
+
+// What the registered plugins ask of a profile's symbols: those it lacks,
+// and those it has without a type (plugins read a typed global as an
+// object; an untyped one needs its type named in the plugin).
+void plugin_symbols(const Profile& profile, std::vector<std::string>& untyped, std::vector<std::string>& missing) {
+  std::set<std::string> wanted;
+  for (const Plugin& plugin : plugins())
+    for (const std::string& symbol : plugin.info.required_symbols) wanted.insert(symbol);
+  for (const std::string& name : wanted) {
+    const SymbolInfo* symbol = profile.find_symbol(name);
+    if (!symbol)
+      missing.push_back(name);
+    else if (!typed(profile, *symbol))
+      untyped.push_back(name);
+  }
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  if (items.empty()) return "none";
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
 // `profile info FILE [--verify]`: FILE is an ISF (loaded through the
 // cache, as every command does) or a profile cache entry (.msprof) opened
-// as it is. --verify checks the profile in full: every table's checksum,
-// every reference, the sort orders; a damaged profile is an error.
+// as it is. Without FILE, with -f IMAGE: the profile the image gets when
+// analysed with the same options, and which source gave it.
+// --verify checks the profile in full: every table's checksum, every
+// reference, the sort orders; a damaged profile is an error.
 int profile_info(const CommandContext& ctx) {
-  if (ctx.args.size() != 2) throw Error("usage: memscope profile info FILE [--verify]");
-  const std::string& file = ctx.args[1];
-  const bool cache_file = is_profile_file(file);
-  std::shared_ptr<const Profile> profile = cache_file ? open_profile_file(file) : load_profile(file);
+  if (ctx.args.size() > 2 || (ctx.args.size() == 1 && ctx.global.file.empty()))
+    throw Error("usage: memscope profile info FILE [--verify] | memscope profile info -f IMAGE [--verify]");
+  std::shared_ptr<const Profile> profile;
+  std::optional<ProfileChoice> choice;
+  std::string file;
+  bool cache_file = false;
+  std::unique_ptr<Session> session;
+  if (ctx.args.size() == 2) {
+    file = ctx.args[1];
+    cache_file = is_profile_file(file);
+    profile = cache_file ? open_profile_file(file) : load_profile(file);
+  } else {
+    session = std::make_unique<Session>(session_options(ctx.global));
+    profile = session->shared_profile();
+    choice = session->profile_choice();
+    file = profile->origin();
+    cache_file = is_profile_file(file);
+  }
   const bool verify = ctx.options.count("verify") && ctx.options["verify"].as<bool>();
   if (verify) {
     try {
       profile->verify();
     } catch (const FormatError& e) {
-      if (cache_file) throw;
+      if (cache_file || choice) throw;
       // The ISF's cache entry is damaged: rebuilt from the ISF, as a load
       // does with an entry it refuses.
       std::cerr << "warning: " << e.what() << "; rebuilding the cache entry from " << file << "\n";
@@ -44,6 +93,10 @@ int profile_info(const CommandContext& ctx) {
   }
   const ProfileMetadata& meta = profile->metadata();
   const bool mapped = profile->origin() != meta.source_path;
+  size_t typed_symbols = 0;
+  for (const SymbolInfo& s : profile->symbols()) typed_symbols += typed(*profile, s);
+  std::vector<std::string> untyped, missing;
+  plugin_symbols(*profile, untyped, missing);
   nlohmann::json j = {
       {"file", file},
       {"source", meta.source_path},
@@ -56,18 +109,38 @@ int profile_info(const CommandContext& ctx) {
       {"members", profile->member_count()},
       {"enumerators", profile->enumerator_count()},
       {"symbols", profile->symbols().size()},
+      {"typed", typed_symbols},
+      {"untyped_used", untyped},
+      {"missing_used", missing},
   };
-  std::vector<const char*> keys = {"file", "source", "storage", "banner", "os", "format", "producer",
-                                   "types", "members", "enumerators", "symbols"};
+  std::vector<const char*> keys = {"file", "source", "storage", "banner", "os", "format", "producer", "types",
+                                   "members", "enumerators", "symbols", "typed", "untyped_used", "missing_used"};
+  if (choice) {
+    j["chosen_by"] = choice->source;
+    j["why"] = choice->reason;
+    keys.insert(keys.begin() + 1, {"chosen_by", "why"});
+  }
   if (verify) {
     j["verified"] = "ok: " + std::to_string(profile->bytes().size()) + " bytes, every table checksum, reference and order";
     keys.push_back("verified");
   }
   if (ctx.global.output == "text") {
+    // Lists read as one line; the labels say what the plugins ask for.
+    static const std::map<std::string, std::string> labels = {
+        {"typed", "typed"}, {"untyped_used", "untyped"}, {"missing_used", "missing"}};
     for (const char* key : keys) {
       const auto& value = j[key];
-      std::string text = value.is_string() ? value.get<std::string>() : value.dump();
-      std::cout << key << ":" << std::string(13 - std::string(key).size(), ' ') << text << "\n";
+      std::string text;
+      if (value.is_string())
+        text = value.get<std::string>();
+      else if (value.is_array())
+        text = joined(value.get<std::vector<std::string>>()) + " (symbols plugins use)";
+      else if (std::string(key) == "typed")
+        text = value.dump() + " of " + std::to_string(profile->symbols().size()) + " symbols have a type";
+      else
+        text = value.dump();
+      std::string label = labels.count(key) ? labels.at(key) : key;
+      std::cout << label << ":" << std::string(label.size() < 13 ? 13 - label.size() : 1, ' ') << text << "\n";
     }
   } else {
     std::cout << j.dump(ctx.global.output == "json" ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace)
@@ -80,16 +153,28 @@ int profile_info(const CommandContext& ctx) {
 // linux_banner through the kernel found without a profile (VMCOREINFO or
 // CPU notes), else the one distinct banner in memory.
 std::string banner_from_image(const GlobalOptions& global, const SystemMap& map) {
-  Session session(session_options(global));
+  SessionOptions options = session_options(global);
+  options.btf.clear();  // no profile is needed to read the banner
+  options.system_map.clear();
+  Session session(options);
   std::optional<uint64_t> address;
   for (const SystemMapSymbol& symbol : map.symbols)
     if (symbol.name == "linux_banner") address = symbol.address;
-  if (address && session.has_kernel()) {
-    char buffer[kMaxBannerBytes] = {0};
-    IoResult r = session.kernel_space().read(*address + session.kernel().virtual_shift, buffer, sizeof buffer - 1);
-    std::string text(buffer, strnlen(buffer, r.done));
-    if (!text.empty() && text.back() == '\n') text.pop_back();
-    if (looks_like_linux_banner(text)) return text;
+  DiscoveryOptions discovery;
+  discovery.image_name = global.file;
+  try {
+    LinuxKernelInfo kernel =
+        discover_linux_kernel(session.physical(), session.image().notes(), nullptr, discovery);
+    if (!kernel.banner.empty()) return kernel.banner;
+    if (address) {
+      X86_64Paging space(session.physical(), kernel.dtb, kernel.paging_levels, "kernel");
+      char buffer[kMaxBannerBytes] = {0};
+      IoResult r = space.read(*address + kernel.virtual_shift, buffer, sizeof buffer - 1);
+      std::string text(buffer, strnlen(buffer, r.done));
+      if (!text.empty() && text.back() == '\n') text.pop_back();
+      if (looks_like_linux_banner(text)) return text;
+    }
+  } catch (const KernelNotFound&) {
   }
   std::vector<std::string> banners = find_linux_banners(session.physical());
   if (banners.size() == 1) return banners.front();
@@ -97,25 +182,79 @@ std::string banner_from_image(const GlobalOptions& global, const SystemMap& map)
               " candidates in memory): give it with --banner");
 }
 
+IsfWriteOptions write_options() {
+  IsfWriteOptions options;
+  options.xz_threads = std::max(1u, std::thread::hardware_concurrency());
+  return options;
+}
+
+std::string output_file(const CommandContext& ctx) {
+  const std::string out = ctx.global.output;
+  if (out.empty() || out == "text" || out == "json" || out == "jsonl" || out == "csv")
+    throw Error("profile generate needs -o OUT.json or -o OUT.json.xz");
+  return out;
+}
+
+// `--from-image IMAGE`: the profile recovered from the image's memory
+// (kallsyms and BTF; either half from --system-map / --btf if given),
+// written as an ISF that Volatility 3 and memscope load.
+int generate_from_image(const CommandContext& ctx, const std::string& image) {
+  const std::string out = output_file(ctx);
+  SessionOptions options;
+  options.image = image;
+  Session session(options);
+  ImageKernel kernel;
+  kernel.physical = &session.physical();
+  kernel.notes = &session.image().notes();
+  kernel.image = image;
+  std::optional<LinuxKernelInfo> found;
+  DiscoveryOptions discovery;
+  discovery.image_name = image;
+  try {
+    found = discover_linux_kernel(session.physical(), session.image().notes(), nullptr, discovery);
+    kernel.kernel = &*found;
+  } catch (const KernelNotFound& e) {
+    kernel.kernel_error = e.what();
+  }
+  ImageProfileOptions recover;
+  recover.btf_path = ctx.global.btf;
+  recover.system_map_path = ctx.global.system_map;
+  recover.producer_version = MEMSCOPE_VERSION;
+  ImageProfile recovered;
+  try {
+    recovered = recover_image_profile(kernel, recover);
+  } catch (const ImageProfileUnavailable& e) {
+    throw Error(image + ": no profile can be recovered: " + e.what());
+  }
+  IsfExportOptions export_options;
+  export_options.symbols_name = recovered.symbols_name;
+  write_isf(isf_from_profile(*recovered.profile, export_options), out, write_options());
+  if (!ctx.global.quiet) {
+    const IsfFromBtfReport& r = recovered.report;
+    std::cerr << "wrote " << out << ": " << r.user_types << " user types, " << r.enums << " enums, " << r.base_types
+              << " base types, " << r.symbols << " symbols; " << recovered.reason << "\n";
+    for (const std::string& warning : recovered.warnings) std::cerr << "warning: " << warning << "\n";
+  }
+  return 0;
+}
+
 int profile_generate(const CommandContext& ctx) {
   const auto& vm = ctx.options;
-  if (!vm.count("btf") || !vm.count("system-map"))
-    throw Error("profile generate needs --btf FILE and --system-map FILE");
-  const std::string out = ctx.global.output;
-  if (out.empty() || out == "text") throw Error("profile generate needs -o OUT.json or -o OUT.json.xz");
+  if (vm.count("from-image")) return generate_from_image(ctx, vm["from-image"].as<std::string>());
+  if (ctx.global.btf.empty() || ctx.global.system_map.empty())
+    throw Error("profile generate needs --btf FILE and --system-map FILE, or --from-image IMAGE");
+  const std::string out = output_file(ctx);
   IsfFromBtfOptions options;
   options.producer_version = MEMSCOPE_VERSION;
-  Btf btf = Btf::load(vm["btf"].as<std::string>());
-  SystemMap map = load_system_map(vm["system-map"].as<std::string>());
+  Btf btf = Btf::load(ctx.global.btf);
+  SystemMap map = load_system_map(ctx.global.system_map);
   if (vm.count("banner"))
     options.banner = vm["banner"].as<std::string>();
   else if (!ctx.global.file.empty())
     options.banner = banner_from_image(ctx.global, map);
   IsfFromBtfReport report;
   nlohmann::json isf = isf_from_btf(btf, map, options, &report);
-  IsfWriteOptions write_options;
-  write_options.xz_threads = std::max(1u, std::thread::hardware_concurrency());
-  write_isf(isf, out, write_options);
+  write_isf(isf, out, write_options());
   if (!ctx.global.quiet) {
     std::cerr << "wrote " << out << ": " << report.user_types << " user types, " << report.enums << " enums, "
               << report.base_types << " base types, " << report.symbols << " symbols"
@@ -131,24 +270,25 @@ int run_profile(const CommandContext& ctx) {
   if (action == "info") return profile_info(ctx);
   if (action == "generate") return profile_generate(ctx);
   throw Error("usage: memscope profile info FILE [--verify] | memscope profile generate --btf FILE --system-map FILE "
-              "[--banner STR] [-f IMAGE] -o OUT.json[.xz]");
+              "[--banner STR] [-f IMAGE] -o OUT.json[.xz] | memscope profile generate --from-image IMAGE -o "
+              "OUT.json[.xz]");
 }
 
 MEMSCOPE_REGISTER(command_registry(), Command{
     .name = "profile",
-    .summary = "kernel profiles: `profile info FILE [--verify]`, `profile generate --btf ... --system-map ... -o OUT`",
-    .usage = "profile info FILE [--verify] | profile generate --btf FILE --system-map FILE [--banner STR] [-f IMAGE] "
-             "-o OUT.json[.xz]",
+    .summary = "kernel profiles: `profile info FILE`, `profile generate --btf ... --system-map ... -o OUT`, "
+               "`profile generate --from-image IMAGE -o OUT`",
+    .usage = "profile info FILE [--verify] | profile info -f IMAGE | profile generate --btf FILE --system-map FILE "
+             "[--banner STR] [-f IMAGE] -o OUT.json[.xz] | profile generate --from-image IMAGE -o OUT.json[.xz]",
     .output_is_file = true,
     .add_options =
         [](po::options_description& options) {
-          options.add_options()("btf", po::value<std::string>()->value_name("FILE"),
-                                "BTF: raw (/sys/kernel/btf/vmlinux) or a vmlinux ELF with .BTF")(
-              "system-map", po::value<std::string>()->value_name("FILE"), "the kernel's System.map")(
+          options.add_options()("from-image", po::value<std::string>()->value_name("IMAGE"),
+                                "generate: recover the profile from the image's memory (kallsyms and BTF)")(
               "banner", po::value<std::string>()->value_name("STR"),
-              "the kernel's banner (default: read from -f IMAGE if given)")(
+              "generate: the kernel's banner (default: read from -f IMAGE if given)")(
               "verify", po::bool_switch(),
-              "profile info: check the profile (its cache entry, or a .msprof FILE) in full: checksums, references, order");
+              "info: check the profile (its cache entry, or a .msprof FILE) in full: checksums, references, order");
         },
     .run = run_profile,
 });

@@ -99,8 +99,8 @@ std::vector<std::string> plugin_problems(const Plugin& plugin) {
     if (!keys.insert(column.key).second) problems.push_back("column '" + column.key + "' is declared twice");
   }
   // The command's global options, accepted after the plugin's name.
-  static const std::set<std::string> global_options = {"file",  "profile", "symbols", "output",
-                                                       "quiet", "help",    "version"};
+  static const std::set<std::string> global_options = {"file",  "profile", "symbols", "btf",    "system-map",
+                                                       "output", "quiet",  "help",    "version"};
   std::set<std::string> options;
   for (const PluginOption& option : info.options) {
     if (!is_lower_word(option.name, "-"))

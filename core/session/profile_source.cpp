@@ -20,7 +20,9 @@ ProfileChoice choose_profile(const ProfileRequest& request) {
     if (choice->source.empty()) choice->source = source.name;
     return std::move(*choice);
   }
-  throw ProfileError("no kernel profile: give one with -p/--profile or a folder of profiles with -s/--symbols");
+  std::string why;
+  for (const std::string& reason : request.declined) why += reason + "; ";
+  throw ProfileError("no kernel profile: " + why + "give -p ISF, -s DIR, or --btf FILE and --system-map FILE");
 }
 
 }  // namespace memscope

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "core/layers/address_space.h"
+#include "core/layers/image_notes.h"
+#include "core/linux/discovery/kernel_info.h"
 #include "core/types/profile.h"
 #include "core/util/registry.h"
 
@@ -26,6 +29,21 @@ struct ProfileRequest {
   // discovery pass, so it runs on the first call only (and never when
   // a source that needs no banner answers first).
   std::function<const std::vector<std::string>&()> banners{};
+  // --btf FILE / --system-map FILE: the types and the symbols to build the
+  // profile from (either may be given alone: the other half then comes from
+  // the image).
+  std::string btf_path{};
+  std::string system_map_path{};
+  // The image, for sources that read the profile out of it; null without one.
+  std::string image{};  // names it in messages
+  AddressSpace* physical = nullptr;
+  const ImageNotes* notes = nullptr;
+  // The kernel as found without a profile (VMCOREINFO, CPU notes), or
+  // nullptr with the reason in *why. Runs discovery on the first call only.
+  std::function<const LinuxKernelInfo*(std::string* why)> kernel{};
+  // Why each source that did not apply did not, in a few words each: what
+  // the error says when no source applies.
+  mutable std::vector<std::string> declined{};
 };
 
 // A source's answer.
@@ -40,7 +58,8 @@ struct ProfileSource {
   std::string description{};  // one line for docs and `memscope info`
   int priority = 0;         // higher is asked first
   // nullopt: this source does not apply to the request (so the next one is
-  // asked); a ProfileError: it applies but failed (the message says why).
+  // asked; it may say why in request.declined); a ProfileError: it applies
+  // but failed (the message says why).
   std::function<std::optional<ProfileChoice>(const ProfileRequest&)> resolve{};
 };
 
@@ -49,8 +68,8 @@ struct ProfileSource {
 Registry<ProfileSource>& profile_source_registry();
 
 // Asks the sources in order; the first answer wins. Throws ProfileError
-// when none applies (naming what the user can give) or when the source
-// that applies fails.
+// when none applies (one line: why each declined, and what the user can
+// give) or when the source that applies fails.
 ProfileChoice choose_profile(const ProfileRequest& request);
 
 }  // namespace memscope

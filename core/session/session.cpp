@@ -58,6 +58,16 @@ void Session::load_profile() {
   request.profile_path = options_.profile;
   request.symbol_dirs = options_.symbol_dirs;
   request.use_cache = options_.use_profile_cache;
+  request.btf_path = options_.btf;
+  request.system_map_path = options_.system_map;
+  request.image = options_.image;
+  request.physical = &physical();
+  request.notes = &image_->notes();
+  request.kernel = [this](std::string* why) -> const LinuxKernelInfo* {
+    const LinuxKernelInfo* found = kernel_without_profile();
+    if (!found && why && unprofiled_error_) *why = unprofiled_error_->what();
+    return found;
+  };
   request.banners = [&]() -> const std::vector<std::string>& {
     if (!banners_found) {
       banners_found = true;

@@ -28,6 +28,8 @@ struct SessionOptions {
   std::string image;                     // the evidence file
   std::string profile;                   // an explicit profile file, or ""
   std::vector<std::string> symbol_dirs;  // folders of profiles matched by banner
+  std::string btf;                       // --btf FILE: the kernel's types, or ""
+  std::string system_map;                // --system-map FILE: its symbols, or ""
   bool use_profile_cache = true;
   // Keep scanning after the kernel is found, to list every banner in
   // memory (`memscope info`); costs a full scan of the image.
@@ -51,8 +53,10 @@ class Session {
   Overlay& overlay() { return *overlay_; }
   AddressSpace& physical() { return *overlay_; }
 
-  // The kernel profile: the -p file, or the one among the symbol folders
-  // whose banner matches the image. Throws ProfileError when there is none.
+  // The kernel profile: the -p file, --btf/--system-map, the one among the
+  // symbol folders whose banner matches the image, the one recovered from
+  // this kernel's memory earlier (the cache), or recovered now. Throws
+  // ProfileError when there is none.
   const Profile& profile();
   std::shared_ptr<const Profile> shared_profile();
   bool has_profile();  // tries to find one; false instead of throwing

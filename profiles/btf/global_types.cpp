@@ -27,7 +27,7 @@ constexpr std::array kKnownGlobalTypes = std::to_array<KnownGlobalType>({
     {"__init_begin", "char []"},
     {"__init_end", "char []"},
     {"__per_cpu_end", "char []"},
-    {"__per_cpu_offset", "long unsigned int []"},  // unsigned long __per_cpu_offset[NR_CPUS]
+    {"__per_cpu_offset", "long unsigned int [..]"},  // unsigned long __per_cpu_offset[NR_CPUS]
     {"__per_cpu_start", "char []"},
     {"__start___ksymtab", "struct kernel_symbol []"},
     {"__start___ksymtab_gpl", "struct kernel_symbol []"},
@@ -46,9 +46,13 @@ constexpr std::array kKnownGlobalTypes = std::to_array<KnownGlobalType>({
     {"_stext", "char []"},
     {"_text", "char []"},
     {"boot_cpu_data", "struct cpuinfo_x86"},
+    {"btf_idr", "struct idr"},
     {"console_printk", "int []"},
+    {"cont", "struct cont"},  // before 5.10: the pending continuation line
     // Per-CPU; BTF normally has it, this is the fallback.
     {"current_task", "struct task_struct *"},
+    {"ftrace_list_end", "struct ftrace_ops"},
+    {"ftrace_ops_list", "struct ftrace_ops *"},
     {"ia32_sys_call_table", "sys_call_ptr_t [] | function * []"},
     {"idt_table", "gate_desc [256]"},  // IDT_ENTRIES: fixed by the x86 architecture
     {"init_cred", "struct cred"},
@@ -67,6 +71,9 @@ constexpr std::array kKnownGlobalTypes = std::to_array<KnownGlobalType>({
     {"init_uts_ns", "struct uts_namespace"},
     {"jiffies", "long unsigned int"},
     {"jiffies_64", "u64"},
+    {"keyboard_notifier_list", "struct atomic_notifier_head"},
+    {"legacy_special_mapping_vmops", "struct vm_operations_struct"},
+    {"link_idr", "struct idr"},
     {"linux_banner", "char []"},
     {"linux_proc_banner", "char []"},
     {"log_buf", "char *"},
@@ -75,6 +82,7 @@ constexpr std::array kKnownGlobalTypes = std::to_array<KnownGlobalType>({
     {"log_first_seq", "u64"},
     {"log_next_idx", "u32"},
     {"log_next_seq", "u64"},
+    {"map_idr", "struct idr"},
     {"max_pfn", "long unsigned int"},
     {"mod_tree", "struct mod_tree_root"},
     {"module_kset", "struct kset *"},
@@ -89,9 +97,13 @@ constexpr std::array kKnownGlobalTypes = std::to_array<KnownGlobalType>({
     {"prb", "struct printk_ringbuffer *"},
     {"printk_rb_dynamic", "struct printk_ringbuffer"},
     {"printk_rb_static", "struct printk_ringbuffer"},
+    {"prog_idr", "struct idr"},
+    {"special_mapping_vmops", "struct vm_operations_struct"},
     {"swapper_pg_dir", "pgd_t []"},
     {"sys_call_table", "sys_call_ptr_t [] | function * []"},
     {"tasklist_lock", "rwlock_t"},
+    {"tty_drivers", "struct list_head"},
+    {"tty_ldiscs", "struct tty_ldisc_ops * [..]"},  // [NR_LDISCS], 30 before 6.0, 31 after
     {"vmalloc_base", "long unsigned int"},
     {"vmap_area_list", "struct list_head"},
     {"vmcoreinfo_data", "unsigned char *"},
@@ -156,6 +168,11 @@ TypeDeclaration parse_one(std::string_view text, std::string_view whole) {
     if (close == std::string_view::npos) return fail("missing ']'");
     std::string_view digits = trim(rest.substr(1, close - 1));
     uint32_t count = 0;
+    if (digits == "..") {
+      decl.suffixes.push_back({false, 0, true});
+      rest.remove_prefix(close + 1);
+      continue;
+    }
     if (!digits.empty()) {
       auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), count);
       if (ec != std::errc() || ptr != digits.data() + digits.size()) return fail("bad array length");

@@ -19,14 +19,18 @@ namespace memscope {
 // One declaration in a small C-like notation: optional "struct", "union" or
 // "enum", a type name as the kernel (and BTF) spells it, typedef names
 // included ("pgd_t", "u32", "long unsigned int"), or "void" or "function";
-// then suffixes applied left to right: "*" (pointer to) and "[N]" or "[]"
-// (array of N, or of unknown length). "function * []" is an array of
+// then suffixes applied left to right: "*" (pointer to), "[N]" or "[]"
+// (array of N, or of unknown length) and "[..]" (array of as many elements
+// as fit before the next symbol's address: for arrays whose length is a
+// constant of the kernel's version or configuration, such as NR_LDISCS or
+// NR_CPUS, which the symbol table measures). "function * []" is an array of
 // function pointers; "struct kset *" a pointer to a struct kset.
 struct TypeDeclaration {
   enum class Tag : uint8_t { kNone, kStruct, kUnion, kEnum };
   struct Suffix {
     bool pointer = false;  // else an array
     uint32_t count = 0;    // array length; 0: unknown
+    bool to_next_symbol = false;  // "[..]": the length is measured by the symbol table
   };
   Tag tag = Tag::kNone;
   std::string name;

@@ -217,7 +217,10 @@ size_t ProfileCache::prune(size_t max_entries, const std::string& keep) const {
     bool source_exists = false;
     try {
       // The header and the source path only: cheap whatever the entry's size.
-      source_exists = fs::is_regular_file(open_profile_file(it->path().string())->source(), entry_ec);
+      // A profile recovered from an image's memory names no file (its
+      // source is not an absolute path): only the count bounds it.
+      const std::string source = open_profile_file(it->path().string())->source();
+      source_exists = !source.starts_with('/') || fs::is_regular_file(source, entry_ec);
     } catch (const Error&) {
     }
     if (!source_exists) {

@@ -80,7 +80,8 @@ class ProfileCache {
   // banner's bytes only).
   std::optional<std::string> cached_banner(const SourceKey& key) const;
   // Keeps the directory bounded (store() calls it): removes entries whose
-  // source file no longer exists, unreadable entries, temporary files left
+  // source file no longer exists (entries recovered from an image's memory,
+  // whose source is not a path, have none), unreadable entries, temporary files left
   // by interrupted writes, and then the least recently written entries
   // beyond `max_entries`. `keep` is never removed. Returns how many files
   // were removed.
