@@ -15,7 +15,7 @@
 //
 //   bench_plugins --image image.raw --image image.lime --image image.elf
 //                 --profile isf.json.xz [--runs 15] [--cli build/memscope]
-//                 [--workdir /tmp] [--no-big]
+//                 [--workdir /tmp] [--no-big] [--plugin linux.NAME]...
 //
 // Prints Markdown tables; figures are recorded in docs/performance.md.
 #include <fcntl.h>
@@ -45,8 +45,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const std::vector<std::string> kPlugins = {"linux.pslist", "linux.pstree", "linux.psaux", "linux.envars",
-                                           "linux.lsmod"};
+const std::vector<std::string> kPlugins = {"linux.pslist",        "linux.pstree",         "linux.psaux",
+                                           "linux.envars",        "linux.lsmod",          "linux.check_syscall",
+                                           "linux.check_idt",     "linux.check_creds",    "linux.ftrace",
+                                           "linux.netfilter",     "linux.tty_check",      "linux.keyboard_notifiers"};
+// The plugins measured: kPlugins, or those named with --plugin.
+std::vector<std::string> g_plugins = kPlugins;
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -174,12 +178,12 @@ void report_image(const std::string& image, const std::string& profile, int runs
   const LinuxKernelInfo& kernel = session.kernel();
   double discover = ms_since(start);
 
-  for (size_t i = 0; i < kPlugins.size(); ++i) {
-    std::string row = "| " + label + " | " + kPlugins[i].substr(6) + " | ";
+  for (size_t i = 0; i < g_plugins.size(); ++i) {
+    std::string row = "| " + label + " | " + g_plugins[i].substr(6) + " | ";
     const EndToEnd& e = e2e[i];
     row += e.ok ? fixed(e.ms.median, 1) + " (" + fixed(e.ms.min, 1) + "-" + fixed(e.ms.max, 1) + ") | "
                 : std::string("FAILED | ");
-    const Plugin& plugin = *find_plugin(kPlugins[i]);
+    const Plugin& plugin = *find_plugin(g_plugins[i]);
     PluginResult first = run_plugin(plugin, session, PluginArgs{});
     std::vector<double> alone;
     for (int r = 0; first.ok && r < runs; ++r)
@@ -208,6 +212,7 @@ int main(int argc, char** argv) {
   std::string profile, cli = default_cli(), workdir = "/tmp";
   int runs = 15;
   bool big = true;
+  std::vector<std::string> selected;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -220,9 +225,10 @@ int main(int argc, char** argv) {
     else if (a == "--runs") runs = std::stoi(next());
     else if (a == "--workdir") workdir = next();
     else if (a == "--no-big") big = false;
+    else if (a == "--plugin") selected.push_back(next());
     else {
       std::cerr << "usage: bench_plugins --image IMAGE... --profile ISF [--runs N] [--cli PATH] [--workdir DIR] "
-                   "[--no-big]\n";
+                   "[--no-big] [--plugin NAME]...\n";
       return 2;
     }
   }
@@ -230,6 +236,12 @@ int main(int argc, char** argv) {
     std::cerr << "bench_plugins: give --image (repeatable) and --profile\n";
     return 2;
   }
+  for (const std::string& name : selected)
+    if (!memscope::find_plugin(name)) {
+      std::cerr << "bench_plugins: no plugin " << name << "\n";
+      return 2;
+    }
+  if (!selected.empty()) g_plugins = selected;
   try {
     std::string big_image;
     if (big) {
@@ -252,7 +264,7 @@ int main(int argc, char** argv) {
     std::vector<std::vector<EndToEnd>> e2e;
     for (const auto& [label, image] : targets) {
       e2e.emplace_back();
-      for (const std::string& plugin : kPlugins) e2e.back().push_back(end_to_end(cli, plugin, image, profile, runs));
+      for (const std::string& plugin : g_plugins) e2e.back().push_back(end_to_end(cli, plugin, image, profile, runs));
     }
 
     std::cout << "End to end: " << cli << " PLUGIN -f IMAGE -p PROFILE -o json, a fresh process each run, ms "
