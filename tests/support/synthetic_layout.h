@@ -83,6 +83,7 @@ class SyntheticLinux::Layout {
     if (kind == "array") return type.at("count").get<uint64_t>() * size_of(type.at("subtype"));
     if (kind == "struct" || kind == "union") return sizes_.at(type.at("name").get<std::string>());
     if (kind == "enum") return enums_.at(type.at("name").get<std::string>()).at("size");
+    if (kind == "bitfield") return size_of(type.at("type"));
     throw std::logic_error("synthetic layout: no size for kind " + kind);
   }
   uint64_t record_size(const std::string& record) const { return sizes_.at(record); }

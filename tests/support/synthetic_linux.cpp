@@ -185,6 +185,7 @@ SyntheticLinux::SyntheticLinux(SyntheticOptions options)
   build_banner();
   build_modules();
   build_tasks();
+  build_rootkit_structures();
 }
 
 SyntheticLinux::~SyntheticLinux() = default;
@@ -228,6 +229,7 @@ void SyntheticLinux::build_profile() {
   L.record("kuid_t", 4, {{"val", 0, u32}});
   L.record("kgid_t", 4, {{"val", 0, u32}});
   L.record("pgd_t", 8, {{"pgd", 0, ulong}});
+  add_rootkit_types();
 
   json uid_type = options_.plain_uid ? u32 : struct_t("kuid_t");
   json gid_type = options_.plain_uid ? u32 : struct_t("kgid_t");
@@ -292,6 +294,7 @@ void SyntheticLinux::build_profile() {
     task.push_back({"start_boottime", 0x728, u64});
   else
     task.push_back({"real_start_time", 0x728, u64});
+  for (const json& f : rootkit_task_fields()) task.push_back({f.at("name"), f.at("offset"), f.at("type")});
   L.record("task_struct", 0xd00, task);
 
   L.enumeration("module_state", {{"MODULE_STATE_LIVE", 0},
@@ -312,12 +315,17 @@ void SyntheticLinux::build_profile() {
                                      {"MOD_INIT_DATA", 5},
                                      {"MOD_INIT_RODATA", 6},
                                      {"MOD_MEM_NUM_TYPES", 7}});
-      L.record("module_memory", 0x38, {{"size", 0x00, u32}, {"base", 0x10, voidp}});
+      L.record("module_memory", 0x58,
+               {{"size", 0x00, u32}, {"base", 0x10, voidp}, {"mtn", 0x18, struct_t("mod_tree_node")}});
       module.push_back({"mem", 0x140, array_t(struct_t("module_memory"), 7)});
       break;
     case ModuleLayoutKind::kCoreLayout:
       L.record("module_layout", 0x50,
-               {{"size", 0x00, u32}, {"text_size", 0x04, u32}, {"base", 0x08, voidp}, {"ro_size", 0x10, u32}});
+               {{"size", 0x00, u32},
+                {"text_size", 0x04, u32},
+                {"base", 0x08, voidp},
+                {"ro_size", 0x10, u32},
+                {"mtn", 0x18, struct_t("mod_tree_node")}});
       module.push_back({"init_layout", 0x180, struct_t("module_layout")});
       module.push_back({"core_layout", 0x1e0, struct_t("module_layout")});
       break;
@@ -329,6 +337,7 @@ void SyntheticLinux::build_profile() {
       module.push_back({"core_text_size", 0x19c, u32});
       break;
   }
+  for (const json& f : rootkit_module_fields()) module.push_back({f.at("name"), f.at("offset"), f.at("type")});
   L.record("module", 0x3c0, module);
 
   json types = L.to_json_types();
@@ -354,6 +363,7 @@ void SyntheticLinux::build_profile() {
       {"swapper_pg_dir", sym(kTopTableOffset, array_t(struct_t("pgd_t"), 512))},
   };
   symbols["linux_banner"]["constant_data"] = base64(banner_data);
+  add_rootkit_symbols(symbols);
   profile_ = {
       {"metadata",
        {{"format", "6.2.0"},

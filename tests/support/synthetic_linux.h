@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,8 +43,40 @@ struct SyntheticProcess {
   // exit_state 0x20 (EXIT_ZOMBIE) and no mm.
   uint32_t state = 1;
   uint32_t exit_state = 0;
+  // The CPU this task is running on (its runqueue's curr), or -1. Tasks in
+  // state 0 (running) that are not curr wait on the CFS runqueue of CPU
+  // pid % cpus (support/synthetic_rootkit.cpp).
+  int running_on_cpu = -1;
   char state_letter() const;  // what ps shows for state / exit_state
   bool has_mm() const { return !kernel_thread && exit_state == 0; }
+};
+
+// A kernel log record (support/synthetic_rootkit.cpp).
+struct SyntheticLogRecord {
+  uint64_t timestamp_ns = 0;
+  unsigned level = 6;       // KERN_INFO
+  unsigned facility = 0;
+  uint32_t caller_id = 1;   // "T1"; 0x80000000 | cpu for "C<cpu>"
+  uint8_t flags = 2;        // LOG_NEWLINE; LOG_CONT is 8
+  std::string text;
+  // false: committed but not finalized (the newest record, its line still
+  // open for continuation); with log_buf, such a line waits in `cont`.
+  bool finalized = true;
+};
+
+// Loaded BPF programs and maps (support/synthetic_rootkit.cpp).
+struct SyntheticBpfMap {
+  uint32_t id = 0;
+  std::string name;
+  std::string type = "BPF_MAP_TYPE_HASH";  // an enumerator of enum bpf_map_type
+};
+struct SyntheticBpfProgram {
+  uint32_t id = 0;
+  std::string name;
+  std::string type = "BPF_PROG_TYPE_SOCKET_FILTER";  // an enumerator of enum bpf_prog_type
+  uint64_t tag = 0;           // the 8 tag bytes, first byte in the low bits
+  uint64_t load_time_ns = 0;  // since boot
+  std::vector<uint32_t> maps;  // ids of SyntheticBpfMaps
 };
 
 struct SyntheticModule {
@@ -62,6 +95,11 @@ enum class TaskStateField { kState, kUnderscoreState };  // long state (< 5.14) 
 enum class ModuleLayoutKind { kModuleCore, kCoreLayout, kMemArray };  // < 4.5 / 4.5-6.3 / 6.4+
 enum class ThreadListKind { kThreadNode, kThreadGroup };  // signal->thread_head / leader's thread_group
 enum class StartTimeField { kStartBoottime, kRealStartTime };  // 5.5+ / older
+// The PID table: init_pid_ns.idr over an xarray (4.20+, task_struct.pid_links),
+// over a radix tree (4.15-4.19, task_struct.pids), or the pid hash (< 4.15).
+enum class PidTableKind { kXArray, kRadixTree, kPidHash };
+// The kernel log: the lockless ring buffer prb (5.10+) or log_buf (< 5.10).
+enum class LogBufferKind { kRingBuffer, kLogBuf };
 
 struct SyntheticOptions {
   TaskStateField task_state = TaskStateField::kUnderscoreState;
@@ -81,6 +119,20 @@ struct SyntheticOptions {
   std::string release = "5.15.0-memscope-synthetic";
   std::vector<SyntheticProcess> processes;  // empty: default_processes()
   std::vector<SyntheticModule> modules;     // empty: default_modules()
+  // What the rootkit-hunting plugins read (support/synthetic_rootkit.cpp):
+  // the PID table, per-CPU runqueues, the kernel log, sysfs and the module
+  // tree, BPF programs, and task_structs of exited tasks left in memory.
+  PidTableKind pid_table = PidTableKind::kXArray;
+  unsigned radix_slots = 16;  // slots per xarray / radix tree node (CONFIG_BASE_SMALL's 16: deep trees)
+  unsigned cpus = 2;
+  LogBufferKind log_buffer = LogBufferKind::kRingBuffer;
+  unsigned log_buffer_bits = 12;  // 2^bits bytes of text (the ring has 2^(bits-5) descriptors)
+  std::vector<SyntheticLogRecord> log;  // empty: default_log()
+  // Dead tasks whose task_struct is still in memory (only a carve finds
+  // them); nullopt: default_exited().
+  std::optional<std::vector<SyntheticProcess>> exited;
+  std::optional<std::vector<SyntheticBpfProgram>> bpf_programs;  // nullopt: default_bpf_programs()
+  std::optional<std::vector<SyntheticBpfMap>> bpf_maps;          // nullopt: default_bpf_maps()
 };
 
 class SyntheticLinux {
@@ -151,6 +203,40 @@ class SyntheticLinux {
   // and a CPU note whose CR3 is the kernel's table.
   void write_elf(const std::string& path);
 
+  // --- Rootkit-hunting tables (support/synthetic_rootkit.cpp) -------------
+  // A kernel log with a multi-line record, a continuation, a record from
+  // CPU context and, last, a record still open for continuation.
+  static std::vector<SyntheticLogRecord> default_log();
+  // An exited user process and an exited kernel worker.
+  static std::vector<SyntheticProcess> default_exited();
+  static std::vector<SyntheticBpfProgram> default_bpf_programs();
+  static std::vector<SyntheticBpfMap> default_bpf_maps();
+  const std::vector<SyntheticLogRecord>& log() const { return options_.log; }
+  const std::vector<SyntheticProcess>& exited_tasks() const { return *options_.exited; }
+  const std::vector<SyntheticBpfProgram>& bpf_programs() const { return *options_.bpf_programs; }
+  const std::vector<SyntheticBpfMap>& bpf_maps() const { return *options_.bpf_maps; }
+  // The log records the buffer still holds (the oldest may have been
+  // overwritten when the log outgrew it), oldest first.
+  std::vector<SyntheticLogRecord> log_retained() const;
+  // Addresses of built objects.
+  uint64_t pid_address(int tid) const;            // the task's struct pid
+  uint64_t idle_task_address(unsigned cpu) const;  // swapper/<cpu> (init_task for CPU 0)
+  uint64_t runqueue_address(unsigned cpu) const;   // that CPU's struct rq
+  uint64_t exited_task_address(int pid) const;
+  uint64_t bpf_prog_address(uint32_t id) const;
+  uint64_t log_ring_address() const;  // the struct printk_ringbuffer (or log_buf's buffer)
+  // The PID table's nodes (xa_node / radix_tree_node), the root first.
+  std::vector<uint64_t> pid_table_nodes() const;
+  // --- Corruption hooks
+  // The last slot of the PID table's deepest node points back at the root
+  // node (encoded as a node entry): a cycle.
+  void pid_table_cycle();
+  // The ring buffer's head_id / tail_id (or log_buf's log_next_idx /
+  // log_first_idx) overwritten.
+  void set_log_indexes(uint64_t head, uint64_t tail);
+  // Writes bytes into the physical memory behind a kernel address built here.
+  void poke_kernel(uint64_t vaddr, const void* bytes, size_t n) { put_kernel(vaddr, bytes, n); }
+
  private:
   class Layout;
   struct Region {
@@ -169,6 +255,15 @@ class SyntheticLinux {
   void build_tasks();
   void build_user_memory(const SyntheticProcess& p, BuiltProcess& built);
   void build_modules();
+  // support/synthetic_rootkit.cpp
+  struct RootkitState;
+  void add_rootkit_types();
+  // Members the rootkit tables add to task_struct and struct module, as
+  // [{"name", "offset", "type"}].
+  nlohmann::json rootkit_task_fields() const;
+  nlohmann::json rootkit_module_fields() const;
+  void add_rootkit_symbols(nlohmann::json& symbols) const;
+  void build_rootkit_structures();
 
   uint64_t link_to_phys(uint64_t link) const { return link - kStartKernelMap + options_.physical_shift; }
   uint64_t direct_map(uint64_t phys) const { return options_.page_offset_base + phys; }
@@ -200,6 +295,7 @@ class SyntheticLinux {
   std::map<int, BuiltProcess> process_by_pid_;
   std::map<std::string, uint64_t> module_by_name_;
   std::map<std::string, uint64_t> module_base_by_name_;
+  std::shared_ptr<RootkitState> rootkit_;  // shared_ptr: RootkitState is complete only in its own file
 };
 
 }  // namespace memscope::test

@@ -1,0 +1,35 @@
+// A synthetic image (support/synthetic_linux.h) written to a temporary
+// folder in one format, with its profile, and opened in a Session: what
+// tests of kernel helpers and plugins run on. Apply the builder's
+// corruption hooks before making one: the image is written when it is
+// made.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/plugin/plugin.h"
+#include "core/session/session.h"
+#include "support/synthetic_linux.h"
+#include "support/temp_file.h"
+
+namespace memscope::test {
+
+class SyntheticSession {
+ public:
+  // format: "lime", "raw" or "elf".
+  explicit SyntheticSession(SyntheticLinux& kernel, const std::string& format = "lime");
+
+  Session& session() { return *session_; }
+  // The kernel view the helpers walk (built on first use).
+  const linux_kernel::KernelView& view();
+  // Runs a plugin; throws std::runtime_error with its error when it fails.
+  PluginResult run(const std::string& plugin, const PluginArgs& args = {});
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Session> session_;
+  std::unique_ptr<linux_kernel::KernelView> view_;
+};
+
+}  // namespace memscope::test
