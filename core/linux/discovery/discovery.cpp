@@ -685,11 +685,15 @@ class Discovery {
     };
     ScanOptions scan_options;
     scan_options.threads = options_.threads;
+    scan_options.progress = "searching for the kernel";
     ScanStats stats = scan_physical(physical_, patterns, visit, scan_options);
     if (in_memory.tried == 0) in_memory.note = vmcoreinfo_texts ? "only copies of a text already tried" : "none found";
     Evidence scanned{"memory scan"};
     scanned.note = std::to_string(stats.bytes_scanned >> 20) + " MiB scanned" +
-                   (stats.stopped_early ? " (stopped at the first validated answer)" : "");
+                   (stats.bytes_skipped ? ", " + std::to_string(stats.bytes_skipped >> 20) + " MiB of holes skipped" : "") +
+                   (stats.interrupted          ? " (interrupted)"
+                    : stats.stopped_early      ? " (stopped at the first validated answer)"
+                                               : "");
     evidence_.push_back(scanned);
     evidence_.push_back(in_memory);
     evidence_.push_back(banners);

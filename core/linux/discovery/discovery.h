@@ -41,8 +41,10 @@ struct DiscoveryOptions {
   // Search physical memory: the banner probe, then the scan (VMCOREINFO in
   // RAM, banners, swapper/0).
   bool scan_memory = true;
-  // Keep scanning after success to list every banner in the image (for
-  // `memscope info`); the answer does not change.
+  // Keep scanning after success to list every banner in the image; the
+  // answer does not change, the cost becomes a whole-image scan. Off by
+  // default: discovery stops at the first validated kernel (`memscope info
+  // --all-banners` lists banners with list_linux_banners, banners.h).
   bool list_all_banners = false;
   // Force 4- or 5-level paging instead of detecting it.
   std::optional<int> paging_levels;
