@@ -96,7 +96,13 @@ void print_text(const nlohmann::json& j) {
               << "DTB:             " << k["dtb"].get<std::string>() << "\n"
               << "Paging:          " << k["paging_levels"].get<int>() << "-level\n";
     for (const auto& warning : k["warnings"]) std::cout << "Warning:         " << warning.get<std::string>() << "\n";
-    if (k.contains("profile")) std::cout << "Profile:         " << k["profile"].get<std::string>() << "\n";
+    if (k.contains("profile")) {
+      std::cout << "Profile:         " << k["profile"].get<std::string>() << "\n";
+      if (k.contains("profile_source"))
+        std::cout << "Profile from:    " << k["profile_source"].get<std::string>() << ": "
+                  << k["profile_reason"].get<std::string>() << "\n";
+    }
+    if (k.contains("profile_error")) std::cout << "Profile:         none: " << k["profile_error"].get<std::string>() << "\n";
   }
 }
 
@@ -195,7 +201,19 @@ nlohmann::json kernel_summary(Session& session) {
     k["method"] = info.method;
     k["method_detail"] = info.method_detail;
     k["warnings"] = info.warnings;
-    if (session.has_profile()) k["profile"] = session.profile().source();
+    if (session.has_profile()) {
+      k["profile"] = session.profile().source();
+      if (const auto& choice = session.profile_choice()) {
+        k["profile_source"] = choice->source;
+        k["profile_reason"] = choice->reason;
+      }
+    } else {
+      try {
+        session.profile();
+      } catch (const std::exception& e) {
+        k["profile_error"] = e.what();
+      }
+    }
   } catch (const std::exception& e) {
     k["error"] = e.what();
   }

@@ -28,6 +28,10 @@ po::options_description global_options(GlobalOptions& global) {
       ("profile,p", po::value(&global.profile)->value_name("FILE"), "kernel profile (ISF .json/.json.xz/.json.gz)")
       ("symbols,s", po::value(&global.symbol_dirs)->value_name("DIR")->composing(),
        "folder of profiles matched to the image by banner (repeatable)")
+      ("btf", po::value(&global.btf)->value_name("FILE"),
+       "the kernel's BTF (/sys/kernel/btf/vmlinux, or a vmlinux with .BTF): its types, instead of the image's")
+      ("system-map", po::value(&global.system_map)->value_name("FILE"),
+       "the kernel's System.map: its symbols, instead of the image's kallsyms")
       ("output,o", po::value(&global.output)->value_name("FORMAT")->default_value("text"),
        "output format: text, json, jsonl, csv")
       ("quiet,q", po::bool_switch(&global.quiet), "no progress or informational messages")
@@ -40,7 +44,7 @@ po::options_description global_options(GlobalOptions& global) {
 // subcommand's name while scanning for it.
 bool takes_value(const std::string& arg) {
   static const std::set<std::string> with_value = {"-f", "--file", "-p", "--profile", "-s", "--symbols",
-                                                   "-o", "--output"};
+                                                   "-o", "--output", "--btf", "--system-map"};
   return with_value.count(arg) > 0;
 }
 
