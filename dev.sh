@@ -21,6 +21,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libboost-dev libboost-program-options-dev nlohmann-json3-dev
   libelf-dev liblz4-dev liblzma-dev zlib1g-dev libzstd-dev liblzo2-dev libsnappy-dev libssl-dev libxxhash-dev
+  libcapstone-dev
   catch2 libbenchmark-dev
   lz4 zstd xz-utils
 )

@@ -80,7 +80,7 @@ class DentryReader {
   std::optional<std::string> dynamic_name(uint64_t dentry, uint64_t d_op) const;
   std::string read_name(uint64_t dentry, const std::string& what, Warnings& warnings) const;
 
-  const KernelView& kernel_;
+  KernelView kernel_;
   uint64_t d_parent_ = 0, d_name_len_ = 0, d_name_len_size_ = 0, d_name_name_ = 0, d_hash_pprev_ = 0;
   uint64_t d_inode_ = 0, d_op_ = 0;
   std::optional<uint64_t> d_dname_;  // dentry_operations.d_dname

@@ -82,7 +82,7 @@ class MapleTreeReader {
 
   void walk_node(Walk& walk, uint64_t enode, uint64_t min, uint64_t max, unsigned depth) const;
 
-  const KernelView& kernel_;
+  KernelView kernel_;
   uint64_t root_offset_ = 0;
   uint64_t node_size_ = 0;
   uint64_t parent_offset_ = 0;

@@ -113,7 +113,7 @@ class VmaReader {
   void name_anonymous(Vma& vma, const MmInfo& mm, uint64_t private_data, uint64_t anon_name, const std::string& what,
                       Warnings& warnings) const;
 
-  const KernelView& kernel_;
+  KernelView kernel_;
   Index index_ = Index::kMapleTree;
   std::optional<MapleTreeReader> maple_;
   std::optional<DentryReader> dentries_;

@@ -40,6 +40,7 @@ constexpr uint64_t kModuleInitOffset = 0x10000;
 constexpr uint64_t kUserArgsBase = 0x7ffd00000000ull;
 constexpr uint64_t kUserArgsPageOffset = 0xe80;  // blocks start near a page end: they always cross one
 constexpr uint64_t kTablesPerProcess = 8;
+constexpr uint64_t kTablesPerProcessWithMaps = 32;  // SyntheticOptions::vmas maps pages far apart
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t k2M = 0x200000;
 
@@ -253,13 +254,15 @@ void SyntheticLinux::build_profile() {
                                           {"env_end", 0xc0, ulong},
                                           {"arg_end", 0xc8, ulong},
                                           {"env_start", 0xd8, ulong}};
+  std::vector<Layout::Field> mm_outer = {{"map_count", 0x180, i32}};
+  for (const json& f : memory_mm_fields()) mm_outer.push_back({f.at("name"), f.at("offset"), f.at("type")});
   if (options_.anonymous_mm_fields) {
     L.record("unnamed_5a1e8c0f3b7d2e91", 0x100, mm_fields);
-    L.record("mm_struct", 0x300,
-             {{"unnamed_field_0", 0x30, struct_t("unnamed_5a1e8c0f3b7d2e91"), true}, {"map_count", 0x180, i32}});
+    mm_outer.push_back({"unnamed_field_0", 0x30, struct_t("unnamed_5a1e8c0f3b7d2e91"), true});
+    L.record("mm_struct", 0x300, mm_outer);
   } else {
     for (auto& f : mm_fields) f.offset += 0x30;
-    mm_fields.push_back({"map_count", 0x180, i32});
+    mm_fields.insert(mm_fields.end(), mm_outer.begin(), mm_outer.end());
     L.record("mm_struct", 0x300, mm_fields);
   }
 
@@ -339,6 +342,7 @@ void SyntheticLinux::build_profile() {
   }
   for (const json& f : rootkit_module_fields()) module.push_back({f.at("name"), f.at("offset"), f.at("type")});
   L.record("module", 0x3c0, module);
+  add_memory_types();
 
   json types = L.to_json_types();
   std::string banner_data = banner() + "\n";
@@ -363,6 +367,7 @@ void SyntheticLinux::build_profile() {
       {"swapper_pg_dir", sym(kTopTableOffset, array_t(struct_t("pgd_t"), 512))},
   };
   symbols["linux_banner"]["constant_data"] = base64(banner_data);
+  add_memory_symbols(symbols);
   add_rootkit_symbols(symbols);
   profile_ = {
       {"metadata",
@@ -542,10 +547,11 @@ void SyntheticLinux::build_modules() {
 }
 
 void SyntheticLinux::build_user_memory(const SyntheticProcess& p, BuiltProcess& built) {
-  if (table_pool_next_ + kTablesPerProcess * kPage > kTablePoolEnd)
+  const uint64_t table_pages = options_.vmas == VmaIndexKind::kNone ? kTablesPerProcess : kTablesPerProcessWithMaps;
+  if (table_pool_next_ + table_pages * kPage > kTablePoolEnd)
     throw std::logic_error("SyntheticLinux: page-table pool exhausted");
   PageTableBuilder tables(*space_, 4, table_pool_next_);
-  table_pool_next_ += kTablesPerProcess * kPage;
+  table_pool_next_ += table_pages * kPage;
   built.dtb = tables.dtb();
 
   std::string args, env;
@@ -561,7 +567,7 @@ void SyntheticLinux::build_user_memory(const SyntheticProcess& p, BuiltProcess& 
     uint64_t from = std::max(va, start), to = std::min(va + kPage, start + block.size());
     if (from < to) space_->put(phys + (from - va), block.data() + (from - start), to - from);
   }
-  if (kTablesPerProcess * kPage < tables.next_free_page() - tables.dtb())
+  if (table_pages * kPage < tables.next_free_page() - tables.dtb())
     throw std::logic_error("SyntheticLinux: process tables overflow their pool slot");
   // Like Linux, every process sees the kernel half of the address space.
   for (unsigned i = 256; i < 512; ++i)
@@ -575,6 +581,7 @@ void SyntheticLinux::build_user_memory(const SyntheticProcess& p, BuiltProcess& 
   put_field(mm, "mm_struct", "env_end", start + block.size());
   put_field(mm, "mm_struct", "start_stack", first_page);
   put_field(mm, "mm_struct", "map_count", 7);
+  if (options_.vmas != VmaIndexKind::kNone) build_memory_maps(p, built, tables, table_pages);
 }
 
 void SyntheticLinux::build_tasks() {

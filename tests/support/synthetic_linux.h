@@ -27,6 +27,26 @@
 
 namespace memscope::test {
 
+// One VMA of a synthetic process (built with SyntheticOptions::vmas; see
+// support/synthetic_memory.cpp). Pages holding `contents` are mapped in the
+// process's page tables; the other pages of the range are not present.
+struct SyntheticMapping {
+  uint64_t start = 0, end = 0;
+  uint64_t flags = 0;  // vm_flags: VM_READ 0x1, VM_WRITE 0x2, VM_EXEC 0x4, VM_SHARED 0x8, VM_MAYSHARE 0x80...
+  uint64_t pgoff = 0;  // in pages
+  std::string path;    // a file ("/usr/bin/x", on the mount its prefix names); "" for anonymous memory
+  bool deleted = false;      // the file's dentry is unhashed: " (deleted)"
+  std::string special;       // a vm_special_mapping's name ("[vdso]", "[vvar]")
+  std::string anon_name;     // prctl(PR_SET_VMA_ANON_NAME): "[anon:NAME]"
+  std::string contents;      // bytes at `start`
+  // What /proc/PID/maps shows as the name ([heap] and [stack] come from
+  // the mm's brk and start_stack), inode number and device: filled by the
+  // builder (SyntheticLinux::maps).
+  std::string expected_name;
+  uint64_t inode_number = 0;
+  uint32_t major = 0, minor = 0;
+};
+
 struct SyntheticProcess {
   int pid = 0;   // tgid, and the tid of the group leader
   int ppid = 0;  // real_parent's tgid; 0 = init_task (swapper)
@@ -49,6 +69,8 @@ struct SyntheticProcess {
   int running_on_cpu = -1;
   char state_letter() const;  // what ps shows for state / exit_state
   bool has_mm() const { return !kernel_thread && exit_state == 0; }
+  // Its VMAs, with SyntheticOptions::vmas (empty: SyntheticLinux::default_maps).
+  std::vector<SyntheticMapping> maps;
 };
 
 // A kernel log record (support/synthetic_rootkit.cpp).
@@ -95,6 +117,10 @@ enum class TaskStateField { kState, kUnderscoreState };  // long state (< 5.14) 
 enum class ModuleLayoutKind { kModuleCore, kCoreLayout, kMemArray };  // < 4.5 / 4.5-6.3 / 6.4+
 enum class ThreadListKind { kThreadNode, kThreadGroup };  // signal->thread_head / leader's thread_group
 enum class StartTimeField { kStartBoottime, kRealStartTime };  // 5.5+ / older
+// Where a process's VMAs are found: none built (the default image), the
+// maple tree mm->mm_mt (6.1+), the rbtree mm->mm_rb with the mmap list
+// beside it (before 6.1), or only the mmap list.
+enum class VmaIndexKind { kNone, kMapleTree, kRbTree, kMmapList };
 // The PID table: init_pid_ns.idr over an xarray (4.20+, task_struct.pid_links),
 // over a radix tree (4.15-4.19, task_struct.pids), or the pid hash (< 4.15).
 enum class PidTableKind { kXArray, kRadixTree, kPidHash };
@@ -119,6 +145,11 @@ struct SyntheticOptions {
   std::string release = "5.15.0-memscope-synthetic";
   std::vector<SyntheticProcess> processes;  // empty: default_processes()
   std::vector<SyntheticModule> modules;     // empty: default_modules()
+  // Memory maps (VMAs, files, dentries, mounts): support/synthetic_memory.cpp.
+  VmaIndexKind vmas = VmaIndexKind::kNone;
+  // The profile names special_mapping_vmops (how [vdso] and [vvar] are
+  // recognised); without it, they are found from mm->context.vdso.
+  bool special_mapping_symbols = true;
   // What the rootkit-hunting plugins read (support/synthetic_rootkit.cpp):
   // the PID table, per-CPU runqueues, the kernel log, sysfs and the module
   // tree, BPF programs, and task_structs of exited tasks left in memory.
@@ -203,6 +234,53 @@ class SyntheticLinux {
   // and a CPU note whose CR3 is the kernel's table.
   void write_elf(const std::string& path);
 
+  // --- Memory maps (with SyntheticOptions::vmas; support/synthetic_memory.cpp)
+  // The VMAs built for a user process without maps of its own: its program
+  // (an ELF with a build-id note) and bss, heap, a library on a second
+  // mount, a shared file, a named anonymous region, stack, vvar and vdso;
+  // pid 201 also maps a deleted file, pid 202 an rwx region holding
+  // kRwxMarker and a code stub at 0x100, and an anonymous r-x region.
+  std::vector<SyntheticMapping> default_maps(const SyntheticProcess& p) const;
+  static constexpr const char* kRwxMarker = "SYNTHETIC_RWX_MARKER";
+  static constexpr uint64_t kRwxAddress = 0x133700000000ull;
+  static constexpr uint64_t kProgramBase = 0x400000;
+  // The program's build id (hex) and the string in its data page, at
+  // kProgramBase + kUserStringOffset.
+  static std::string build_id_hex(const std::string& path);
+  static std::string user_string(int pid);
+  static constexpr uint64_t kUserStringOffset = 0x3010;
+  // The ELF file the builder mapped at `path` (what linux.elfs rebuilds).
+  std::string elf_file(const std::string& path) const;
+  // The maps as built for `pid`, names as /proc shows them.
+  const std::vector<SyntheticMapping>& maps(int pid) const;
+  uint64_t vma_address(int pid, uint64_t start) const;
+  // A maple tree of the given entries (first, last, value), built in
+  // kernel memory; returns the maple_tree's address. Leaves hold up to 8
+  // slots and internal nodes 6, so a few dozen entries give three levels.
+  struct MapleRange {
+    uint64_t first, last, value;
+  };
+  uint64_t build_maple_tree(const std::vector<MapleRange>& ranges);
+  // The nodes of a tree built here: the root, then level by level.
+  std::vector<uint64_t> maple_nodes(uint64_t tree) const;
+  // Kernel address of slot `index` of a maple node built here.
+  uint64_t maple_slot_address(uint64_t node, unsigned index) const;
+  // The encoded pointer of a node built here (what its parent's slot holds).
+  uint64_t maple_enode(uint64_t node) const;
+  // Writes a pointer-sized value at a kernel address built here.
+  void poke_kernel_u64(uint64_t vaddr, uint64_t value) { put_kernel_u64(vaddr, value); }
+  // The dentry built for `path` (the file or a directory on its way).
+  uint64_t dentry_address(const std::string& path) const;
+  // Points the d_parent of `path`'s dentry at `parent`'s: a loop when
+  // `parent` lies below `path`.
+  void set_dentry_parent(const std::string& path, const std::string& parent);
+  // vm_next of the last VMA of `pid` -> its first (mmap list kinds only).
+  void vma_list_cycle(int pid);
+  // The struct file that process `pid` maps `path` through.
+  uint64_t file_address(int pid, const std::string& path) const;
+  // A pipe's struct file: its dentry is named by pipefs_dname ("pipe:[N]").
+  uint64_t build_pipe_file(uint64_t inode_number);
+
   // --- Rootkit-hunting tables (support/synthetic_rootkit.cpp) -------------
   // A kernel log with a multi-line record, a continuation, a record from
   // CPU context and, last, a record still open for continuation.
@@ -255,6 +333,15 @@ class SyntheticLinux {
   void build_tasks();
   void build_user_memory(const SyntheticProcess& p, BuiltProcess& built);
   void build_modules();
+  // support/synthetic_memory.cpp
+  struct MemoryState;
+  void add_memory_types();
+  void add_memory_symbols(nlohmann::json& symbols) const;
+  // mm_struct's memory-map fields, as [{"name", "offset", "type"}]; records
+  // the types they embed (maple_tree, rb_root, mm_context_t).
+  nlohmann::json memory_mm_fields();
+  void build_memory_maps(const SyntheticProcess& p, BuiltProcess& built, PageTableBuilder& tables,
+                         uint64_t table_pages);
   // support/synthetic_rootkit.cpp
   struct RootkitState;
   void add_rootkit_types();
@@ -295,6 +382,7 @@ class SyntheticLinux {
   std::map<int, BuiltProcess> process_by_pid_;
   std::map<std::string, uint64_t> module_by_name_;
   std::map<std::string, uint64_t> module_base_by_name_;
+  std::shared_ptr<MemoryState> memory_;  // shared_ptr: MemoryState is complete only in its own file
   std::shared_ptr<RootkitState> rootkit_;  // shared_ptr: RootkitState is complete only in its own file
 };
 

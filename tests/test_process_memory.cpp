@@ -1,0 +1,442 @@
+// linux.maps, linux.malfind, linux.proc_dump and linux.elfs, and the
+// helpers under them (core/linux/vmas.h, dentry.h, elf_notes.h), on
+// synthetic kernels whose processes have memory maps
+// (support/synthetic_memory.cpp): every column against what the builder
+// put in, for VMAs indexed by a maple tree, an rbtree or the mmap list;
+// and damaged structures: a maple tree with a cycle or a wild node, a
+// dentry chain that loops, a VMA list that loops or is longer than the
+// limit.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "core/linux/dentry.h"
+#include "core/linux/vmas.h"
+#include "core/plugin/plugin.h"
+#include "core/session/session.h"
+#include "core/util/hex.h"
+#include "core/util/sha256.h"
+#include "support/synthetic_linux.h"
+#include "support/temp_file.h"
+
+using namespace memscope;
+using test::SyntheticLinux;
+using test::SyntheticMapping;
+using test::SyntheticOptions;
+using test::VmaIndexKind;
+namespace fs = std::filesystem;
+
+namespace {
+
+SyntheticOptions with_vmas(VmaIndexKind kind) {
+  SyntheticOptions options;
+  options.vmas = kind;
+  return options;
+}
+
+// The image written as LiME and opened in a Session.
+class Opened {
+ public:
+  explicit Opened(SyntheticLinux& kernel) : dir_("procmem") {
+    kernel.write_profile(dir_.file("profile.json"));
+    kernel.write_lime(dir_.file("image.lime"));
+    SessionOptions options;
+    options.image = dir_.file("image.lime");
+    options.profile = dir_.file("profile.json");
+    options.use_profile_cache = false;
+    session_ = std::make_unique<Session>(options);
+  }
+  Session& session() { return *session_; }
+  linux_kernel::KernelView view() { return linux_kernel::kernel_view(*session_); }
+  PluginResult result(const std::string& name, const PluginArgs& args = {}) {
+    const Plugin* plugin = find_plugin(name);
+    REQUIRE(plugin != nullptr);
+    return run_plugin(*plugin, *session_, args);
+  }
+  Table run(const std::string& name, const PluginArgs& args = {}) {
+    PluginResult r = result(name, args);
+    INFO(r.error);
+    REQUIRE(r.ok);
+    return std::move(r.table);
+  }
+
+ private:
+  test::TempDir dir_;
+  std::unique_ptr<Session> session_;
+};
+
+template <typename T>
+std::optional<T> get(const Table& table, const Row& row, const std::string& key) {
+  const Value& v = row.cells.at(table.column_index(key));
+  if (const T* value = std::get_if<T>(&v)) return *value;
+  return std::nullopt;
+}
+
+std::string warnings_of(const Table& table) {
+  std::string out;
+  for (const std::string& w : table.warnings) out += w + "\n";
+  return out;
+}
+std::string joined(const Warnings& warnings) {
+  std::string out;
+  for (const std::string& line : warnings.lines()) out += line + "\n";
+  return out;
+}
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::string permissions(uint64_t flags) {
+  std::string out = "----";
+  if (flags & 1) out[0] = 'r';
+  if (flags & 2) out[1] = 'w';
+  if (flags & 4) out[2] = 'x';
+  out[3] = flags & 0x80 ? 's' : 'p';
+  return out;
+}
+
+// The processes whose maps were built and that the task list shows.
+std::vector<int> mapped_pids(const SyntheticLinux& kernel) {
+  std::vector<int> out;
+  for (const auto& p : kernel.processes())
+    if (p.has_mm() && !p.hidden) out.push_back(p.pid);
+  return out;
+}
+
+std::map<int64_t, std::vector<const Row*>> rows_by_pid(const Table& table) {
+  std::map<int64_t, std::vector<const Row*>> out;
+  for (const Row& row : table.rows) out[get<int64_t>(table, row, "pid").value()].push_back(&row);
+  return out;
+}
+
+void check_maps(SyntheticLinux& kernel, Opened& image) {
+  Table table = image.run("linux.maps");
+  INFO(warnings_of(table));
+  CHECK(table.warnings.empty());
+  auto by_pid = rows_by_pid(table);
+  std::set<std::string> names;
+  for (int pid : mapped_pids(kernel)) {
+    INFO("pid " << pid);
+    const auto& expected = kernel.maps(pid);
+    const auto& rows = by_pid[pid];
+    REQUIRE(rows.size() == expected.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& row = *rows[i];
+      const SyntheticMapping& m = expected[i];
+      INFO(hex(m.start) << " " << m.expected_name);
+      CHECK(get<Address>(table, row, "start")->value == m.start);
+      CHECK(get<Address>(table, row, "end")->value == m.end);
+      CHECK(get<std::string>(table, row, "flags") == permissions(m.flags));
+      CHECK(get<uint64_t>(table, row, "pgoff") == (m.path.empty() ? 0 : m.pgoff * 4096));
+      CHECK(get<uint64_t>(table, row, "major") == m.major);
+      CHECK(get<uint64_t>(table, row, "minor") == m.minor);
+      CHECK(get<uint64_t>(table, row, "inode") == m.inode_number);
+      CHECK(get<std::string>(table, row, "path") == m.expected_name);
+      names.insert(m.expected_name);
+    }
+  }
+  // What the maps are built to show.
+  for (const char* name : {"[heap]", "[stack]", "[vdso]", "[vvar]", "[anon:synthetic-arena]",
+                           "/mnt/data/lib/libsynthetic.so.1", "/dev/shm/segment",
+                           "/tmp/.cache/payload-with-a-name-longer-than-32-chars.bin (deleted)"})
+    CHECK(names.count(name) == 1);
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("maps: every VMA of every process as built / maple tree / rbtree / mmap list") {
+  const VmaIndexKind kind = GENERATE(VmaIndexKind::kMapleTree, VmaIndexKind::kRbTree, VmaIndexKind::kMmapList);
+  SyntheticLinux kernel(with_vmas(kind));
+  Opened image(kernel);
+  linux_kernel::VmaReader reader(image.view());
+  CHECK(reader.index() == (kind == VmaIndexKind::kMapleTree ? linux_kernel::VmaReader::Index::kMapleTree
+                           : kind == VmaIndexKind::kRbTree  ? linux_kernel::VmaReader::Index::kRbTree
+                                                            : linux_kernel::VmaReader::Index::kMmapList));
+  check_maps(kernel, image);
+}
+
+TEST_CASE("maps: [vdso] and [vvar] from mm->context.vdso when the profile lacks special_mapping_vmops") {
+  SyntheticOptions options = with_vmas(VmaIndexKind::kMapleTree);
+  options.special_mapping_symbols = false;
+  SyntheticLinux kernel(options);
+  Opened image(kernel);
+  check_maps(kernel, image);
+}
+
+TEST_CASE("maps: --pid as a list / a PID that matches nothing") {
+  SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
+  Opened image(kernel);
+  PluginArgs args;
+  args.add("pid", "200,202");
+  args.add("pid", "4242");
+  Table table = image.run("linux.maps", args);
+  auto by_pid = rows_by_pid(table);
+  CHECK(by_pid.size() == 2);
+  CHECK(by_pid[200].size() == kernel.maps(200).size());
+  CHECK(by_pid[202].size() == kernel.maps(202).size());
+  CHECK(contains(warnings_of(table), "--pid 4242: no process with this PID"));
+}
+
+TEST_CASE("maps: a cycle in a process's maple tree costs that subtree, with a warning naming the node") {
+  SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
+  const uint64_t tree = kernel.mm_address(201) + kernel.offset_of("mm_struct", "mm_mt");
+  auto nodes = kernel.maple_nodes(tree);
+  REQUIRE(nodes.size() > 2);  // a root over leaves
+  const uint64_t root = nodes[0];
+  // The root's second child becomes the root itself; its third a wild pointer.
+  kernel.poke_kernel_u64(kernel.maple_slot_address(root, 1), kernel.maple_enode(root));
+  const uint64_t wild = SyntheticLinux::kUnmappedKernelAddress;
+  kernel.poke_kernel_u64(kernel.maple_slot_address(root, 2), wild | (kernel.maple_enode(nodes[3]) & 0xff));
+  Opened image(kernel);
+  Table table = image.run("linux.maps");
+  std::string text = warnings_of(table);
+  INFO(text);
+  CHECK(contains(text, "pid 201 bash): VMA tree: node " + hex_address(root) + " is reached twice"));
+  CHECK(contains(text, "cannot read node " + hex_address(wild)));
+  CHECK(contains(text, "mm->map_count says " + std::to_string(kernel.maps(201).size()) + " VMAs"));
+  auto by_pid = rows_by_pid(table);
+  // Process 201 keeps the VMAs of its first leaf and of the leaves after
+  // the damaged slots; the other processes are whole.
+  CHECK(!by_pid[201].empty());
+  CHECK(by_pid[201].size() < kernel.maps(201).size());
+  CHECK(get<Address>(table, *by_pid[201].front(), "start")->value == kernel.maps(201).front().start);
+  for (int pid : mapped_pids(kernel))
+    if (pid != 201) CHECK(by_pid[pid].size() == kernel.maps(pid).size());
+}
+
+TEST_CASE("maps: a dentry chain that loops gives a warning and a partial path, not a hang") {
+  SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
+  const std::string library = "/mnt/data/lib/libsynthetic.so.1";
+  kernel.set_dentry_parent("/mnt/data/lib", library);
+  Opened image(kernel);
+  Table table = image.run("linux.maps", [] {
+    PluginArgs args;
+    args.add("pid", "200");
+    return args;
+  }());
+  std::string text = warnings_of(table);
+  INFO(text);
+  CHECK(contains(text, "the dentry chain loops at dentry " + hex_address(kernel.dentry_address(library))));
+  size_t partial = 0;
+  for (const Row& row : table.rows) {
+    std::string path = get<std::string>(table, row, "path").value();
+    if (path == "(incomplete)/lib/libsynthetic.so.1") ++partial;
+    CHECK(path != library);
+  }
+  CHECK(partial == 3);  // the library's three file-backed VMAs
+  CHECK(table.rows.size() == kernel.maps(200).size());
+}
+
+TEST_CASE("vmas: a VMA list that loops, or is longer than the limit, is cut with a warning") {
+  const VmaIndexKind kind = GENERATE(VmaIndexKind::kMmapList, VmaIndexKind::kRbTree);
+  SyntheticLinux kernel(with_vmas(kind));
+  if (kind == VmaIndexKind::kMmapList) {
+    kernel.vma_list_cycle(200);
+  } else {
+    // The rightmost node's right child: the tree's root.
+    const uint64_t rb = kernel.offset_of("vm_area_struct", "vm_rb");
+    const auto& maps = kernel.maps(200);
+    uint64_t last = kernel.vma_address(200, maps.back().start) + rb;
+    uint64_t root = kernel.vma_address(200, maps[maps.size() / 2].start) + rb;
+    kernel.poke_kernel_u64(last + kernel.offset_of("rb_node", "rb_right"), root);
+  }
+  Opened image(kernel);
+  linux_kernel::VmaReader reader(image.view());
+  const uint64_t mm = kernel.mm_address(200);
+  Warnings warnings;
+  auto vmas = reader.vmas(mm, "pid 200", warnings);
+  INFO(joined(warnings));
+  CHECK(contains(joined(warnings), "is reached twice (a cycle)"));
+  CHECK(vmas.size() == kernel.maps(200).size());
+  Warnings limited;
+  auto cut = reader.vmas(mm, "pid 200", limited, {.limit = 5});
+  INFO(joined(limited));
+  CHECK(cut.size() == 5);
+  CHECK(contains(joined(limited), "more than 5 VMAs"));
+}
+
+TEST_CASE("dentry: a pipe is named as the kernel's d_dname names it") {
+  SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
+  uint64_t file = kernel.build_pipe_file(4242);
+  Opened image(kernel);
+  linux_kernel::KernelView view = image.view();
+  linux_kernel::DentryReader dentries(view);
+  Warnings warnings;
+  linux_kernel::FileInfo info = dentries.file(file, "pipe", warnings);
+  INFO(joined(warnings));
+  CHECK(warnings.empty());
+  CHECK(info.path == "pipe:[4242]");
+  CHECK(info.inode_number == 4242);
+  CHECK(info.major == 0);
+  CHECK(info.minor == 12);
+  CHECK(linux_kernel::new_encode_dev((259u << 20) | 300u) == ((300u & 0xff) | (259u << 8) | ((300u & ~0xffu) << 12)));
+}
+
+TEST_CASE("malfind: the rwx region and the anonymous r-x region, nothing the kernel or a file maps") {
+  SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
+  Opened image(kernel);
+  Table table = image.run("linux.malfind");
+  REQUIRE(table.rows.size() == 2);
+  const Row& rwx = table.rows[0];
+  const Row& rx = table.rows[1];
+  CHECK(get<int64_t>(table, rwx, "pid") == 202);
+  CHECK(get<Address>(table, rwx, "start")->value == SyntheticLinux::kRwxAddress);
+  CHECK(get<std::string>(table, rwx, "flags") == "rwxp");
+  CHECK(get<std::string>(table, rwx, "path") == "");
+  std::string dump = get<std::string>(table, rwx, "hexdump").value();
+  // "SYNT" as hex, and the marker as text.
+  CHECK(dump.rfind("53 59 4e 54 ", 0) == 0);
+  CHECK(contains(dump, "  " + std::string(SyntheticLinux::kRwxMarker)));
+  CHECK(get<Address>(table, rx, "start")->value == 0x7f3e00000000);
+  CHECK(get<std::string>(table, rx, "flags") == "r-xp");
+  auto disasm = get<std::string>(table, rx, "disasm");
+  if (disasm) {
+    CHECK(disasm->rfind("push rbp; mov rbp, rsp; xor eax, eax; pop rbp; ret", 0) == 0);
+  } else {
+    CHECK(contains(warnings_of(table), "built without libcapstone"));
+  }
+}
+
+TEST_CASE("proc_dump: one file per VMA, pages not in the image as zeros, sha256 of the file") {
+  SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
+  Opened image(kernel);
+  test::TempDir out("dump");
+  PluginArgs args;
+  args.add("pid", "200");
+  args.add("dump-dir", out.path());
+  Table table = image.run("linux.proc_dump", args);
+  INFO(warnings_of(table));
+  CHECK(table.warnings.empty());
+  const auto& maps = kernel.maps(200);
+  REQUIRE(table.rows.size() == maps.size());
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const Row& row = table.rows[i];
+    const SyntheticMapping& m = maps[i];
+    std::string name = "pid.200." + hex(m.start) + "-" + hex(m.end) + ".dmp";
+    CHECK(get<std::string>(table, row, "file") == name);
+    std::string bytes = file_bytes(out.file(name));
+    CHECK(bytes.size() == m.end - m.start);
+    CHECK(get<uint64_t>(table, row, "bytes") == bytes.size());
+    CHECK(get<std::string>(table, row, "sha256") == Sha256::to_hex(Sha256::of(bytes.data(), bytes.size())));
+    // Pages that hold contents are in memory; the others are zeros (the
+    // stack also holds the argument pages synthetic_linux.cpp maps).
+    uint64_t pages = (m.end - m.start) / 4096, present = (m.contents.size() + 4095) / 4096;
+    if (m.expected_name == "[stack]")
+      CHECK(get<uint64_t>(table, row, "zero_pages").value() < pages);
+    else
+      CHECK(get<uint64_t>(table, row, "zero_pages") == pages - std::min(pages, present));
+    CHECK(bytes.compare(0, m.contents.size(), m.contents) == 0);
+  }
+  // The data page holds the process's string at its address.
+  std::string data = file_bytes(out.file("pid.200." + hex(SyntheticLinux::kProgramBase + 0x3000) + "-" +
+                                         hex(SyntheticLinux::kProgramBase + 0x4000) + ".dmp"));
+  std::string wanted = SyntheticLinux::user_string(200);
+  CHECK(data.compare(SyntheticLinux::kUserStringOffset - 0x3000, wanted.size(), wanted) == 0);
+  // Only our names, and no temporary file left behind.
+  size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(out.path())) {
+    CHECK(entry.path().filename().string().rfind("pid.200.0x", 0) == 0);
+    ++files;
+  }
+  CHECK(files == maps.size());
+}
+
+TEST_CASE("proc_dump: --address / --range / existing files and --force / required options") {
+  SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
+  Opened image(kernel);
+  test::TempDir out("dump");
+  auto args = [&](std::vector<std::pair<std::string, std::string>> values, bool force = false) {
+    PluginArgs a;
+    for (auto& [k, v] : values) a.add(k, v);
+    if (force) a.set_flag("force");
+    return a;
+  };
+  const std::string rwx = hex(SyntheticLinux::kRwxAddress);
+  Table one = image.run("linux.proc_dump", args({{"pid", "202"}, {"dump-dir", out.path()},
+                                                 {"address", hex(SyntheticLinux::kRwxAddress + 0x1234)}}));
+  REQUIRE(one.rows.size() == 1);
+  CHECK(get<std::string>(one, one.rows[0], "file") == "pid.202." + rwx + "-" + hex(SyntheticLinux::kRwxAddress + 0x2000) + ".dmp");
+  CHECK(get<uint64_t>(one, one.rows[0], "zero_pages") == 1);
+
+  // A range inside a VMA: only that part.
+  Table part = image.run("linux.proc_dump", args({{"pid", "202"}, {"dump-dir", out.path()},
+                                                  {"range", hex(SyntheticLinux::kRwxAddress + 0x100) + ":" +
+                                                                hex(SyntheticLinux::kRwxAddress + 0x200)}}));
+  REQUIRE(part.rows.size() == 1);
+  std::string bytes = file_bytes(out.file("pid.202." + hex(SyntheticLinux::kRwxAddress + 0x100) + "-" +
+                                          hex(SyntheticLinux::kRwxAddress + 0x200) + ".dmp"));
+  CHECK(bytes.size() == 0x100);
+  CHECK(bytes.rfind("\x90\x90\x90\x90\xb8\x37\x13", 0) == 0);
+
+  // Again without --force: nothing replaced, each refusal a warning.
+  const std::string path = out.file("pid.202." + rwx + "-" + hex(SyntheticLinux::kRwxAddress + 0x2000) + ".dmp");
+  ::chmod(path.c_str(), 0600);
+  fs::last_write_time(path, fs::file_time_type::clock::now() - std::chrono::hours(1));
+  auto before = fs::last_write_time(path);
+  Table again = image.run("linux.proc_dump", args({{"pid", "202"}, {"dump-dir", out.path()}, {"address", rwx}}));
+  CHECK(again.rows.empty());
+  CHECK(contains(warnings_of(again), "exists; use --force to overwrite it"));
+  CHECK(fs::last_write_time(path) == before);
+  Table forced = image.run("linux.proc_dump", args({{"pid", "202"}, {"dump-dir", out.path()}, {"address", rwx}}, true));
+  CHECK(forced.rows.size() == 1);
+  CHECK(fs::last_write_time(path) != before);
+
+  // An address no VMA holds.
+  Table none = image.run("linux.proc_dump", args({{"pid", "202"}, {"dump-dir", out.path()}, {"address", "0x10"}}));
+  CHECK(none.rows.empty());
+  CHECK(contains(warnings_of(none), "no VMA holds 0x10"));
+
+  // Required options and a folder that is not one.
+  CHECK_FALSE(image.result("linux.proc_dump", args({{"dump-dir", out.path()}})).ok);
+  CHECK_FALSE(image.result("linux.proc_dump", args({{"pid", "202"}})).ok);
+  PluginResult missing = image.result("linux.proc_dump", args({{"pid", "202"}, {"dump-dir", out.file("nowhere")}}));
+  CHECK_FALSE(missing.ok);
+  CHECK(contains(missing.error, "cannot open the folder"));
+}
+
+TEST_CASE("elfs: the program and the library of each process, their build ids, and the rebuilt files") {
+  SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
+  Opened image(kernel);
+  test::TempDir out("elfs");
+  PluginArgs args;
+  args.add("pid", "200");
+  args.add("dump-dir", out.path());
+  Table table = image.run("linux.elfs", args);
+  // The second text page of each image is not in memory.
+  CHECK(contains(warnings_of(table), "1 pages of its loaded segments are not in the image"));
+  REQUIRE(table.rows.size() == 2);
+  const std::string program = "/usr/bin/" + kernel.process(200).comm;
+  const std::string library = "/mnt/data/lib/libsynthetic.so.1";
+  struct Expected {
+    std::string path;
+    uint64_t start;
+  };
+  for (const Expected& e : {Expected{program, SyntheticLinux::kProgramBase}, Expected{library, 0x7f3a00000000}}) {
+    INFO(e.path);
+    const Row* row = nullptr;
+    for (const Row& r : table.rows)
+      if (get<std::string>(table, r, "path") == e.path) row = &r;
+    REQUIRE(row);
+    CHECK(get<Address>(table, *row, "start")->value == e.start);
+    CHECK(get<Address>(table, *row, "end")->value == e.start + 0x4000);  // header, text, data (bss not a file's)
+    CHECK(get<std::string>(table, *row, "build_id") == SyntheticLinux::build_id_hex(e.path));
+    std::string file = file_bytes(out.file("pid.200." + hex(e.start) + ".elf"));
+    CHECK(file == kernel.elf_file(e.path));
+  }
+}
+
+TEST_CASE("elfs: every user process lists its program") {
+  SyntheticLinux kernel(with_vmas(VmaIndexKind::kRbTree));
+  Opened image(kernel);
+  Table table = image.run("linux.elfs");
+  std::map<int64_t, std::set<std::string>> paths;
+  for (const Row& row : table.rows) paths[get<int64_t>(table, row, "pid").value()].insert(*get<std::string>(table, row, "path"));
+  for (int pid : mapped_pids(kernel)) CHECK(paths[pid].count("/usr/bin/" + kernel.process(pid).comm) == 1);
+}
