@@ -111,7 +111,110 @@ void check_maps(Session& session) {
   }
 }
 
+std::string hex_bytes(const std::string& text) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : text) {
+    if (!out.empty()) out += ' ';
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+// truth's rwx_marker: the region is reported in its process, and its
+// hexdump starts with the marker's first bytes (as hex and as text).
+void check_malfind(Session& session) {
+  Table table = run(session, "linux.malfind");
+  INFO(warnings_of(table));
+  CHECK(table.warnings.empty());
+  const json& marker = test::truth().at("rwx_marker");
+  const int64_t pid = marker.at("pid").get<int64_t>();
+  const uint64_t address = hex_value(marker.at("address").get<std::string>());
+  const std::string text = marker.at("string").get<std::string>();
+  size_t found = 0;
+  for (const Row& row : table.rows) {
+    uint64_t start = get<Address>(table, row, "start").value, end = get<Address>(table, row, "end").value;
+    if (address < start || address >= end) continue;
+    ++found;
+    CHECK(get<int64_t>(table, row, "pid") == pid);
+    CHECK(start == address);
+    CHECK(end - start == marker.at("size").get<uint64_t>());
+    CHECK(get<std::string>(table, row, "flags").substr(0, 3) == marker.at("prot").get<std::string>());
+    std::string dump = get<std::string>(table, row, "hexdump");
+    INFO(dump);
+    CHECK(dump.rfind(hex_bytes(text.substr(0, 16)), 0) == 0);
+    CHECK(dump.find("  " + text) != std::string::npos);
+  }
+  CHECK(found == 1);
+}
+
+// Each rig process's user_strings string, in the file proc_dump writes for
+// the VMA that holds its address, at that address's offset.
+void check_proc_dump(Session& session) {
+  test::TempDir out("proc_dump");
+  std::set<int64_t> listed;
+  for (const auto& [pid, p] : mapped_processes()) listed.insert(pid);
+  size_t checked = 0;
+  for (const json& s : test::truth().at("user_strings")) {
+    const int64_t pid = s.at("pid").get<int64_t>();
+    if (!listed.count(pid)) continue;  // hidden from the task list
+    const uint64_t address = hex_value(s.at("address").get<std::string>());
+    PluginArgs args;
+    args.add("pid", std::to_string(pid));
+    args.add("dump-dir", out.path());
+    args.add("address", s.at("address").get<std::string>());
+    Table table = run(session, "linux.proc_dump", args);
+    INFO("pid " << pid << ": " << warnings_of(table));
+    CHECK(table.warnings.empty());
+    REQUIRE(table.rows.size() == 1);
+    const Row& row = table.rows[0];
+    const uint64_t start = get<Address>(table, row, "start").value;
+    std::ifstream in(out.file(get<std::string>(table, row, "file")), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    CHECK(bytes.size() == get<uint64_t>(table, row, "bytes"));
+    const std::string wanted = s.at("string").get<std::string>();
+    CHECK(bytes.compare(address - start, wanted.size(), wanted) == 0);
+    ++checked;
+  }
+  CHECK(checked > 0);
+}
+
+// Each user process's program, at the path truth's exe gives.
+void check_elfs(Session& session) {
+  Table table = run(session, "linux.elfs");
+  INFO(warnings_of(table));
+  CHECK(table.warnings.empty());
+  std::map<int64_t, std::set<std::string>> paths;
+  for (const Row& row : table.rows) {
+    paths[get<int64_t>(table, row, "pid")].insert(get<std::string>(table, row, "path"));
+    CHECK(get<std::string>(table, row, "build_id").size() >= 16);
+  }
+  size_t checked = 0;
+  for (const json& p : test::truth().at("processes")) {
+    if (p.at("hidden").get<bool>() || p.at("kernel_thread").get<bool>() || !p.at("exe").is_string()) continue;
+    INFO("pid " << p.at("pid") << " " << p.at("comm"));
+    CHECK(paths[p.at("pid").get<int64_t>()].count(p.at("exe").get<std::string>()) == 1);
+    ++checked;
+  }
+  CHECK(checked > 0);
+}
+
 }  // namespace
+
+TEST_CASE("fixture: malfind / proc_dump / elfs against truth / each format and profile") {
+  test::use_build_tree_cache();
+  const std::string format = GENERATE(as<std::string>{}, "raw", "lime", "elf");
+  const std::string profile = GENERATE(as<std::string>{}, "isf", "btf");
+  INFO("image." << format << " with the " << profile << " profile");
+  SessionOptions options;
+  options.image = test::fixture("image." + format);
+  options.profile = test::fixture_profile(profile);
+  Session session(options);
+  SECTION("malfind") { check_malfind(session); }
+  SECTION("proc_dump") { check_proc_dump(session); }
+  SECTION("elfs") { check_elfs(session); }
+}
 
 TEST_CASE("fixture: maps equals truth's /proc/PID/maps / each format and profile") {
   test::use_build_tree_cache();
