@@ -1,45 +1,66 @@
-// Throughput of the physical scanner (core/physical_scanner.h) and the time
-// kernel discovery takes, on real images and on a large synthetic buffer.
+// Throughput of the scanning engine (core/scan/scan_engine.h) against
+// memmem over the same mapped bytes, and the time kernel discovery takes.
 //
-//   bench_scanner [--synthetic-mib N] [--repeat N] [IMAGE...]
+//   bench_scanner [--dense-gib N] [--workdir DIR] [--synthetic-mib N] [--repeat N] [IMAGE...]
 //
-// For each image: a full scan for the discovery patterns ("OSRELEASE=",
-// "Linux version ", "swapper/0") with 1 thread and with every core, best of
-// --repeat runs, then discover_linux_kernel without a profile. The synthetic
-// buffer (default 1024 MiB, RAM-like: zero pages, random binary, text) is
-// scanned zero-copy (a layer with peek()) and copied (a layer without), then
-// refilled with the patterns' own letters as a worst case. "GB per
-// CPU-second" divides by the process's CPU time, which stays meaningful on a
-// machine busy with other work. Figures go to docs/kernel-discovery.md.
+// - Dense: a raw image of N GiB (default 2) made in DIR (default /tmp) by
+//   repeating the first IMAGE (a real memory image: zero pages, code, text),
+//   written densely (no holes) and read once so that it is in the page
+//   cache; deleted at the end. On it: the pattern scan for the discovery
+//   patterns ("OSRELEASE=", "Linux version ", "swapper/0") and for
+//   "Linux version " alone, with 1 thread and every core; the chunk visitor
+//   doing nothing (the engine's own cost: mapping, populating, releasing);
+//   and glibc memmem for "Linux version " over a fresh mapping of the same
+//   file (page faults included, like a scan of an image not yet mapped) and
+//   over a mapping already faulted in (the search alone), on 1 thread and
+//   every core (the file cut in one piece per thread). Peak RSS growth of
+//   each (VmHWM, reset between runs).
+// - Each IMAGE as it is (all formats), 1 thread and every core.
+// - A synthetic in-memory buffer (default 1024 MiB, RAM-like: zero pages,
+//   random binary, text), read through a layer without a file (the calling
+//   thread's peek), then refilled with the patterns' own letters (worst case).
+// - discover_linux_kernel without a profile or notes on each IMAGE.
+//
+// Best of --repeat runs; "GB per CPU-second" divides by the process's CPU
+// time, which stays meaningful on a machine busy with other work.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "core/util/error.h"
+#include "core/layers/format_registry.h"
 #include "core/linux/discovery/discovery.h"
 #include "core/scan/physical_scanner.h"
-#include "core/layers/format_registry.h"
+#include "core/scan/scan_engine.h"
+#include "core/util/error.h"
 
 using namespace memscope;
 
 namespace {
 
-// A physical space over a buffer in memory; zero-copy or not.
+// A physical space over a buffer in memory, with zero-copy peek().
 class BufferLayer : public AddressSpace {
  public:
-  BufferLayer(const std::vector<uint8_t>& bytes, bool zero_copy) : bytes_(bytes), zero_copy_(zero_copy) {}
-  std::string name() const override { return zero_copy_ ? "buffer (peek)" : "buffer (copy)"; }
+  explicit BufferLayer(const std::vector<uint8_t>& bytes) : bytes_(bytes) {}
+  std::string name() const override { return "buffer"; }
   AddressSpace* below() const override { return nullptr; }
   uint64_t limit() const override { return bytes_.size(); }
   void ranges(const std::function<bool(const Range&)>& visit) const override { visit(Range{0, bytes_.size()}); }
   const uint8_t* peek(uint64_t address, size_t n) override {
-    if (!zero_copy_ || address > bytes_.size() || n > bytes_.size() - address) return nullptr;
+    if (address > bytes_.size() || n > bytes_.size() - address) return nullptr;
     return bytes_.data() + address;
   }
 
@@ -55,65 +76,207 @@ class BufferLayer : public AddressSpace {
 
  private:
   const std::vector<uint8_t>& bytes_;
-  bool zero_copy_;
 };
 
-const std::vector<ScanPattern> kPatterns{{"OSRELEASE="}, {"Linux version "}, {std::string("swapper/0\0", 10)}};
+const std::vector<ScanPattern> kDiscoveryPatterns{
+    {"OSRELEASE="}, {"Linux version "}, {std::string("swapper/0\0", 10)}};
+const std::string kBanner = "Linux version ";
 
-struct Run {
-  ScanStats stats;
-  double cpu_seconds = 0;  // all threads of the process: immune to other load
+double cpu_now() {
+  timespec t{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+// Peak resident set since the last reset, in MiB.
+void reset_peak_rss() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+double peak_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+double rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+struct Measure {
+  double seconds = 1e30, cpu = 0, rss_growth = 0;
+  uint64_t bytes = 0, hits = 0;
 };
 
-// Best of `repeat` full scans (by wall-clock time).
-Run best_scan(AddressSpace& space, unsigned threads, int repeat) {
-  Run best;
-  best.stats.seconds = 1e30;
+// Best of `repeat` runs of `job` (by wall time); job returns (bytes, hits).
+Measure best_of(int repeat, const std::function<std::pair<uint64_t, uint64_t>()>& job) {
+  Measure best;
   for (int i = 0; i < repeat; ++i) {
-    ScanOptions options;
-    options.threads = threads;
-    std::clock_t cpu = std::clock();
-    ScanStats stats = scan_physical(space, kPatterns, [](const ScanHit&) { return true; }, options);
-    double cpu_seconds = static_cast<double>(std::clock() - cpu) / CLOCKS_PER_SEC;
-    if (stats.seconds < best.stats.seconds) best = Run{stats, cpu_seconds};
+    double base = rss_mib();
+    reset_peak_rss();
+    double cpu = cpu_now();
+    auto start = std::chrono::steady_clock::now();
+    auto [bytes, hits] = job();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double used = cpu_now() - cpu;
+    double growth = peak_rss_mib() - base;
+    if (seconds < best.seconds) best = Measure{seconds, used, std::max(0.0, growth), bytes, hits};
   }
   return best;
 }
 
-void report(const std::string& what, AddressSpace& space, int repeat) {
+void row(const std::string& what, unsigned threads, const Measure& m) {
+  double bytes = static_cast<double>(m.bytes);
+  std::printf("| %s | %u | %.0f | %.3f | %.2f | %.2f | %.1f | %llu |\n", what.c_str(), threads, bytes / (1 << 20),
+              m.seconds, bytes / m.seconds / 1e9, m.cpu > 0 ? bytes / m.cpu / 1e9 : 0.0, m.rss_growth,
+              static_cast<unsigned long long>(m.hits));
+  std::fflush(stdout);
+}
+
+Measure scan(AddressSpace& space, const std::vector<ScanPattern>& patterns, unsigned threads, int repeat) {
+  return best_of(repeat, [&]() -> std::pair<uint64_t, uint64_t> {
+    ScanOptions options;
+    options.threads = threads;
+    ScanStats s = scan_physical(space, patterns, [](const ScanHit&) { return true; }, options);
+    return {s.bytes_scanned, s.hits};
+  });
+}
+
+Measure visit_only(AddressSpace& space, unsigned threads, int repeat) {
+  return best_of(repeat, [&]() -> std::pair<uint64_t, uint64_t> {
+    ScanOptions options;
+    options.threads = threads;
+    std::atomic<uint64_t> sum{0};
+    ScanStats s = scan_chunks(
+        space, [&](const ScanChunk& c, CandidateSink&) { sum += c.data[0] + c.data[c.size - 1]; }, {}, options);
+    return {s.bytes_scanned, sum.load() & 0};
+  });
+}
+
+// memmem for `needle` over [data, data + size) on `threads` threads (one
+// piece each, overlapping by the needle's length - 1).
+uint64_t memmem_count(const uint8_t* data, size_t size, const std::string& needle, unsigned threads) {
+  std::atomic<uint64_t> count{0};
+  auto piece = [&](size_t from, size_t to) {
+    uint64_t found = 0;
+    const uint8_t* at = data + from;
+    const uint8_t* end = data + std::min(size, to + needle.size() - 1);
+    while (at < end) {
+      auto* hit = static_cast<const uint8_t*>(memmem(at, static_cast<size_t>(end - at), needle.data(), needle.size()));
+      if (!hit || hit >= data + to) break;
+      ++found;
+      at = hit + 1;
+    }
+    count += found;
+  };
+  std::vector<std::thread> pool;
+  size_t step = (size / threads + 4095) / 4096 * 4096;
+  for (unsigned t = 0; t < threads; ++t) {
+    size_t from = std::min(size, t * step), to = std::min(size, from + step);
+    if (t + 1 == threads) to = size;
+    pool.emplace_back(piece, from, to);
+  }
+  for (auto& thread : pool) thread.join();
+  return count;
+}
+
+// Writes `size` bytes repeating `source`'s, densely (every block stored).
+void make_dense(const std::string& source, const std::string& out, uint64_t size) {
+  std::ifstream in(source, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+  if (bytes.empty()) throw Error("cannot read " + source);
+  std::ofstream file(out, std::ios::binary | std::ios::trunc);
+  for (uint64_t written = 0; written < size;) {
+    size_t take = static_cast<size_t>(std::min<uint64_t>(bytes.size(), size - written));
+    file.write(bytes.data(), static_cast<std::streamsize>(take));
+    written += take;
+  }
+  if (!file) throw Error("cannot write " + out);
+}
+
+void dense_benchmark(const std::string& source, const std::string& workdir, uint64_t gib, int repeat) {
+  const std::string path = workdir + "/bench_scanner-dense-" + std::to_string(::getpid()) + ".raw";
+  const uint64_t size = gib << 30;
+  make_dense(source, path, size);
+  struct Remove {
+    std::string path;
+    ~Remove() { std::filesystem::remove(path); }
+  } remove{path};
+  int fd = ::open(path.c_str(), O_RDONLY);
+  {
+    // Into the page cache.
+    std::vector<char> buffer(8 << 20);
+    while (::read(fd, buffer.data(), buffer.size()) > 0) {
+    }
+  }
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  std::printf("\nDense %llu GiB raw image (repeats of %s), in the page cache:\n\n",
+              static_cast<unsigned long long>(gib), source.c_str());
+  std::printf("| what | threads | MiB | seconds | GB/s | GB per CPU-second | peak RSS growth MiB | hits |\n"
+              "|---|---|---|---|---|---|---|---|\n");
+  auto image = open_image(path);
   for (unsigned threads : {1u, cores}) {
-    if (threads == cores && cores == 1 && threads != 1) continue;
-    Run run = best_scan(space, threads, repeat);
-    const ScanStats& s = run.stats;
-    double bytes = static_cast<double>(s.bytes_scanned);
-    std::printf("| %s | %u | %.1f | %.3f | %.2f | %.2f | %llu |\n", what.c_str(), threads, bytes / (1 << 20), s.seconds,
-                bytes / s.seconds / 1e9, run.cpu_seconds > 0 ? bytes / run.cpu_seconds / 1e9 : 0.0,
-                static_cast<unsigned long long>(s.hits));
+    row("engine: the 3 discovery patterns", threads, scan(*image, kDiscoveryPatterns, threads, repeat));
+    row("engine: \"Linux version \" alone", threads, scan(*image, {{kBanner}}, threads, repeat));
+    row("engine: chunk visitor doing nothing", threads, visit_only(*image, threads, repeat));
+    row("memmem \"Linux version \", fresh mapping", threads, best_of(repeat, [&]() -> std::pair<uint64_t, uint64_t> {
+          void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+          uint64_t hits = memmem_count(static_cast<const uint8_t*>(map), size, kBanner, threads);
+          ::munmap(map, size);
+          return {size, hits};
+        }));
     if (cores == 1) break;
   }
+  // The search alone: a mapping faulted in once (resident: as big as the file).
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+  for (unsigned threads : {1u, cores}) {
+    row("memmem \"Linux version \", mapping already faulted in", threads,
+        best_of(repeat, [&]() -> std::pair<uint64_t, uint64_t> {
+          return {size, memmem_count(static_cast<const uint8_t*>(map), size, kBanner, threads)};
+        }));
+    if (cores == 1) break;
+  }
+  ::munmap(map, size);
+  ::close(fd);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   size_t synthetic_mib = 1024;
+  uint64_t dense_gib = 2;
+  std::string workdir = "/tmp";
   int repeat = 3;
   std::vector<std::string> images;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--synthetic-mib" && i + 1 < argc)
       synthetic_mib = std::stoul(argv[++i]);
+    else if (arg == "--dense-gib" && i + 1 < argc)
+      dense_gib = std::stoull(argv[++i]);
+    else if (arg == "--workdir" && i + 1 < argc)
+      workdir = argv[++i];
     else if (arg == "--repeat" && i + 1 < argc)
       repeat = std::max(1, std::stoi(argv[++i]));
     else
       images.push_back(arg);
   }
-  std::printf("| input | threads | MiB | seconds | GB/s | GB per CPU-second | hits |\n|---|---|---|---|---|---|---|\n");
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   try {
+    if (!images.empty() && dense_gib) dense_benchmark(images.front(), workdir, dense_gib, repeat);
+
+    std::printf("\n| input | threads | MiB | seconds | GB/s | GB per CPU-second | peak RSS growth MiB | hits |\n"
+                "|---|---|---|---|---|---|---|---|\n");
     for (const std::string& path : images) {
       auto image = open_image(path);
-      report(path + " (" + image->format() + ")", *image, repeat);
+      for (unsigned threads : {1u, cores}) {
+        row(path + " (" + image->format() + ")", threads, scan(*image, kDiscoveryPatterns, threads, repeat));
+        if (cores == 1) break;
+      }
     }
     if (synthetic_mib) {
       std::vector<uint8_t> bytes(synthetic_mib << 20);
@@ -134,15 +297,21 @@ int main(int argc, char** argv) {
         if (kind == 2) fill(page, page + 4096, nullptr, 0);
         if (kind == 3) fill(page, page + 4096, text, sizeof text - 1);
       }
-      BufferLayer mixed(bytes, true), mixed_copied(bytes, false);
+      BufferLayer mixed(bytes);
       std::string size = std::to_string(synthetic_mib) + " MiB";
-      report("synthetic " + size + " RAM-like, zero-copy", mixed, repeat);
-      report("synthetic " + size + " RAM-like, copied (no peek)", mixed_copied, repeat);
+      for (unsigned threads : {1u, cores}) {
+        row("synthetic " + size + " RAM-like in memory", threads, scan(mixed, kDiscoveryPatterns, threads, repeat));
+        if (cores == 1) break;
+      }
       // Worst case: text made of the patterns' own letters, so that nearly
       // every position passes the first/last-byte filter.
       const char hostile[] = "Linux version OSRELEASE=swapper/0 abcdefgh\n";
       fill(0, bytes.size(), hostile, sizeof hostile);  // includes the NUL
-      report("synthetic " + size + " of the patterns' letters (worst case)", mixed, repeat);
+      for (unsigned threads : {1u, cores}) {
+        row("synthetic " + size + " of the patterns' letters (worst case)", threads,
+            scan(mixed, kDiscoveryPatterns, threads, repeat));
+        if (cores == 1) break;
+      }
     }
     std::printf("\n| image | discovery (no profile, no notes) | method | seconds |\n|---|---|---|---|\n");
     for (const std::string& path : images) {
@@ -152,7 +321,7 @@ int main(int argc, char** argv) {
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::printf("| %s | %s | %s | %.3f |\n", path.c_str(), info.os_release.c_str(), info.method.c_str(), seconds);
     }
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_scanner: %s\n", e.what());
     return 1;
   }

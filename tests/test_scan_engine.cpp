@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -481,4 +482,25 @@ TEST_CASE("seekable LZ4: a corrupt chunk is reported as a read fault and the res
   CHECK(stats.fault_messages[0].find("chunk 1") != std::string::npos);
   CHECK(hits == std::vector<uint64_t>{3 * kMiB + 10});
   CHECK(stats.bytes_scanned == 4 * kMiB);
+}
+
+TEST_CASE("Ctrl-C: the interrupt handler sets the process's token - scans stop on it by default") {
+  install_interrupt_handler();
+  interrupt_token().reset();
+  REQUIRE(std::raise(SIGINT) == 0);  // the first one only sets the token
+  CHECK(interrupt_token().requested());
+  auto bytes = random_bytes(4 * kMiB, 17);
+  TempFile file("engine-sigint");
+  file.write(bytes);
+  auto image = open_image(file.path());
+  ScanOptions options;
+  options.chunk_size = 256 << 10;
+  ScanStats stats = scan_physical(*image, {{"x"}}, [](const ScanHit&) { return true; }, options);
+  CHECK(stats.interrupted);
+  CHECK(stats.bytes_scanned < bytes.size());
+  interrupt_token().reset();
+  std::signal(SIGINT, SIG_DFL);
+  stats = scan_physical(*image, {{"x"}}, [](const ScanHit&) { return true; }, options);
+  CHECK_FALSE(stats.interrupted);
+  CHECK(stats.bytes_scanned == bytes.size());
 }
