@@ -147,6 +147,32 @@ Located locate(const ImageKernel& in, bool need_table) {
   return where;
 }
 
+// kallsyms leaves its own tables out of itself; where they lie is known
+// (VMCOREINFO's run-time addresses, or the structure search's physical ones
+// at the same distance from _text as virtually), so the profile has them
+// as System.map does.
+void add_table_symbols(const KallsymsTable& table, const Located& where, SystemMap& symbols) {
+  const KallsymsTables& t = table.tables;
+  std::optional<uint64_t> to_virtual;  // added to a table address
+  if (t.found_by == "VMCOREINFO") {
+    to_virtual = 0;
+  } else if (where.text_physical) {
+    std::optional<uint64_t> text = symbol_in(table, "_text");
+    if (!text) text = symbol_in(table, "_stext");
+    if (text) to_virtual = *text - *where.text_physical;
+  }
+  if (!to_virtual) return;
+  const std::pair<const char*, uint64_t> own[] = {
+      {"kallsyms_offsets", t.offsets},         {"kallsyms_relative_base", t.relative_base},
+      {"kallsyms_addresses", t.addresses},     {"kallsyms_num_syms", t.num_syms},
+      {"kallsyms_names", t.names},             {"kallsyms_markers", t.markers},
+      {"kallsyms_seqs_of_names", t.seqs_of_names}, {"kallsyms_token_table", t.token_table},
+      {"kallsyms_token_index", t.token_index}};
+  for (const auto& [name, address] : own)
+    if (address && !table.find(name))
+      symbols.symbols.push_back(SystemMapSymbol{address + *to_virtual - where.virtual_shift, 'D', name});
+}
+
 std::string cache_dir_of(const ImageProfileOptions& options) {
   return options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
 }
@@ -194,6 +220,7 @@ ImageProfile recover_image_profile(const ImageKernel& in, const ImageProfileOpti
     out.symbols_name = std::filesystem::path(options.system_map_path).filename().string();
   } else {
     symbols = system_map_from_kallsyms(*where.table, where.virtual_shift, "kallsyms");
+    add_table_symbols(*where.table, where, symbols);
     symbols_from = std::to_string(symbols.symbols.size()) + " symbols from kallsyms (" +
                    where.table->tables.found_by + (where.table->has_data_symbols() ? "" : ", text symbols only") + ")";
     out.symbols_name = "kallsyms";

@@ -154,6 +154,45 @@ std::vector<uint8_t> read_array(AddressSpace& space, uint64_t address, uint64_t 
   return out;
 }
 
+// Compares the markers at `address` with the names offsets of every 256th
+// entry. Markers are u32 on current kernels, pointer-sized on some older
+// ones (`size` 0: the second marker tells which; the first is 0 either
+// way). On agreement records them in `out`; else says why (when asked).
+bool check_markers(AddressSpace& space, uint64_t address, unsigned size, const std::vector<uint64_t>& expected,
+                   KallsymsTable& out, std::string* why) {
+  const bool probing = why == nullptr;
+  unsigned width = size ? size : 4;
+  std::vector<uint8_t> raw(expected.size() * 8);
+  auto load = [&]() {
+    IoResult got = space.read(address, raw.data(), expected.size() * width);
+    if (!got.ok() && !probing)
+      throw ReadError(got.fault->address, got.fault->layer, "kallsyms_markers at " + hex(address) + ": " +
+                                                                got.fault->message());
+    return got.ok();
+  };
+  auto marker = [&](size_t k) -> uint64_t {
+    uint64_t v = 0;
+    std::memcpy(&v, raw.data() + k * width, width);
+    return v;
+  };
+  if (!load()) return false;
+  if (!size && expected.size() > 1 && marker(1) != expected[1]) {
+    width = 8;
+    if (!load()) return false;
+  }
+  for (size_t k = 0; k < expected.size(); ++k)
+    if (marker(k) != expected[k]) {
+      if (why)
+        *why = "marker " + std::to_string(k) + " is " + std::to_string(marker(k)) + ", but entry " +
+               std::to_string(k * 256) + " starts at " + std::to_string(expected[k]) + " of the names";
+      return false;
+    }
+  out.tables.markers = address;
+  out.tables.marker_size = width;
+  out.markers_checked = expected.size();
+  return true;
+}
+
 }  // namespace
 
 KallsymsTable read_kallsyms(AddressSpace& space, const KallsymsTables& t) {
@@ -195,27 +234,16 @@ KallsymsTable read_kallsyms(AddressSpace& space, const KallsymsTables& t) {
     out.symbols[i].name.assign(expanded, 1);
   }
 
+  // The markers follow the names (8-byte aligned) in every layout: where
+  // the caller does not know them, that place is probed, and kept only if
+  // what lies there agrees with the names.
+  const uint64_t names_end = t.names + stream.consumed();
   if (t.markers) {
-    // Markers are u32 on current kernels, pointer-sized on some older ones:
-    // the second marker tells which (the first is 0 either way).
-    unsigned size = t.marker_size ? t.marker_size : 4;
-    std::vector<uint8_t> raw = read_array(space, t.markers, marker_offsets.size(), size, "kallsyms_markers");
-    auto marker = [&](size_t k) -> uint64_t {
-      uint64_t v = 0;
-      std::memcpy(&v, raw.data() + k * size, size);
-      return v;
-    };
-    if (!t.marker_size && marker_offsets.size() > 1 && marker(1) != marker_offsets[1]) {
-      size = 8;
-      raw = read_array(space, t.markers, marker_offsets.size(), size, "kallsyms_markers");
-    }
-    for (size_t k = 0; k < marker_offsets.size(); ++k)
-      if (marker(k) != marker_offsets[k])
-        throw Error("kallsyms_markers at " + hex(t.markers) + ": marker " + std::to_string(k) + " is " +
-                    std::to_string(marker(k)) + ", but entry " + std::to_string(k * 256) + " starts at " +
-                    std::to_string(marker_offsets[k]) + " of the names");
-    out.tables.marker_size = size;
-    out.markers_checked = marker_offsets.size();
+    std::string why;
+    if (!check_markers(space, t.markers, t.marker_size, marker_offsets, out, &why))
+      throw Error("kallsyms_markers at " + hex(t.markers) + ": " + why);
+  } else {
+    check_markers(space, (names_end + 7) & ~uint64_t{7}, 0, marker_offsets, out, nullptr);
   }
 
   // Addresses.

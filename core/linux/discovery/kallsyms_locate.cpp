@@ -153,7 +153,8 @@ class Locator {
     while (block_end > lowest) {
       const uint64_t block_start = std::max(lowest, block_end > block.size() ? block_end - block.size() : 0);
       const size_t length = size_t(block_end - block_start);
-      if (!space_.read(block_start, block.data(), length).ok()) break;  // a hole ends the search
+      // Holes read as zeros, which hold no count: the names lie in what can be read.
+      space_.read(block_start, block.data(), length, kReadPad);
       for (int64_t q = int64_t(length) - int64_t(kAlign); q >= 0; q -= int64_t(kAlign)) {
         uint32_t count, padding;
         std::memcpy(&count, block.data() + q, 4);
@@ -213,6 +214,7 @@ class Locator {
         {"addresses before the count", 0, 0, num_syms - uint64_t{8} * count},
         {"addresses after the token index", 0, 0, after_index},
     };
+    std::string reasons;
     for (const Layout& layout : layouts) {
       KallsymsTables candidate = t;
       candidate.offsets = layout.offsets;
@@ -226,13 +228,13 @@ class Locator {
         KallsymsTable table = read_kallsyms(space_, candidate);
         std::string reason;
         if (valid_table(table, reason)) return table;
-        why = std::string(layout.name) + ": " + reason;
+        reasons += (reasons.empty() ? "" : "; ") + std::string(layout.name) + ": " + reason;
       } catch (const Error& e) {
-        why = std::string(layout.name) + ": " + e.what();
+        reasons += (reasons.empty() ? "" : "; ") + std::string(layout.name) + ": " + e.what();
       }
     }
-    why = "names at " + hex(t.names) + " (" + std::to_string(count) + " symbols) decode, but no address table fits (" +
-          why + ")";
+    why = "names at " + hex(t.names) + " (" + std::to_string(count) + " symbols) decode, but no address table fits" +
+          (reasons.empty() ? std::string() : " (" + reasons + ")");
     return std::nullopt;
   }
 
