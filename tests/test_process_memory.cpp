@@ -253,13 +253,13 @@ TEST_CASE("vmas: a VMA list that loops, or is longer than the limit, is cut with
   Warnings warnings;
   auto vmas = reader.vmas(mm, "pid 200", warnings);
   INFO(joined(warnings));
-  CHECK(contains(joined(warnings), "is reached twice (a cycle)"));
+  CHECK(contains(joined(warnings), "is reached twice (a cycle"));
   CHECK(vmas.size() == kernel.maps(200).size());
   Warnings limited;
   auto cut = reader.vmas(mm, "pid 200", limited, {.limit = 5});
   INFO(joined(limited));
   CHECK(cut.size() == 5);
-  CHECK(contains(joined(limited), "more than 5 VMAs"));
+  CHECK(contains(joined(limited), kind == VmaIndexKind::kMmapList ? "more than 5 VMAs" : "limit of 5 nodes reached"));
 }
 
 TEST_CASE("dentry: a pipe is named as the kernel's d_dname names it") {

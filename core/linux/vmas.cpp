@@ -7,6 +7,7 @@
 
 #include "core/util/error.h"
 #include "core/util/hex.h"
+#include "core/linux/rbtree.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -33,10 +34,6 @@ uint64_t word(const Profile& profile, std::string_view type, std::string_view pa
   if (profile.type(field.type).size != 8) profile.fail(std::string(type) + "." + std::string(path) + " is not 8 bytes");
   return field.offset;
 }
-
-// A red-black tree of n nodes is at most 2*log2(n+1) deep: 128 levels hold
-// far more VMAs than any limit.
-constexpr size_t kMaxRbDepth = 128;
 
 // The longest name of a vm_special_mapping or anon_vma_name
 // (ANON_VMA_NAME_MAX_LEN is 80).
@@ -81,10 +78,10 @@ VmaReader::VmaReader(const KernelView& kernel) : kernel_(kernel) {
     maple_.emplace(kernel);
   } else if (profile.find_member(mm, "mm_rb") && profile.find_member(vma, "vm_rb")) {
     index_ = Index::kRbTree;
-    mm_index_ = word(profile, "mm_struct", "mm_rb.rb_node");
+    FieldRef mm_rb = profile.field(mm, "mm_rb");
+    mm_index_ = mm_rb.offset;
+    mm_rb_type_ = mm_rb.type;
     vm_rb_ = profile.field(vma, "vm_rb").offset;
-    rb_left_ = word(profile, "rb_node", "rb_left");
-    rb_right_ = word(profile, "rb_node", "rb_right");
   } else if (profile.find_member(mm, "mmap") && profile.find_member(vma, "vm_next")) {
     index_ = Index::kMmapList;
     mm_index_ = word(profile, "mm_struct", "mmap");
@@ -122,49 +119,10 @@ std::vector<uint64_t> VmaReader::from_maple_tree(uint64_t mm, const std::string&
 
 std::vector<uint64_t> VmaReader::from_rbtree(uint64_t mm, const std::string& what, Warnings& warnings,
                                              const VmaWalkOptions& options) const {
-  // In order (left, node, right) with an explicit stack, so that a forged
-  // depth costs no recursion; a node met twice ends that branch.
-  X86_64Paging& kernel = kernel_.kernel();
+  Object root(kernel_.profile(), kernel_.kernel(), mm_rb_type_, mm + mm_index_);
   std::vector<uint64_t> out;
-  std::unordered_set<uint64_t> visited;
-  std::vector<uint64_t> stack;
-  auto warn = [&](const std::string& message) { warnings.add("VMA rbtree", what + ": VMA rbtree: " + message); };
-  auto pointer = [&](uint64_t address, uint64_t& value) {
-    IoResult r = kernel.read(address, &value, 8);
-    if (!r.ok()) warn("cannot read " + hex_address(address) + ": " + r.fault->message());
-    return r.ok();
-  };
-  uint64_t node = 0;
-  if (!pointer(mm + mm_index_, node)) return out;
-  while (node != 0 || !stack.empty()) {
-    while (node != 0) {
-      if (!visited.insert(node).second) {
-        warn("node " + hex_address(node) + " is reached twice (a cycle); skipped the second time");
-        node = 0;
-        break;
-      }
-      if (stack.size() >= kMaxRbDepth) {
-        warn("deeper than " + std::to_string(kMaxRbDepth) + " levels at node " + hex_address(node) +
-             "; its subtree is skipped");
-        node = 0;
-        break;
-      }
-      stack.push_back(node);
-      uint64_t left = 0;
-      if (!pointer(node + rb_left_, left)) break;
-      node = left;
-    }
-    if (stack.empty()) break;
-    uint64_t current = stack.back();
-    stack.pop_back();
-    if (out.size() >= options.limit) {
-      warn("more than " + std::to_string(options.limit) + " VMAs; the rest is not read");
-      break;
-    }
-    out.push_back(current - *vm_rb_);
-    uint64_t right = 0;
-    node = pointer(current + rb_right_, right) ? right : 0;
-  }
+  for (uint64_t node : rbtree_nodes(root, what + ": VMA rbtree", warnings, {.limit = options.limit}))
+    out.push_back(node - *vm_rb_);
   return out;
 }
 

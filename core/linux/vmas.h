@@ -4,7 +4,7 @@
 //
 // Where the VMAs are found depends on the kernel, and the profile says
 // which it is: the maple tree `mm->mm_mt` (6.1+, maple_tree.h), the rbtree
-// `mm->mm_rb` (through `vm_rb`, before 6.1), or the `mm->mmap` list
+// `mm->mm_rb` (through `vm_rb`, before 6.1; walked by rbtree.h), or the `mm->mmap` list
 // (through `vm_next`) when the profile has no rbtree.
 //
 // Names follow the kernel's order: a file's path (d_path, dentry.h); the
@@ -123,8 +123,8 @@ class VmaReader {
   std::optional<uint64_t> anon_name_;       // vm_area_struct.anon_name (5.17+)
   uint64_t anon_vma_name_name_ = 0;         // anon_vma_name.name
   std::optional<uint64_t> vm_next_;         // mmap list
-  std::optional<uint64_t> vm_rb_;           // rbtree node in the VMA
-  uint64_t rb_left_ = 0, rb_right_ = 0;
+  std::optional<uint64_t> vm_rb_;           // rbtree node in the VMA (rbtree.h walks the tree)
+  TypeRef mm_rb_type_;
   // mm_struct
   uint64_t mm_index_ = 0;  // mm_mt, mm_rb or mmap
   std::optional<uint64_t> map_count_, start_brk_, brk_, start_stack_, context_vdso_;

@@ -10,6 +10,7 @@
 // replaced with --force (core/util/dump_dir.h).
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "core/linux/processes.h"
 #include "core/linux/vmas.h"
@@ -61,26 +62,25 @@ Range parse_range(const std::string& text) {
   return r;
 }
 
-// Writes [start, end) of `space` into `out`; returns the pages that could
-// not be read.
-uint64_t dump(AddressSpace& space, uint64_t start, uint64_t end, DumpFile& out, Sha256& hash) {
-  std::vector<uint8_t> chunk(kChunkPages * kPage);
+// Writes [start, end) of `space` into `out` through `chunk` (kChunkPages
+// pages, reused); returns the pages that could not be read.
+uint64_t dump(AddressSpace& space, uint64_t start, uint64_t end, DumpFile& out, Sha256& hash, uint8_t* chunk) {
   uint64_t zero_pages = 0;
   for (uint64_t at = start; at < end;) {
-    uint64_t n = std::min<uint64_t>(end - at, chunk.size());
+    uint64_t n = std::min<uint64_t>(end - at, kChunkPages * kPage);
     bool any = false;
     for (uint64_t page = 0; page < n; page += kPage) {
       uint64_t take = std::min<uint64_t>(kPage, n - page);
-      if (space.read(at + page, chunk.data() + page, take).ok()) {
+      if (space.read(at + page, chunk + page, take).ok()) {
         any = true;
       } else {
-        std::memset(chunk.data() + page, 0, take);
+        std::memset(chunk + page, 0, take);
         ++zero_pages;
       }
     }
-    hash.update(chunk.data(), n);
+    hash.update(chunk, n);
     if (any)
-      out.write(chunk.data(), n);
+      out.write(chunk, n);
     else
       out.skip(n);  // a hole: nothing of it is in the image
     at += n;
@@ -102,6 +102,7 @@ void run_proc_dump(Session& session, const PluginArgs& args, Rows<ProcDumpRow>& 
   KernelView kernel = kernel_view(session);
   ProcessWalk processes(kernel, rows.warnings(), PidFilter(pids));
   VmaReader reader(kernel);
+  auto chunk = std::make_unique_for_overwrite<uint8_t[]>(kChunkPages * kPage);
   processes.for_each([&](const Task& task) {
     if (task.mm == 0) {
       rows.warnings().add(task.label() + ": no user memory (a kernel thread or an exited process)");
@@ -132,7 +133,7 @@ void run_proc_dump(Session& session, const PluginArgs& args, Rows<ProcDumpRow>& 
       try {
         DumpFile out = dir.create(row.file);
         Sha256 hash;
-        row.zero_pages = dump(*memory->space, start, end, out, hash);
+        row.zero_pages = dump(*memory->space, start, end, out, hash, chunk.get());
         out.commit();
         row.bytes = end - start;
         row.sha256 = Sha256::to_hex(hash.finish());
