@@ -157,9 +157,19 @@ class DataStream {
       if (range_ >= ranges_.size()) throw Error(source_.path() + ": ranges ended before the data stream did");
       const Range& r = ranges_[range_];
       size_t take = static_cast<size_t>(std::min<uint64_t>(n, r.size - inside_));
-      IoResult result = source_.read(r.start + inside_, out, take);
-      if (!result.ok())
-        throw Error(source_.path() + ": " + result.fault->message() + " (inside a range the image lists)");
+      const uint64_t at = r.start + inside_;
+      if (known_zero(at, take)) {
+        // A hole of a sparse source (or a zero block of a compressed one):
+        // reading it through the mapping would only fault in zero pages.
+        std::memset(out, 0, take);
+      } else {
+        IoResult result = source_.read(at, out, take);
+        if (!result.ok())
+          throw Error(source_.path() + ": " + result.fault->message() + " (inside a range the image lists)");
+        // Read once: keep the source's pages out of this process (converting
+        // a 256 GB image must not make it 256 GB resident).
+        source_.release(at, take);
+      }
       out += take;
       n -= take;
       inside_ += take;
@@ -168,6 +178,17 @@ class DataStream {
         inside_ = 0;
       }
     }
+  }
+
+  // True when the source's index says [at, at + n) is all zeros.
+  bool known_zero(uint64_t at, size_t n) const {
+    uint64_t covered = at;
+    source_.extents(at, at + n, [&](const PhysicalExtent& e) {
+      if (e.kind != ExtentKind::kZero || e.start != covered) return false;
+      covered = e.end();
+      return true;
+    });
+    return covered == at + n;
   }
 
  private:
@@ -224,6 +245,7 @@ class SourceFileHasher {
         }
         uint64_t take = std::min(kStep, file_.size() - at);
         hash.update(file_.data() + at, take);
+        file_.release(at, take);  // hashed once: not resident in this process
         at += take;
       }
       digest_ = hash.finish();
