@@ -13,18 +13,7 @@
 #include "core/util/hex.h"
 #include "core/layers/overlay_file.h"
 #include "core/session/session.h"
-
-struct __kvm {
-  std::unique_ptr<memscope::Session> session;
-  bool writable = false;
-  // Kernel-virtual addresses once a kernel is known; physical before.
-  bool virtual_mode = false;
-  // The session's kernel space while virtual_mode: kvm_read calls its
-  // (inline, cached) read() directly. Refreshed by kvm_set_dtb, the only
-  // way to replace it.
-  memscope::X86_64Paging* kernel = nullptr;
-  std::string error;
-};
+#include "core/kvm/kvm_handle.h"
 
 namespace {
 
@@ -32,10 +21,7 @@ namespace {
 // image need not end.
 constexpr size_t kMaxString = 1 << 20;
 
-int fail(kvm_t* kd, const std::string& message) {
-  kd->error = message;
-  return -1;
-}
+using memscope::kvm::fail;
 
 memscope::AddressSpace& space(kvm_t* kd) {
   if (kd->virtual_mode) return *kd->kernel;

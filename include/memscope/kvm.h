@@ -4,8 +4,18 @@
  *
  *   kvm_t *kd = kvm_openfiles("profile.json.xz", "image.lime", NULL, O_RDONLY, errbuf);
  *   struct nlist nl[] = {{"init_task"}, {NULL}};
+ *   size_t comm_offset, comm_size;
+ *   char comm[16];
  *   kvm_nlist(kd, nl);
+ *   kvm_offsetof(kd, "task_struct", "comm", &comm_offset, &comm_size);  // the profile's answer
  *   kvm_read(kd, nl[0].n_value + comm_offset, comm, sizeof comm);
+ *
+ *   int n;
+ *   struct kinfo_proc *procs = kvm_getprocs(kd, KERN_PROC_PROC, 0, &n);
+ *   for (int i = 0; i < n; i++) {
+ *     char **argv = kvm_getargv(kd, &procs[i], 0);
+ *     printf("%d %s %s\n", procs[i].ki_pid, procs[i].ki_comm, argv ? argv[0] : "");
+ *   }
  *
  * Addresses are kernel-virtual once a kernel is known (a profile was given
  * and the kernel was found in the image, the image's CPU notes give CR3, or
@@ -93,6 +103,71 @@ ssize_t kvm_write_physical(kvm_t *kd, unsigned long long addr, const void *buf, 
 int kvm_overlay_save(kvm_t *kd, const char *path);
 int kvm_overlay_load(kvm_t *kd, const char *path);
 int kvm_overlay_discard(kvm_t *kd);
+
+/* --- Processes (kvm_getprocs(3) of FreeBSD): Linux tasks, read through the
+ * profile from the kernel's task list (init_task.tasks; init_task itself,
+ * pid 0, is not listed). Need a profile and a kernel found in the image. */
+
+/* kvm_getprocs ops, numbered as FreeBSD's <sys/sysctl.h>. */
+#define KERN_PROC_ALL 0   /* every process and its threads */
+#define KERN_PROC_PID 1   /* the process whose ID is arg */
+#define KERN_PROC_UID 5   /* processes whose effective user ID is arg */
+#define KERN_PROC_RUID 6  /* processes whose real user ID is arg */
+#define KERN_PROC_PROC 8  /* every process, without threads */
+/* Or'ed into KERN_PROC_PID, _UID, _RUID: every thread of the processes
+ * selected, not only the thread-group leader. */
+#define KERN_PROC_INC_THREAD 0x10
+
+#define KI_COMM_SIZE 16
+/* task_struct.flags bit of kernel threads (PF_KTHREAD). */
+#define KI_PF_KTHREAD 0x00200000u
+
+/* One Linux task: a process (its thread-group leader) or one of its
+ * threads. Values that could not be read from the image are 0. */
+struct kinfo_proc {
+  int ki_structsize;            /* sizeof(struct kinfo_proc) */
+  pid_t ki_pid;                 /* process ID: the thread-group ID (tgid) */
+  pid_t ki_ppid;                /* real_parent's process ID (0 for children of init_task) */
+  pid_t ki_tid;                 /* thread ID (task_struct.pid); equals ki_pid for the leader */
+  uid_t ki_ruid;                /* real user ID (cred->uid) */
+  uid_t ki_uid;                 /* effective user ID (cred->euid), as BSD's ki_uid */
+  gid_t ki_rgid;                /* real group ID (cred->gid) */
+  gid_t ki_gid;                 /* effective group ID (cred->egid) */
+  char ki_stat;                 /* state as ps shows it: 'R', 'S', 'D', 'T', 't', 'X', 'Z', 'P', 'I'; 0 unknown */
+  char ki_comm[KI_COMM_SIZE];   /* command name (task_struct.comm), NUL-terminated */
+  int ki_numthreads;            /* threads of the process */
+  unsigned int ki_flag;         /* task_struct.flags (PF_*; KI_PF_KTHREAD) */
+  unsigned long long ki_start;  /* start time, nanoseconds since boot */
+  unsigned long ki_paddr;       /* kernel address of the task_struct */
+  unsigned long ki_mm;          /* kernel address of its mm_struct; 0 for kernel threads and zombies */
+};
+
+/* The tasks `op` and `arg` select (KERN_PROC_*), in task-list order, each
+ * process followed by its threads when they are included; *cnt is set to
+ * their number. The array belongs to kd and stays valid until the next
+ * kvm_getprocs or kvm_close. NULL on error (kvm_geterr; *cnt is 0). */
+struct kinfo_proc *kvm_getprocs(kvm_t *kd, int op, int arg, int *cnt);
+
+/* The argument vector of the process `p` (from kvm_getprocs), read from its
+ * own memory (mm->arg_start..arg_end), NULL-terminated. At most nchr
+ * characters, NUL bytes included, are used: the string that would exceed
+ * them is cut and ends the vector; nchr 0 means no limit. The vector
+ * belongs to kd and stays valid until the next kvm_getargv or kvm_close.
+ * NULL for a process without user memory (kernel threads, zombies) or on
+ * error (kvm_geterr). */
+char **kvm_getargv(kvm_t *kd, const struct kinfo_proc *p, int nchr);
+/* The same for the environment (mm->env_start..env_end), valid until the
+ * next kvm_getenvv or kvm_close. */
+char **kvm_getenvv(kvm_t *kd, const struct kinfo_proc *p, int nchr);
+
+/* --- The profile (memscope extensions): ask it instead of hard-coding
+ * offsets. `member` may name a member of an anonymous struct or union
+ * directly and a member of an embedded struct with dots ("se.vruntime").
+ * 0 on success, -1 with kvm_geterr naming what the profile lacks. */
+int kvm_offsetof(kvm_t *kd, const char *type, const char *member, size_t *offset, size_t *size);
+/* Size of a type ("task_struct", "struct list_head", "long unsigned int": names as the
+ * profile spells them), or -1. */
+ssize_t kvm_sizeof(kvm_t *kd, const char *type);
 
 #ifdef __cplusplus
 }
