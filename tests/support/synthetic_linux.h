@@ -145,6 +145,9 @@ struct SyntheticOptions {
   std::string release = "5.15.0-memscope-synthetic";
   std::vector<SyntheticProcess> processes;  // empty: default_processes()
   std::vector<SyntheticModule> modules;     // empty: default_modules()
+  // The kernel's hook points, clean (system call tables, IDT, ftrace,
+  // netfilter, tty, keyboard notifiers): support/synthetic_hooks.cpp.
+  bool hooks = false;
   // Memory maps (VMAs, files, dentries, mounts): support/synthetic_memory.cpp.
   VmaIndexKind vmas = VmaIndexKind::kNone;
   // The profile names special_mapping_vmops (how [vdso] and [vvar] are
@@ -225,6 +228,38 @@ class SyntheticLinux {
   void set_arg_end(int pid, uint64_t arg_end);
   // An address in the kernel half that is canonical but not mapped.
   static constexpr uint64_t kUnmappedKernelAddress = 0xffffc90012345000ull;
+
+  // --- Hook points (with SyntheticOptions::hooks; support/synthetic_hooks.cpp)
+  // sys_call_table has kHookSyscalls entries (its length only in
+  // trace_array), ia32_sys_call_table kHookIa32Syscalls (in its type); every
+  // IDT vector but kAbsentIdtVector is present.
+  static constexpr unsigned kHookSyscalls = 16;
+  static constexpr unsigned kHookIa32Syscalls = 8;
+  static constexpr unsigned kAbsentIdtVector = 15;
+  // An address in the text of a module built here (its base + offset).
+  uint64_t module_code(const std::string& module, uint64_t offset = 0x100) const;
+  // Rootkit hooks: point an entry at `target`, or register a callback.
+  void hook_syscall(unsigned index, uint64_t target);
+  void hook_idt(unsigned vector, uint64_t target);
+  // Returns the struct ftrace_ops (added at the list's head) / the
+  // notifier_block (at the chain's head).
+  uint64_t add_ftrace_ops(uint64_t func, const std::vector<uint64_t>& targets);
+  uint64_t add_keyboard_notifier(uint64_t callback, int priority);
+  // A hook at init_net's hooks_<family>[hook], after those already there.
+  void add_netfilter_hook(const std::string& family, unsigned hook, uint64_t handler, int priority);
+  // The serial driver's tty_operations / the n_tty line discipline's ops.
+  void hook_tty_operation(const std::string& operation, uint64_t target);
+  void hook_ldisc_operation(const std::string& operation, uint64_t target);
+  // task(pid)->cred and ->real_cred = task(with_pid)->cred.
+  void share_cred(int pid, int with_pid);
+  // Damage: the last ftrace ops / keyboard notifier links back to the first;
+  // sys_call_table's symbol moved where nothing is mapped; init_net's
+  // hooks_<family>[hook] and the serial driver's ops made wild pointers.
+  void ftrace_cycle();
+  void keyboard_notifier_cycle();
+  void unmap_syscall_table();
+  void wild_netfilter_hooks(const std::string& family, unsigned hook);
+  void wild_tty_driver_ops();
 
   // --- Output ------------------------------------------------------------
   void write_profile(const std::string& path) const;
@@ -333,6 +368,12 @@ class SyntheticLinux {
   void build_tasks();
   void build_user_memory(const SyntheticProcess& p, BuiltProcess& built);
   void build_modules();
+  // support/synthetic_hooks.cpp
+  struct HookState;
+  void add_hook_types();
+  void add_hook_symbols(nlohmann::json& symbols) const;
+  void build_hooks();
+  void write_gate(unsigned vector, uint64_t handler);
   // support/synthetic_memory.cpp
   struct MemoryState;
   void add_memory_types();
@@ -382,6 +423,7 @@ class SyntheticLinux {
   std::map<int, BuiltProcess> process_by_pid_;
   std::map<std::string, uint64_t> module_by_name_;
   std::map<std::string, uint64_t> module_base_by_name_;
+  std::shared_ptr<HookState> hooks_;  // shared_ptr: HookState is complete only in its own file
   std::shared_ptr<MemoryState> memory_;  // shared_ptr: MemoryState is complete only in its own file
   std::shared_ptr<RootkitState> rootkit_;  // shared_ptr: RootkitState is complete only in its own file
 };
