@@ -187,6 +187,7 @@ SyntheticLinux::SyntheticLinux(SyntheticOptions options)
   build_modules();
   build_tasks();
   build_rootkit_structures();
+  build_hooks();
 }
 
 SyntheticLinux::~SyntheticLinux() = default;
@@ -343,6 +344,7 @@ void SyntheticLinux::build_profile() {
   for (const json& f : rootkit_module_fields()) module.push_back({f.at("name"), f.at("offset"), f.at("type")});
   L.record("module", 0x3c0, module);
   add_memory_types();
+  add_hook_types();
 
   json types = L.to_json_types();
   std::string banner_data = banner() + "\n";
@@ -368,6 +370,7 @@ void SyntheticLinux::build_profile() {
   };
   symbols["linux_banner"]["constant_data"] = base64(banner_data);
   add_memory_symbols(symbols);
+  add_hook_symbols(symbols);
   add_rootkit_symbols(symbols);
   profile_ = {
       {"metadata",
