@@ -22,7 +22,7 @@ ProfileChoice choose_profile(const ProfileRequest& request) {
   }
   std::string why;
   for (const std::string& reason : request.declined) why += reason + "; ";
-  throw ProfileError("no kernel profile: " + why + "give -p ISF, -s DIR, or --btf FILE and --system-map FILE");
+  throw ProfileError("no kernel profile: " + why + "give -p ISF, -s DIR, or --btf and --system-map");
 }
 
 }  // namespace memscope

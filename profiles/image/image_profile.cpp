@@ -94,16 +94,19 @@ Located locate(const ImageKernel& in, bool need_table) {
     where.banner = k.banner;
     where.how = k.method;
     if (need_table) {
+      // VMCOREINFO names the tables on 6.0+; before, or when what it names
+      // cannot be read, they are searched for in the kernel image's
+      // physical pages (from _stext).
       std::optional<KallsymsTables> tables = k.vmcoreinfo ? kallsyms_tables(*k.vmcoreinfo) : std::nullopt;
+      std::string named_error;
       if (tables) {
         try {
           where.table = read_kallsyms(*where.kernel, *tables);
         } catch (const Error& e) {
-          throw ImageProfileUnavailable("the kallsyms tables VMCOREINFO names cannot be read (" + brief(e.what()) + ")");
+          named_error = e.what();
         }
-      } else {
-        // VMCOREINFO before 6.0 does not name the tables: search the kernel
-        // image's physical pages (from _stext) for them.
+      }
+      if (!where.table) {
         KallsymsSearchOptions search;
         std::optional<uint64_t> stext = k.vmcoreinfo ? k.vmcoreinfo->symbol("_stext") : std::nullopt;
         if (stext)
@@ -112,9 +115,13 @@ Located locate(const ImageKernel& in, bool need_table) {
             search.end = t->physical + kImageSpan;
           }
         std::string why;
-        std::optional<KallsymsTable> physical_table = find_kallsyms(*in.physical, search, &why);
-        if (!physical_table) throw ImageProfileUnavailable("no kallsyms table found in its kernel (" + brief(why) + ")");
-        where.table = std::move(physical_table);
+        where.table = find_kallsyms(*in.physical, search, &why);
+        if (!where.table && !named_error.empty())
+          throw ImageProfileUnavailable("its kallsyms tables cannot be read: " + brief(named_error, 120));
+        if (!where.table) throw ImageProfileUnavailable("its kernel's kallsyms table was not found (" + brief(why, 80) + ")");
+        if (!named_error.empty())
+          where.table->warnings.push_back("the kallsyms tables VMCOREINFO names cannot be read (" + brief(named_error) +
+                                          "); found by their structure instead");
       }
     }
   } else {
@@ -122,12 +129,16 @@ Located locate(const ImageKernel& in, bool need_table) {
     // tables by their structure, then the page table from them.
     std::string why;
     std::optional<KallsymsTable> table = find_kallsyms(*in.physical, {}, &why);
+    if (!table && why.starts_with("no kallsyms token table"))
+      throw ImageProfileUnavailable("no VMCOREINFO or kallsyms in its memory");
     if (!table)
-      throw ImageProfileUnavailable("no Linux kernel found in it: no VMCOREINFO, and " + brief(why, 100));
+      throw ImageProfileUnavailable("no VMCOREINFO in its memory, and no kallsyms table validates (" + brief(why, 80) +
+                                    ")");
     static const ImageNotes kNoNotes;
     std::optional<KernelFromKallsyms> found =
         locate_kernel_by_kallsyms(*in.physical, *table, in.notes ? *in.notes : kNoNotes, &why);
-    if (!found) throw ImageProfileUnavailable("its kallsyms table is there, but not its page table: " + brief(why));
+    if (!found)
+      throw ImageProfileUnavailable("its kallsyms table is there but not its page table (" + brief(why, 80) + ")");
     where.kernel = std::make_unique<X86_64Paging>(*in.physical, found->dtb, found->paging_levels, "kernel");
     where.text_physical = found->text_physical;
     where.virtual_shift = found->text_virtual - kDefaultLinkText;
@@ -254,10 +265,9 @@ ImageProfile recover_image_profile(const ImageKernel& in, const ImageProfileOpti
                    found.found_by + ")";
       btf = std::move(found.btf);
     } catch (const NoKernelBtf&) {
-      throw ImageProfileUnavailable(
-          "its kernel carries no BTF (built without CONFIG_DEBUG_INFO_BTF), so no types: --btf FILE can give them");
+      throw ImageProfileUnavailable("its kernel has no BTF (CONFIG_DEBUG_INFO_BTF), so no types: --btf FILE gives them");
     } catch (const Error& e) {
-      throw ImageProfileUnavailable("its kernel's BTF is damaged (" + brief(e.what()) + ")");
+      throw ImageProfileUnavailable("its kernel's BTF is damaged: " + brief(e.what(), 120));
     }
   }
 
@@ -294,6 +304,7 @@ ImageProfile recover_image_profile(const ImageKernel& in, const ImageProfileOpti
     cached = "; not cached (no build ID)";
   }
   out.reason = "recovered from the image: " + symbols_from + ", " + types_from + cached;
+  for (const std::string& warning : out.warnings) out.reason += "; " + warning;
   return out;
 }
 
