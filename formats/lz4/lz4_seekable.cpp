@@ -195,9 +195,12 @@ bool Lz4SeekableLayer::zero_chunk_known(uint64_t index) const {
   if (zero_checked_[index].load(std::memory_order_acquire)) return true;
   const SeekEntry& entry = entries_[index];
   std::string canonical = lz4_seekable_zero_frame(chunk_length(index));
-  if (canonical.size() != entry.compressed_size ||
-      std::memcmp(canonical.data(), file_->data() + frame_offsets_[index], canonical.size()) != 0)
-    return false;
+  bool same = canonical.size() == entry.compressed_size &&
+              std::memcmp(canonical.data(), file_->data() + frame_offsets_[index], canonical.size()) == 0;
+  // Asked for every chunk of a scan: the frames compared must not stay
+  // mapped (16 GiB of zero chunks are 64 MiB of frames).
+  file_->release(frame_offsets_[index], entry.compressed_size);
+  if (!same) return false;
   zero_checked_[index].store(1, std::memory_order_release);
   return true;
 }
@@ -358,6 +361,7 @@ IoResult Lz4SeekableLayer::scan_read(uint64_t address, uint8_t* out, size_t n) {
         std::memset(to, 0, take);
       } else if (take == length && result.done != 0) {
         decompress_chunk(index, to);  // a whole chunk inside the request: straight into place
+        file_->release(frame_offsets_[index], entries_[index].compressed_size);
       } else {
         // An edge chunk: the first one of the request (the previous
         // request's lookahead may have needed it), or one cut short.
@@ -365,6 +369,7 @@ IoResult Lz4SeekableLayer::scan_read(uint64_t address, uint8_t* out, size_t n) {
         BlockRef block = scan_edges_->get(ChunkCache::Key{cache_id_, index}, [&]() -> BlockRef {
           auto fresh = std::make_shared<CachedBlock>(length);
           decompress_chunk(index, fresh->data());
+          file_->release(frame_offsets_[index], entries_[index].compressed_size);
           return fresh;
         });
         std::memcpy(to, block->data() + inside, take);

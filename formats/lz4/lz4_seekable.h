@@ -41,7 +41,9 @@ class Lz4SeekableLayer : public PhysicalLayer {
   // For scans: all-zero chunks (canonical zero frames, known from the seek
   // table without decompressing) are kZero, merged; each other chunk is one
   // kStored extent. scan_read decompresses on any thread straight into the
-  // scanner's buffer, past the shared chunk cache.
+  // scanner's buffer, past the shared chunk cache; the compressed frames a
+  // scan reads are released behind it, so that a scan's resident memory
+  // does not grow with the file.
   void extents(uint64_t begin, uint64_t end, const std::function<bool(const PhysicalExtent&)>& visit) const override;
   bool concurrent_scan_reads() const override { return true; }
   IoResult scan_read(uint64_t address, uint8_t* out, size_t n) override;

@@ -464,6 +464,7 @@ void verify_lz4_seekable(const std::string& path, unsigned threads, Progress* pr
       [&](uint64_t index, Buffer& b) {
         b.length = lz4s::chunk_length(index, meta.data_size, meta.chunk_size);
         layer->decompress_chunk(index, b.bytes.get());
+        file->release(layer->frame_offset(index), layer->entry(index).compressed_size);  // read once
       },
       [&](uint64_t, Buffer& b) {
         hash.update(b.bytes.get(), b.length);
