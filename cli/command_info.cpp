@@ -175,6 +175,7 @@ nlohmann::json all_banners(Session& session, bool wanted) {
   scan["bytes_skipped"] = stats.bytes_skipped;
   scan["bytes_unmapped"] = stats.bytes_unmapped;
   scan["holes"] = stats.holes;
+  scan["chunks"] = stats.chunks;
   nlohmann::json holes = nlohmann::json::array();
   for (const Range& hole : stats.holes_listed)
     holes.push_back({{"start", hex(hole.start)}, {"end", hex(hole.end())}, {"size", hole.size}});
