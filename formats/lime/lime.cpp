@@ -10,6 +10,25 @@
 #include "core/layers/format_registry.h"
 
 namespace memscope {
+
+std::string lime::check_range_header(const RangeHeader& header, uint64_t remaining, uint64_t* length) {
+  if (header.magic != kMagic)
+    return "bad magic " + hex(header.magic) + " (expected " + hex(kMagic) +
+           "); corrupt image or a range length that lies";
+  if (header.version != kVersion)
+    return "unsupported LiME version " + std::to_string(header.version) + " (only version " +
+           std::to_string(kVersion) + " exists)";
+  if (header.end_inclusive < header.start)
+    return "range end " + hex(header.end_inclusive) + " is below its start " + hex(header.start);
+  *length = header.end_inclusive - header.start + 1;  // end is inclusive
+  if (*length == 0)  // start 0, end 2^64-1: the whole address space
+    return "range " + hex(header.start) + "-" + hex(header.end_inclusive) + " spans the whole 64-bit address space";
+  if (*length > remaining)
+    return "range " + hex(header.start) + "-" + hex(header.end_inclusive) + " needs " + hex(*length) +
+           " bytes but only " + hex(remaining) + " remain in the file (truncated image?)";
+  return "";
+}
+
 namespace {
 
 class LimeLayer : public SegmentedFileLayer {
@@ -39,24 +58,10 @@ std::vector<FileSegment> read_lime_headers(const MappedFile& file) {
                         " (truncated image?)");
     lime::RangeHeader header;
     std::memcpy(&header, file.data() + offset, sizeof header);
-    if (header.magic != lime::kMagic)
-      throw FormatError(where(file, offset) + ": bad magic " + hex(header.magic) + " (expected " +
-                        hex(lime::kMagic) + "); corrupt image or a range length that lies");
-    if (header.version != lime::kVersion)
-      throw FormatError(where(file, offset) + ": unsupported LiME version " + std::to_string(header.version) +
-                        " (only version " + std::to_string(lime::kVersion) + " exists)");
-    if (header.end_inclusive < header.start)
-      throw FormatError(where(file, offset) + ": range end " + hex(header.end_inclusive) +
-                        " is below its start " + hex(header.start));
-    uint64_t length = header.end_inclusive - header.start + 1;  // end is inclusive
     uint64_t data_offset = offset + sizeof header;
-    if (length == 0)  // start 0, end 2^64-1: the whole address space
-      throw FormatError(where(file, offset) + ": range " + hex(header.start) + "-" + hex(header.end_inclusive) +
-                        " spans the whole 64-bit address space");
-    if (length > file_size - data_offset)
-      throw FormatError(where(file, offset) + ": range " + hex(header.start) + "-" + hex(header.end_inclusive) +
-                        " needs " + hex(length) + " bytes but only " + hex(file_size - data_offset) +
-                        " remain in the file (truncated image?)");
+    uint64_t length = 0;
+    std::string problem = lime::check_range_header(header, file_size - data_offset, &length);
+    if (!problem.empty()) throw FormatError(where(file, offset) + ": " + problem);
     if (segments.size() >= lime::kMaxRanges)
       throw FormatError(where(file, offset) + ": more than " + std::to_string(lime::kMaxRanges) +
                         " ranges; not a plausible LiME image");

@@ -6,6 +6,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <string>
 
 namespace memscope::lime {
 
@@ -22,6 +23,13 @@ struct RangeHeader {
   uint8_t reserved[8] = {};
 };
 static_assert(sizeof(RangeHeader) == 32);
+
+// What is wrong with `header`, followed by `remaining` bytes of data, or ""
+// (then *length is the range's size): bad magic, a version other than 1, an
+// end below the start, a range spanning 2^64, a range longer than what
+// remains (a truncated image). Shared by the reader of plain LiME files and
+// that of zlib-compressed ones (LiME's compress=1).
+std::string check_range_header(const RangeHeader& header, uint64_t remaining, uint64_t* length);
 
 // A LiME range normally matches one "System RAM" entry of /proc/iomem, so
 // real images have a handful; this many is not a plausible image and would
