@@ -22,6 +22,7 @@ PACKAGES=(
   libboost-dev libboost-program-options-dev nlohmann-json3-dev
   libelf-dev liblz4-dev liblzma-dev zlib1g-dev libzstd-dev liblzo2-dev libsnappy-dev libssl-dev libxxhash-dev
   libcapstone-dev
+  libyara-dev
   catch2 libbenchmark-dev
   lz4 zstd xz-utils
 )
