@@ -19,6 +19,9 @@ Json cell_json(const Value& value) {
     Json operator()(const Address& a) const { return hex_address(a.value); }
     Json operator()(const std::string& s) const { return s; }
     Json operator()(const std::vector<std::string>& list) const { return list; }
+    // Microseconds as a decimal number: the shortest double that reads back
+    // as that number prints as dmesg does (2.840704).
+    Json operator()(const Seconds& s) const { return static_cast<double>(s.nanoseconds / 1000) / 1e6; }
   };
   return std::visit(Visitor{}, value);
 }

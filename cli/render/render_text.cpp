@@ -30,6 +30,10 @@ std::string cell_text(const Value& value) {
     std::string operator()(int64_t v) const { return std::to_string(v); }
     std::string operator()(uint64_t v) const { return std::to_string(v); }
     std::string operator()(const Address& a) const { return hex_address(a.value); }
+    std::string operator()(const Seconds& s) const {
+      std::string micro = std::to_string(s.nanoseconds % 1'000'000'000 / 1000);
+      return std::to_string(s.nanoseconds / 1'000'000'000) + "." + std::string(6 - micro.size(), '0') + micro;
+    }
     std::string operator()(const std::string& s) const { return s; }
     std::string operator()(const std::vector<std::string>& list) const {
       std::string joined;

@@ -123,7 +123,12 @@ Task TaskReader::read(uint64_t address, Warnings& warnings) const {
   });
   failed.attempt("cred", [&] {
     uint64_t cred = t[cred_].pointer();
-    if (cred == 0) throw Error("NULL");
+    if (cred == 0) {
+      // A dead task's credentials are put when its task_struct is
+      // released (exit_creds): no creds, not a damaged task.
+      if (exit_state_ && t[*exit_state_].as_u64() != 0) return;
+      throw Error("NULL");
+    }
     Object c = kernel_.object("cred", cred);
     out.creds = Credentials{static_cast<uint32_t>(c[uid_].as_u64()), static_cast<uint32_t>(c[gid_].as_u64()),
                             static_cast<uint32_t>(c[euid_].as_u64()), static_cast<uint32_t>(c[egid_].as_u64())};

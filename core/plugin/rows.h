@@ -38,7 +38,7 @@ namespace memscope {
 namespace detail {
 
 // The column type a field of type T gives, and its cell. Supported: bool,
-// integers (signed: Int, unsigned: UInt), Address, std::string,
+// integers (signed: Int, unsigned: UInt), Address, Seconds, std::string,
 // std::vector<std::string>, and std::optional of any of them.
 template <typename T>
 struct ColumnOf {
@@ -67,6 +67,12 @@ struct ColumnOf<Address> {
   static constexpr bool supported = true;
   static constexpr ColumnType type = ColumnType::Address;
   static Value cell(const Address& value) { return value; }
+};
+template <>
+struct ColumnOf<Seconds> {
+  static constexpr bool supported = true;
+  static constexpr ColumnType type = ColumnType::Seconds;
+  static Value cell(const Seconds& value) { return value; }
 };
 template <>
 struct ColumnOf<std::string> {
@@ -99,7 +105,7 @@ class RowSchema {
     Field(std::string key, T Record::*member, std::string description)  // NOLINT: built from braces on purpose
         : column_{std::move(key), ColumnType::String, std::move(description)} {
       static_assert(detail::ColumnOf<T>::supported,
-                    "a column's field must be bool, an integer, Address, std::string, "
+                    "a column's field must be bool, an integer, Address, Seconds, std::string, "
                     "std::vector<std::string>, or a std::optional of one of them");
       if constexpr (detail::ColumnOf<T>::supported) {
         column_.type = detail::ColumnOf<T>::type;

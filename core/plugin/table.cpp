@@ -15,6 +15,7 @@ bool holds(const Value& value, ColumnType type) {
     case ColumnType::Address: return std::holds_alternative<Address>(value);
     case ColumnType::String: return std::holds_alternative<std::string>(value);
     case ColumnType::StringList: return std::holds_alternative<std::vector<std::string>>(value);
+    case ColumnType::Seconds: return std::holds_alternative<Seconds>(value);
   }
   return false;
 }

@@ -15,11 +15,19 @@ struct Address {
   bool operator==(const Address&) const = default;
 };
 
-enum class ColumnType { Bool, Int, UInt, Address, String, StringList };
+// A time in seconds with microsecond precision, as dmesg prints a kernel
+// log timestamp: "2.840704" in text, the number 2.840704 in JSON. Kept in
+// nanoseconds (an exact integer), not as a double.
+struct Seconds {
+  uint64_t nanoseconds = 0;
+  bool operator==(const Seconds&) const = default;
+};
+
+enum class ColumnType { Bool, Int, UInt, Address, String, StringList, Seconds };
 
 // A cell: null (unknown / unreadable) or a value of the column's type.
 using Value = std::variant<std::monostate, bool, int64_t, uint64_t, Address, std::string,
-                           std::vector<std::string>>;
+                           std::vector<std::string>, Seconds>;
 
 struct Column {
   std::string key;  // lowercase snake_case: "pid", "start_time"

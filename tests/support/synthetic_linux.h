@@ -347,6 +347,8 @@ class SyntheticLinux {
   // The ring buffer's head_id / tail_id (or log_buf's log_next_idx /
   // log_first_idx) overwritten.
   void set_log_indexes(uint64_t head, uint64_t tail);
+  // Size of a type of the profile.
+  uint64_t size_of(const std::string& type) const;
   // Writes bytes into the physical memory behind a kernel address built here.
   void poke_kernel(uint64_t vaddr, const void* bytes, size_t n) { put_kernel(vaddr, bytes, n); }
 

@@ -604,7 +604,8 @@ void SyntheticLinux::RootkitState::build_exited(SyntheticLinux& k) {
     k.put_field(task, "task_struct", "real_parent", parent);
     k.put_field(task, "task_struct", "parent", parent);
     k.put_field(task, "task_struct", "group_leader", task);
-    const uint64_t c = cred(k, p.uid);
+    // A kernel worker's credentials already put, as exit_creds leaves them.
+    const uint64_t c = p.kernel_thread ? 0 : cred(k, p.uid);
     k.put_field(task, "task_struct", "real_cred", c);
     k.put_field(task, "task_struct", "cred", c);
     k.put_field(task, "task_struct", boot_field, p.start_time_ns);
@@ -927,6 +928,7 @@ uint64_t SyntheticLinux::runqueue_address(unsigned cpu) const { return rootkit_-
 uint64_t SyntheticLinux::exited_task_address(int pid) const { return rootkit_->exited.at(pid); }
 uint64_t SyntheticLinux::bpf_prog_address(uint32_t id) const { return rootkit_->progs.at(id); }
 uint64_t SyntheticLinux::log_ring_address() const { return rootkit_->ring; }
+uint64_t SyntheticLinux::size_of(const std::string& type) const { return layout_->record_size(type); }
 
 std::vector<uint64_t> SyntheticLinux::pid_table_nodes() const {
   std::vector<uint64_t> out;

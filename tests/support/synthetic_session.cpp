@@ -1,12 +1,20 @@
 #include "support/synthetic_session.h"
 
+#include <fstream>
 #include <stdexcept>
 
 namespace memscope::test {
 
-SyntheticSession::SyntheticSession(SyntheticLinux& kernel, const std::string& format) : dir_("synthetic") {
+SyntheticSession::SyntheticSession(SyntheticLinux& kernel, const std::string& format, const ProfileEdit& edit_profile)
+    : dir_("synthetic") {
   const std::string profile = dir_.file("profile.json");
-  kernel.write_profile(profile);
+  if (edit_profile) {
+    nlohmann::json edited = kernel.profile_json();
+    edit_profile(edited);
+    std::ofstream(profile) << edited.dump();
+  } else {
+    kernel.write_profile(profile);
+  }
   const std::string image = dir_.file("image." + format);
   if (format == "lime")
     kernel.write_lime(image);

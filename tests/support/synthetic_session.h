@@ -5,7 +5,9 @@
 // made.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/plugin/plugin.h"
@@ -17,8 +19,11 @@ namespace memscope::test {
 
 class SyntheticSession {
  public:
-  // format: "lime", "raw" or "elf".
-  explicit SyntheticSession(SyntheticLinux& kernel, const std::string& format = "lime");
+  // format: "lime", "raw" or "elf". `edit_profile`, when given, changes
+  // the profile before it is written (to take out what an older or
+  // stripped kernel would not have).
+  using ProfileEdit = std::function<void(nlohmann::json&)>;
+  explicit SyntheticSession(SyntheticLinux& kernel, const std::string& format = "lime", const ProfileEdit& edit_profile = {});
 
   Session& session() { return *session_; }
   // The kernel view the helpers walk (built on first use).
