@@ -214,10 +214,7 @@ Element element_kind(const Profile& profile, const TypeInfo& element) {
 class NetfilterWalk {
  public:
   NetfilterWalk(const KernelView& kernel, Warnings& warnings)
-      : kernel_(kernel), profile_(kernel.profile()), warnings_(warnings), reader_(kernel, warnings) {
-    const TypeInfo* proto = enum_holding(profile_, "NFPROTO_IPV4");
-    family_names_ = names_by_value(profile_, proto, "NFPROTO_");
-  }
+      : kernel_(kernel), profile_(kernel.profile()), warnings_(warnings), reader_(kernel, warnings) {}
 
   std::vector<NetfilterHook> run() {
     const TypeInfo* net = profile_.find_type("net");
@@ -280,9 +277,12 @@ class NetfilterWalk {
     return p;
   }
 
-  std::string family_name(unsigned index) const {
-    auto it = family_names_.find(index);
-    return it != family_names_.end() ? lowercase(it->second) : "family " + std::to_string(index);
+  // Only the matrix layouts index by family: the NFPROTO enum (anonymous,
+  // so found by one of its enumerators among all types) is looked up then.
+  std::string family_name(unsigned index) {
+    if (!family_names_) family_names_ = names_by_value(profile_, enum_holding(profile_, "NFPROTO_IPV4"), "NFPROTO_");
+    auto it = family_names_->find(index);
+    return it != family_names_->end() ? lowercase(it->second) : "family " + std::to_string(index);
   }
 
   // hooks_<family>[hook]: pointers to nf_hook_entries (4.16+).
@@ -345,7 +345,7 @@ class NetfilterWalk {
   const Profile& profile_;
   Warnings& warnings_;
   HookReader reader_;
-  std::map<int64_t, std::string> family_names_;
+  std::optional<std::map<int64_t, std::string>> family_names_;
   std::vector<NetfilterHook> out_;
 };
 

@@ -5,9 +5,7 @@
 // so one cred used by two processes means someone pointed a task's `cred`
 // at another's: the classic way to make a process root without a trace in
 // its own cred (most often at init_cred, the cred of pid 0).
-#include <algorithm>
 #include <map>
-#include <set>
 
 #include "core/linux/tasks.h"
 #include "core/plugin/plugin.h"
