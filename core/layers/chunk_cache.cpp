@@ -12,8 +12,11 @@ namespace memscope {
 ChunkCache::ChunkCache(size_t capacity_bytes) : capacity_(capacity_bytes) {}
 
 ChunkCache& ChunkCache::shared() {
-  static ChunkCache cache(default_capacity());
-  return cache;
+  // Never destroyed: a layer owned by a static object (or closed from an
+  // atexit handler of a C API user) drops its chunks during exit, possibly
+  // after a function-local static here would already be gone.
+  static ChunkCache* const cache = new ChunkCache(default_capacity());
+  return *cache;
 }
 
 size_t ChunkCache::default_capacity() {
