@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/layers/address_space.h"
 #include "core/layers/image_notes.h"
@@ -84,6 +85,13 @@ class PhysicalLayer : public AddressSpace {
   // scanners cut their work at multiples of it so that no unit is
   // decompressed twice.
   virtual uint64_t storage_granularity() const { return 0; }
+
+  // What is wrong with the evidence without stopping it from being read (an
+  // incomplete kdump, a truncated AVML or compressed LiME), one line each
+  // naming the file. Shown by `memscope info` and with every plugin's
+  // warnings: what was not in the image cannot be in the results. Default:
+  // none.
+  virtual const std::vector<std::string>& warnings() const;
 
   // Notes found in the container; empty for formats that have none.
   virtual const ImageNotes& notes() const;

@@ -38,6 +38,9 @@ PluginResult run_plugin(const Plugin& plugin, Session& session, const PluginArgs
     result.error = plugin.info.name + ": " + e.what();
   }
   result.elapsed = std::chrono::steady_clock::now() - start;
+  // What the image could not hold is missing from the rows too.
+  const std::vector<std::string>& image_warnings = session.image().warnings();
+  result.table.warnings.insert(result.table.warnings.begin(), image_warnings.begin(), image_warnings.end());
   return result;
 }
 

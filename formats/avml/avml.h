@@ -59,7 +59,7 @@ class AvmlLayer : public PhysicalLayer {
   uint64_t limit() const override;
   void ranges(const std::function<bool(const Range&)>& visit) const override;
   LayerDescription describe() const override;
-  const std::vector<std::string>& warnings() const { return warnings_; }
+  const std::vector<std::string>& warnings() const override { return warnings_; }
   // For scans: each block as one kStored extent (AVML records nothing about
   // zeros inside a block); scan_read decompresses on any thread straight
   // into the scanner's buffer, past the shared cache.

@@ -73,7 +73,7 @@ class KdumpLayer : public PhysicalLayer {
   uint64_t storage_granularity() const override { return page_size_; }
   // What is wrong with the dump without stopping it from being read:
   // incomplete or truncated dump, unreadable notes.
-  const std::vector<std::string>& warnings() const { return warnings_; }
+  const std::vector<std::string>& warnings() const override { return warnings_; }
 
   enum class PageState {
     kDumped,        // in the dump: has a descriptor

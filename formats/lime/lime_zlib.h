@@ -58,7 +58,7 @@ class LimeZlibLayer : public PhysicalLayer {
   uint64_t limit() const override;
   void ranges(const std::function<bool(const Range&)>& visit) const override;
   LayerDescription describe() const override;
-  const std::vector<std::string>& warnings() const { return warnings_; }
+  const std::vector<std::string>& warnings() const override { return warnings_; }
   // For scans: spans inflate on any thread straight into the scanner's
   // buffer, past the shared cache.
   bool concurrent_scan_reads() const override { return true; }
