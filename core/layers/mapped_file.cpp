@@ -77,6 +77,19 @@ void MappedFile::release(uint64_t offset, uint64_t n) const {
   ::madvise(const_cast<uint8_t*>(data_) + from, to - from, MADV_DONTNEED);
 }
 
+size_t MappedFile::pread(uint64_t offset, void* out, size_t n) const {
+  if (offset >= size_) return 0;
+  n = static_cast<size_t>(std::min<uint64_t>(n, size_ - offset));
+  size_t done = 0;
+  while (done < n) {
+    ssize_t got = ::pread(fd_, static_cast<uint8_t*>(out) + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    done += static_cast<size_t>(got);
+  }
+  return done;
+}
+
 void MappedFile::populate(uint64_t offset, uint64_t n) const {
   if (!contains(offset, n) || n == 0) return;
   const uint64_t page = page_size();

@@ -40,6 +40,14 @@ class MappedFile {
   // nothing. Thread-safe.
   void release(uint64_t offset, uint64_t n) const;
 
+  // Copies [offset, offset + n) into `out` with pread, without mapping
+  // anything: for readers that see each byte once (a scan decompressing a
+  // compressed image's frames), so that the file's pages never become
+  // resident in this process (a mapping, even released behind, keeps the
+  // neighbours its page faults map around). Returns the bytes copied (fewer
+  // only at the end of the file or on an I/O error). Thread-safe.
+  size_t pread(uint64_t offset, void* out, size_t n) const;
+
   // Maps the pages covering [offset, offset + n) in one call
   // (MADV_POPULATE_READ, Linux 5.14+; a hint on older kernels) instead of
   // one page fault per 64 KiB as they are first touched. Thread-safe.

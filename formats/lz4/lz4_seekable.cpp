@@ -151,8 +151,35 @@ std::string Lz4SeekableLayer::chunk_where(uint64_t index) const {
 }
 
 void Lz4SeekableLayer::decompress_chunk(uint64_t index, uint8_t* out) const {
+  decompress_frame(index, file_->data() + frame_offsets_[index], out);
+}
+
+namespace {
+
+// A thread's buffer for frames read with pread (a frame is at most a
+// chunk's bound, 64 MiB + a little, for the largest chunk size).
+uint8_t* frame_buffer(size_t size) {
+  thread_local std::unique_ptr<uint8_t[]> buffer;
+  thread_local size_t capacity = 0;
+  if (capacity < size) {
+    buffer = std::make_unique_for_overwrite<uint8_t[]>(size);
+    capacity = size;
+  }
+  return buffer.get();
+}
+
+}  // namespace
+
+void Lz4SeekableLayer::decompress_chunk_unmapped(uint64_t index, uint8_t* out) const {
+  const size_t size = entries_[index].compressed_size;
+  uint8_t* frame = frame_buffer(size);
+  if (file_->pread(frame_offsets_[index], frame, size) != size)
+    throw FormatError(chunk_where(index) + ": cannot read its " + std::to_string(size) + "-byte frame");
+  decompress_frame(index, frame, out);
+}
+
+void Lz4SeekableLayer::decompress_frame(uint64_t index, const uint8_t* frame, uint8_t* out) const {
   const SeekEntry& entry = entries_[index];
-  const uint8_t* frame = file_->data() + frame_offsets_[index];
   const size_t frame_size = entry.compressed_size;
   const size_t length = chunk_length(index);
   if (load_u32(frame) != kLz4FrameMagic)
@@ -195,12 +222,14 @@ bool Lz4SeekableLayer::zero_chunk_known(uint64_t index) const {
   if (zero_checked_[index].load(std::memory_order_acquire)) return true;
   const SeekEntry& entry = entries_[index];
   std::string canonical = lz4_seekable_zero_frame(chunk_length(index));
-  bool same = canonical.size() == entry.compressed_size &&
-              std::memcmp(canonical.data(), file_->data() + frame_offsets_[index], canonical.size()) == 0;
-  // Asked for every chunk of a scan: the frames compared must not stay
-  // mapped (16 GiB of zero chunks are 64 MiB of frames).
-  file_->release(frame_offsets_[index], entry.compressed_size);
-  if (!same) return false;
+  if (canonical.size() != entry.compressed_size) return false;
+  // Asked for every chunk of a scan: read with pread, so that the frames
+  // compared do not become resident (16 GiB of zero chunks are 64 MiB of
+  // frames).
+  uint8_t* frame = frame_buffer(canonical.size());
+  if (file_->pread(frame_offsets_[index], frame, canonical.size()) != canonical.size() ||
+      std::memcmp(canonical.data(), frame, canonical.size()) != 0)
+    return false;
   zero_checked_[index].store(1, std::memory_order_release);
   return true;
 }
@@ -360,16 +389,14 @@ IoResult Lz4SeekableLayer::scan_read(uint64_t address, uint8_t* out, size_t n) {
         check_zero_chunk(index);
         std::memset(to, 0, take);
       } else if (take == length && result.done != 0) {
-        decompress_chunk(index, to);  // a whole chunk inside the request: straight into place
-        file_->release(frame_offsets_[index], entries_[index].compressed_size);
+        decompress_chunk_unmapped(index, to);  // a whole chunk inside the request: straight into place
       } else {
         // An edge chunk: the first one of the request (the previous
         // request's lookahead may have needed it), or one cut short.
         if (!scan_edges_) throw Error("lz4-seekable: scan cache missing");
         BlockRef block = scan_edges_->get(ChunkCache::Key{cache_id_, index}, [&]() -> BlockRef {
           auto fresh = std::make_shared<CachedBlock>(length);
-          decompress_chunk(index, fresh->data());
-          file_->release(frame_offsets_[index], entries_[index].compressed_size);
+          decompress_chunk_unmapped(index, fresh->data());
           return fresh;
         });
         std::memcpy(to, block->data() + inside, take);

@@ -41,9 +41,8 @@ class Lz4SeekableLayer : public PhysicalLayer {
   // For scans: all-zero chunks (canonical zero frames, known from the seek
   // table without decompressing) are kZero, merged; each other chunk is one
   // kStored extent. scan_read decompresses on any thread straight into the
-  // scanner's buffer, past the shared chunk cache; the compressed frames a
-  // scan reads are released behind it, so that a scan's resident memory
-  // does not grow with the file.
+  // scanner's buffer, past the shared chunk cache, reading the frames with
+  // pread, so that a scan's resident memory does not grow with the file.
   void extents(uint64_t begin, uint64_t end, const std::function<bool(const PhysicalExtent&)>& visit) const override;
   bool concurrent_scan_reads() const override { return true; }
   IoResult scan_read(uint64_t address, uint8_t* out, size_t n) override;
@@ -65,6 +64,9 @@ class Lz4SeekableLayer : public PhysicalLayer {
   // Decompresses and verifies chunk `index` into `out` (chunk_length bytes),
   // bypassing the cache; all-zero chunks are decompressed too.
   void decompress_chunk(uint64_t index, uint8_t* out) const;
+  // The same, reading the frame with pread instead of through the mapping
+  // (scans: the file's pages never become resident).
+  void decompress_chunk_unmapped(uint64_t index, uint8_t* out) const;
 
  protected:
   IoResult do_read(uint64_t address, void* buffer, size_t n, unsigned flags) override;
@@ -77,8 +79,10 @@ class Lz4SeekableLayer : public PhysicalLayer {
   // Throws unless flagged all-zero chunk `index` really is all zeros.
   void check_zero_chunk(uint64_t index);
   // True if flagged all-zero chunk `index` is known to be zeros without
-  // decompressing it (its frame is the canonical zero frame).
+  // decompressing it (its frame, read with pread, is the canonical zero frame).
   bool zero_chunk_known(uint64_t index) const;
+  // Decompresses chunk `index` from its frame's bytes into `out`.
+  void decompress_frame(uint64_t index, const uint8_t* frame, uint8_t* out) const;
   // Physical address of data-stream offset `offset` in range `r`.
   uint64_t physical_of(size_t r, uint64_t offset) const {
     return meta_.ranges[r].start + (offset - range_data_offset_[r]);

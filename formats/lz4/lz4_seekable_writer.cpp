@@ -463,8 +463,7 @@ void verify_lz4_seekable(const std::string& path, unsigned threads, Progress* pr
       meta.chunk_count, threads, slots,
       [&](uint64_t index, Buffer& b) {
         b.length = lz4s::chunk_length(index, meta.data_size, meta.chunk_size);
-        layer->decompress_chunk(index, b.bytes.get());
-        file->release(layer->frame_offset(index), layer->entry(index).compressed_size);  // read once
+        layer->decompress_chunk_unmapped(index, b.bytes.get());  // read once: never resident
       },
       [&](uint64_t, Buffer& b) {
         hash.update(b.bytes.get(), b.length);
