@@ -286,15 +286,27 @@ class Planner {
   }
 
   // Counts a skipped stretch; one that continues the previous one (a
-  // zero stretch the layer reported in pieces) is the same hole.
+  // zero stretch the layer reported in pieces) is the same hole. The list
+  // keeps the largest holes (sorted by address at the end).
   void note_hole(ScanStats& stats, const Range& hole) {
     stats.bytes_skipped += hole.size;
+    auto& listed = stats.holes_listed;
     if (stats.holes > 0 && last_hole_end_ == hole.start) {
-      if (last_hole_listed_) stats.holes_listed.back().size += hole.size;
+      if (last_listed_ != kNotListed) listed[last_listed_].size += hole.size;
     } else {
       ++stats.holes;
-      last_hole_listed_ = stats.holes_listed.size() < ScanStats::kMaxHolesListed;
-      if (last_hole_listed_) stats.holes_listed.push_back(hole);
+      last_listed_ = kNotListed;
+      if (listed.size() < ScanStats::kMaxHolesListed) {
+        last_listed_ = listed.size();
+        listed.push_back(hole);
+      } else {
+        auto smallest = std::min_element(listed.begin(), listed.end(),
+                                         [](const Range& a, const Range& b) { return a.size < b.size; });
+        if (smallest->size < hole.size) {
+          *smallest = hole;
+          last_listed_ = static_cast<size_t>(smallest - listed.begin());
+        }
+      }
     }
     last_hole_end_ = hole.end();
   }
@@ -399,8 +411,9 @@ class Planner {
   ExtentSource source_;
   std::deque<PhysicalExtent> plan_;
   uint64_t cursor_, end_;
+  static constexpr size_t kNotListed = SIZE_MAX;
   uint64_t last_hole_end_ = 0;
-  bool last_hole_listed_ = false;
+  size_t last_listed_ = kNotListed;  // where the last hole is in ScanStats::holes_listed
 };
 
 uint64_t mapped_bytes(const AddressSpace& space, uint64_t begin, uint64_t end) {
@@ -554,6 +567,8 @@ ScanStats scan_chunks(AddressSpace& space, const ChunkVisitor& per_chunk, const 
   // Workers still holding chunks finish them before they are joined, so the
   // chunks (and buffers) they point to outlive them.
   workers.finish();
+  std::sort(stats.holes_listed.begin(), stats.holes_listed.end(),
+            [](const Range& a, const Range& b) { return a.start < b.start; });
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   // A bar is drawn after a fifth of a second; a quick scan leaves no line.
   if (bar && stats.seconds > 0.2 && !stats.stopped_early && !stats.interrupted) bar->finish();

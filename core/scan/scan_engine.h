@@ -122,8 +122,8 @@ struct ScanStats {
   uint64_t chunks = 0;          // chunks visited
   uint64_t zero_copy_chunks = 0;  // of which visited in place (the file's mapping, a peek)
   uint64_t parallel_read_chunks = 0;  // of which read (decompressed) by the workers
-  // Zero stretches skipped (adjacent ones merged): how many, and the first
-  // kMaxHolesListed of them.
+  // Zero stretches skipped (adjacent ones merged): how many, and the
+  // kMaxHolesListed largest of them, in address order.
   static constexpr size_t kMaxHolesListed = 64;
   uint64_t holes = 0;
   std::vector<Range> holes_listed;
