@@ -4,6 +4,7 @@
 #include <string_view>
 #include <utility>
 
+#include "core/linux/module_views.h"
 #include "core/util/error.h"
 #include "core/util/hex.h"
 
@@ -66,6 +67,23 @@ KernelText::KernelText(const KernelView& kernel, Warnings& warnings) : kernel_(k
     warnings.add(std::string("modules list: ") + e.what() + "; pointers into modules are not named");
   }
   for (uint64_t address : listed) add(address, true, warnings);
+
+  // A module unlinked from the list (a rootkit hiding itself) usually stays
+  // in /sys/module and in mod_tree: read those too, so that a pointer into
+  // it is named, though the module still counts as not listed. They only
+  // name code here; what is wrong with them (a view this kernel lacks, a
+  // damaged kobject) is linux.hidden_modules' to report.
+  try {
+    ModuleViews views(kernel);
+    Warnings view_warnings;
+    std::vector<uint64_t> others = views.tree(view_warnings);
+    for (const SysfsModule& s : views.sysfs(view_warnings).value_or(std::vector<SysfsModule>{}))
+      if (s.module) others.push_back(s.module);
+    for (uint64_t address : others)
+      if (!module_at(address) && views.plausible(address)) add(address, false, warnings);
+  } catch (const Error&) {
+    // No struct module fields to judge a module by: the list is all there is.
+  }
 }
 
 void KernelText::add_module(uint64_t module_address, Warnings& warnings) { add(module_address, false, warnings); }

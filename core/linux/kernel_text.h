@@ -35,7 +35,7 @@ struct ModuleMemory {
   uint64_t module = 0;                // the struct module
   std::optional<std::string> name;    // empty when unreadable
   std::vector<ModuleRegion> regions;  // text and other memory
-  bool listed = true;                 // on the `modules` list (false: added by add_module)
+  bool listed = true;                 // on the `modules` list (false: found by another view, or add_module)
 
   // "name", or "module 0x..." when the name could not be read.
   std::string label() const;
@@ -54,10 +54,12 @@ const char* code_location_name(CodeLocation location);
 
 class KernelText {
  public:
-  // The kernel's ranges from the profile, and the modules on the `modules`
+  // The kernel's ranges from the profile, the modules on the `modules`
   // list (a list that cannot be walked gives a warning; the kernel's own
-  // ranges still work). Throws ProfileError when the profile has no symbol
-  // that bounds the kernel's text (_stext or _text, and _etext).
+  // ranges still work), and modules missing from that list that
+  // /sys/module or mod_tree still hold (module_views.h), as not listed.
+  // Throws ProfileError when the profile has no symbol that bounds the
+  // kernel's text (_stext or _text, and _etext).
   KernelText(const KernelView& kernel, Warnings& warnings);
 
   // Adds a module found outside the `modules` list (a hidden one found by
