@@ -44,7 +44,8 @@ DentryReader::DentryReader(const KernelView& kernel) : kernel_(kernel) {
   mnt_mountpoint_ = profile.field("mount", "mnt_mountpoint").offset;
   f_path_mnt_ = profile.field("file", "f_path.mnt").offset;
   f_path_dentry_ = profile.field("file", "f_path.dentry").offset;
-  f_inode_ = profile.field("file", "f_inode").offset;
+  // f_inode is 3.9+; before, the inode is the dentry's.
+  if (profile.has_member("file", "f_inode")) f_inode_ = profile.field("file", "f_inode").offset;
   std::tie(i_ino_, i_ino_size_) = scalar(profile, "inode", "i_ino");
   i_sb_ = profile.field("inode", "i_sb").offset;
   s_dev_ = profile.field("super_block", "s_dev").offset;
@@ -204,7 +205,7 @@ FileInfo DentryReader::file(uint64_t file, const std::string& what, Warnings& wa
   try {
     kernel.read_exact(file + f_path_mnt_, &mnt, 8);
     kernel.read_exact(file + f_path_dentry_, &dentry, 8);
-    kernel.read_exact(file + f_inode_, &inode, 8);
+    if (f_inode_) kernel.read_exact(file + *f_inode_, &inode, 8);
     if (inode == 0 && dentry != 0) kernel.read_exact(dentry + d_inode_, &inode, 8);
   } catch (const Error& e) {
     warnings.add("path", what + ": cannot read struct file " + hex_address(file) + ": " + e.what());

@@ -86,7 +86,8 @@ class DentryReader {
   std::optional<uint64_t> d_dname_;  // dentry_operations.d_dname
   uint64_t mnt_root_ = 0;
   uint64_t mount_mnt_ = 0, mnt_parent_ = 0, mnt_mountpoint_ = 0;
-  uint64_t f_path_mnt_ = 0, f_path_dentry_ = 0, f_inode_ = 0;
+  uint64_t f_path_mnt_ = 0, f_path_dentry_ = 0;
+  std::optional<uint64_t> f_inode_;
   uint64_t i_ino_ = 0, i_ino_size_ = 0, i_sb_ = 0, s_dev_ = 0;
   // Run-time addresses of the d_dname functions the profile names (0: absent).
   uint64_t pipefs_dname_ = 0, sockfs_dname_ = 0, anon_inodefs_dname_ = 0;
