@@ -30,6 +30,7 @@
 #include "support/fixture_profiles.h"
 #include "support/fixtures.h"
 #include "support/run_cli.h"
+#include "support/synthetic_self_description.h"
 #include "support/temp_file.h"
 
 using namespace memscope;
@@ -564,4 +565,122 @@ TEST_CASE("no profile: the error when nothing applies names the folder and what 
   message.replace(at, home.symbols().size(), "~/.local/share/memscope/symbols");
   INFO(message);
   CHECK(message.size() <= 200);
+}
+
+// --- A synthetic kernel that describes itself -------------------------------
+
+namespace {
+
+struct SyntheticCase {
+  const char* name;
+  test::SelfDescriptionOptions options;
+};
+
+std::vector<SyntheticCase> synthetic_cases() {
+  std::vector<SyntheticCase> out;
+  out.push_back({"6.x: VMCOREINFO names the kallsyms tables", {}});
+  test::SelfDescriptionOptions newer;
+  newer.kallsyms.order = test::KallsymsOrder::kFrom6_4;
+  out.push_back({"6.4+ table order", newer});
+  test::SelfDescriptionOptions older;
+  older.vmcoreinfo_names_kallsyms = false;
+  out.push_back({"before 6.0: VMCOREINFO without the kallsyms tables", older});
+  test::SelfDescriptionOptions bare;
+  bare.vmcoreinfo = false;
+  out.push_back({"no VMCOREINFO at all", bare});
+  test::SelfDescriptionOptions absolute;
+  absolute.kallsyms.base_relative = false;
+  out.push_back({"absolute kallsyms addresses", absolute});
+  return out;
+}
+
+struct SyntheticFiles {
+  test::TempDir dir{"self-described"};
+  std::string image = dir.file("image.raw");
+  std::string profile = dir.file("profile.json");
+  test::SelfDescription parts;
+};
+
+void write_synthetic(SyntheticFiles& files, const test::SelfDescriptionOptions& options) {
+  test::SyntheticLinux image;
+  files.parts = test::add_self_description(image, options);
+  image.write_raw(files.image);
+  image.write_profile(files.profile);
+}
+
+}  // namespace
+
+TEST_CASE("no profile: a synthetic kernel with unusual offsets gives its ISF's rows") {
+  for (const SyntheticCase& c : synthetic_cases()) {
+    INFO(c.name);
+    IsolatedHome home;
+    SyntheticFiles files;
+    write_synthetic(files, c.options);
+    Session with_isf(options_for(files.image, files.profile));
+    Session without(options_for(files.image));
+    std::string error;
+    try {
+      without.profile();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    INFO(error);
+    REQUIRE(without.has_profile());
+    CHECK(without.profile_choice()->source == "image");
+    if (!c.options.vmcoreinfo_names_kallsyms || !c.options.vmcoreinfo)
+      CHECK_THAT(without.profile_choice()->reason, Catch::Contains("structure search"));
+    same_rows_for_every_plugin(with_isf, without, c.name);
+  }
+}
+
+TEST_CASE("no profile: a synthetic kernel without BTF is told what is missing and what to give") {
+  IsolatedHome home;
+  SyntheticFiles files;
+  test::SelfDescriptionOptions options;
+  options.btf = false;
+  write_synthetic(files, options);
+  Session without(options_for(files.image));
+  try {
+    without.profile();
+    FAIL("a kernel without BTF gave a profile");
+  } catch (const ProfileError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("its kernel has no BTF (CONFIG_DEBUG_INFO_BTF)"));
+    CHECK_THAT(e.what(), Catch::Contains("--btf FILE gives them"));
+  }
+  // Its types as a file (what /sys/kernel/btf/vmlinux would give): the
+  // symbols still come from its kallsyms.
+  test::SyntheticLinux image;
+  test::TempFile btf("synthetic-btf");
+  btf.write(test::btf_from_isf(image.profile_json()));
+  SessionOptions with_btf = options_for(files.image);
+  with_btf.btf = btf.path();
+  Session session(with_btf);
+  REQUIRE(session.has_profile());
+  CHECK(session.profile_choice()->source == "btf");
+  Session with_isf(options_for(files.image, files.profile));
+  for (const char* name : {"linux.pslist", "linux.lsmod"}) {
+    INFO(name);
+    PluginResult a = run_plugin(*find_plugin(name), with_isf, {});
+    PluginResult b = run_plugin(*find_plugin(name), session, {});
+    REQUIRE(a.ok);
+    REQUIRE(b.ok);
+    CHECK(rendered(a.table) == rendered(b.table));
+  }
+}
+
+TEST_CASE("no profile: a synthetic kernel's BTF shorter than its header says") {
+  IsolatedHome home;
+  SyntheticFiles files;
+  test::SelfDescriptionOptions options;
+  options.btf_cut = 100;
+  write_synthetic(files, options);
+  Session without(options_for(files.image));
+  try {
+    without.profile();
+    FAIL("a truncated BTF gave a profile");
+  } catch (const ProfileError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("its kernel's BTF is damaged"));
+    CHECK_THAT(e.what(), Catch::Contains("its header claims " + std::to_string(files.parts.btf_bytes.size()) + " bytes"));
+    CHECK_THAT(e.what(), Catch::Contains("holds " + std::to_string(files.parts.btf_size)));
+  }
 }

@@ -267,7 +267,7 @@ ImageProfile recover_image_profile(const ImageKernel& in, const ImageProfileOpti
     } catch (const NoKernelBtf&) {
       throw ImageProfileUnavailable("its kernel has no BTF (CONFIG_DEBUG_INFO_BTF), so no types: --btf FILE gives them");
     } catch (const Error& e) {
-      throw ImageProfileUnavailable("its kernel's BTF is damaged: " + brief(e.what(), 120));
+      throw ImageProfileUnavailable("its kernel's BTF is damaged: " + brief(e.what(), 240));
     }
   }
 
