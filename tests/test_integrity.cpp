@@ -160,16 +160,22 @@ TEST_CASE("check_syscall flags an entry pointed into a module with that module's
   }
 }
 
-TEST_CASE("check_syscall flags an entry pointed at memory no module accounts for") {
+TEST_CASE("check_syscall names a hidden module by /sys/module and flags memory no module holds") {
   SyntheticLinux kernel(hook_options());
-  // The hidden module is not on the modules list: its code is nobody's.
-  const uint64_t target = kernel.module_code("rootkit");
-  kernel.hook_syscall(0, target);
+  // The hidden module is not on the modules list, but /sys/module and
+  // mod_tree still hold it: named, and flagged all the same.
+  const uint64_t hidden = kernel.module_code("rootkit");
+  kernel.hook_syscall(0, hidden);
+  kernel.hook_syscall(1, SyntheticLinux::kUnmappedKernelAddress);
   Table table = run(kernel, "linux.check_syscall");
-  CHECK(hooked_rows(table) == 1);
-  const Row& row = row_with_address(table, "handler", target);
+  CHECK(hooked_rows(table) == 2);
+  const Row& row = row_with_address(table, "handler", hidden);
   CHECK(get<bool>(table, row, "hooked") == true);
-  CHECK_FALSE(get<std::string>(table, row, "module"));
+  CHECK(get<std::string>(table, row, "module") == "rootkit");
+  const Row& wild = row_with_address(table, "handler", SyntheticLinux::kUnmappedKernelAddress);
+  CHECK(get<bool>(table, wild, "hooked") == true);
+  CHECK_FALSE(get<std::string>(table, wild, "module"));
+  CHECK_FALSE(get<std::string>(table, wild, "symbol"));
 }
 
 TEST_CASE("check_idt lists the present gates clean and flags a gate pointed into a module") {
@@ -474,11 +480,16 @@ TEST_CASE("Symbolizer names kernel addresses and module memory and bounds the ke
   const auto& ext4 = kernel.modules()[1];
   CHECK(text.locate(kernel.module_base("ext4") + ext4.text_size) == linux_kernel::CodeLocation::kModuleData);
   CHECK(symbols.symbolize(kernel.module_code("ext4")) == hex_address(kernel.module_code("ext4")) + " [ext4]");
-  CHECK(text.locate(kernel.module_code("rootkit")) == linux_kernel::CodeLocation::kUnknown);
-  // A hidden module added by hand is named and counted as nobody's code.
-  text.add_module(kernel.module_address("rootkit"), warnings);
+  CHECK(text.locate(SyntheticLinux::kUnmappedKernelAddress) == linux_kernel::CodeLocation::kUnknown);
+  // The hidden module, found through /sys/module, is named but counted as
+  // nobody's code: it is not on the list.
+  const linux_kernel::ModuleMemory* hidden = text.module_at(kernel.module_address("rootkit"));
+  REQUIRE(hidden);
+  CHECK_FALSE(hidden->listed);
+  CHECK(text.module_at(kernel.module_address("ext4"))->listed);
   CHECK(symbols.resolve(kernel.module_code("rootkit")).module == "rootkit");
   CHECK(text.unaccounted(kernel.module_code("rootkit")));
   CHECK_FALSE(text.unaccounted(kernel.module_code("ext4")));
+  CHECK(text.hooked(kernel.module_code("rootkit")));
   CHECK(warnings.empty());
 }

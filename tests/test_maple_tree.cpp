@@ -71,7 +71,7 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 }  // namespace
 
-TEST_CASE("maple tree: every entry of a three-level tree, in index order") {
+TEST_CASE("maple tree: every entry of a three-level tree in index order") {
   SyntheticLinux kernel(maple_options());
   auto expected = ranges(40);
   uint64_t tree = kernel.build_maple_tree(expected);
@@ -187,7 +187,7 @@ TEST_CASE("maple tree: a node pointer of no known type / a dead node") {
   CHECK(got.size() == expected.size() - 8);
 }
 
-TEST_CASE("maple tree: a pivot out of order ends its node, not the walk") {
+TEST_CASE("maple tree: a pivot out of order ends its node and not the walk") {
   SyntheticLinux kernel(maple_options());
   auto expected = ranges(40);
   uint64_t tree = kernel.build_maple_tree(expected);

@@ -184,7 +184,7 @@ TEST_CASE("maps: --pid as a list / a PID that matches nothing") {
   CHECK(contains(warnings_of(table), "--pid 4242: no process with this PID"));
 }
 
-TEST_CASE("maps: a cycle in a process's maple tree costs that subtree, with a warning naming the node") {
+TEST_CASE("maps: a cycle in a process's maple tree costs that subtree with a warning naming the node") {
   SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
   const uint64_t tree = kernel.mm_address(201) + kernel.offset_of("mm_struct", "mm_mt");
   auto nodes = kernel.maple_nodes(tree);
@@ -211,7 +211,7 @@ TEST_CASE("maps: a cycle in a process's maple tree costs that subtree, with a wa
     if (pid != 201) CHECK(by_pid[pid].size() == kernel.maps(pid).size());
 }
 
-TEST_CASE("maps: a dentry chain that loops gives a warning and a partial path, not a hang") {
+TEST_CASE("maps: a dentry chain that loops gives a warning and a partial path and no hang") {
   SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
   const std::string library = "/mnt/data/lib/libsynthetic.so.1";
   kernel.set_dentry_parent("/mnt/data/lib", library);
@@ -234,7 +234,7 @@ TEST_CASE("maps: a dentry chain that loops gives a warning and a partial path, n
   CHECK(table.rows.size() == kernel.maps(200).size());
 }
 
-TEST_CASE("vmas: a VMA list that loops, or is longer than the limit, is cut with a warning") {
+TEST_CASE("vmas: a VMA list that loops or is longer than the limit is cut with a warning") {
   const VmaIndexKind kind = GENERATE(VmaIndexKind::kMmapList, VmaIndexKind::kRbTree);
   SyntheticLinux kernel(with_vmas(kind));
   if (kind == VmaIndexKind::kMmapList) {
@@ -279,7 +279,7 @@ TEST_CASE("dentry: a pipe is named as the kernel's d_dname names it") {
   CHECK(linux_kernel::new_encode_dev((259u << 20) | 300u) == ((300u & 0xff) | (259u << 8) | ((300u & ~0xffu) << 12)));
 }
 
-TEST_CASE("malfind: the rwx region and the anonymous r-x region, nothing the kernel or a file maps") {
+TEST_CASE("malfind: the rwx region and the anonymous r-x region and nothing the kernel or a file maps") {
   SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
   Opened image(kernel);
   Table table = image.run("linux.malfind");
@@ -304,7 +304,7 @@ TEST_CASE("malfind: the rwx region and the anonymous r-x region, nothing the ker
   }
 }
 
-TEST_CASE("proc_dump: one file per VMA, pages not in the image as zeros, sha256 of the file") {
+TEST_CASE("proc_dump: one file per VMA with pages not in the image as zeros and the sha256 of the file") {
   SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
   Opened image(kernel);
   test::TempDir out("dump");
@@ -401,7 +401,7 @@ TEST_CASE("proc_dump: --address / --range / existing files and --force / require
   CHECK(contains(missing.error, "cannot open the folder"));
 }
 
-TEST_CASE("elfs: the program and the library of each process, their build ids, and the rebuilt files") {
+TEST_CASE("elfs: the program and the library of each process with their build ids and the rebuilt files") {
   SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
   Opened image(kernel);
   test::TempDir out("elfs");

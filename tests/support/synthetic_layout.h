@@ -64,6 +64,13 @@ class SyntheticLinux::Layout {
     fields_[name] = std::move(fields);
     sizes_[name] = size;
   }
+  // Adds members to a record made before: a builder of other structures
+  // (support/synthetic_*.cpp) giving an existing struct the fields it needs.
+  void extend(const std::string& name, const std::vector<Field>& more) {
+    std::vector<Field> fields = fields_.at(name);
+    fields.insert(fields.end(), more.begin(), more.end());
+    record(name, sizes_.at(name), std::move(fields));
+  }
   void enumeration(const std::string& name, const std::vector<std::pair<std::string, int64_t>>& constants) {
     json values = json::object();
     for (const auto& [key, value] : constants) values[key] = value;

@@ -186,6 +186,7 @@ SyntheticLinux::SyntheticLinux(SyntheticOptions options)
   build_banner();
   build_modules();
   build_tasks();
+  build_files();
   build_rootkit_structures();
   build_hooks();
 }

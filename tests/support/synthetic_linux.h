@@ -47,6 +47,39 @@ struct SyntheticMapping {
   uint32_t major = 0, minor = 0;
 };
 
+// A socket behind one of a synthetic process's file descriptors
+// (support/synthetic_files.cpp), and what linux.sockstat shows of it.
+struct SyntheticSocket {
+  uint16_t family = 2;     // AF_UNIX 1, AF_INET 2, AF_INET6 10, AF_NETLINK 16, AF_PACKET 17
+  uint16_t type = 1;       // SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3, SOCK_SEQPACKET 5
+  uint16_t protocol = 6;   // IPPROTO_*, NETLINK_*, or a packet socket's ethertype in network order
+  uint8_t state = 7;       // TCP_ESTABLISHED 1, TCP_CLOSE 7, TCP_LISTEN 10 (netlink: 1 connected)
+  // inet / inet6 addresses; unix: the bound path of the socket and of its
+  // peer ("@name": abstract; "" unbound / no peer).
+  std::string local_address, remote_address;
+  // inet ports; netlink: portid and dst_portid; packet: local_port is the ifindex.
+  uint16_t local_port = 0, remote_port = 0;
+  uint32_t remote_group = 0;  // netlink dst_group
+  // What linux.sockstat shows.
+  std::string expected_family, expected_type, expected_protocol, expected_local, expected_remote, expected_state;
+};
+
+// One open file descriptor of a synthetic process (SyntheticOptions::files;
+// support/synthetic_files.cpp), and what linux.lsof shows of it.
+struct SyntheticFile {
+  int fd = 0;
+  // "file", "dir", "chr", "pipe", "anon_inode", "socket", or "program" (the
+  // struct file the process maps its executable through).
+  std::string kind;
+  std::string path;    // file, dir, chr: the path ("/etc/x"); anon_inode: the name ("[eventpoll]")
+  uint32_t permissions = 0644;
+  bool deleted = false;  // a file whose dentry is unhashed: " (deleted)"
+  std::optional<SyntheticSocket> socket;
+  // Filled by the builder: what linux.lsof shows.
+  std::string expected_path, expected_type, expected_mode;
+  uint64_t inode_number = 0;
+};
+
 struct SyntheticProcess {
   int pid = 0;   // tgid, and the tid of the group leader
   int ppid = 0;  // real_parent's tgid; 0 = init_task (swapper)
@@ -71,6 +104,8 @@ struct SyntheticProcess {
   bool has_mm() const { return !kernel_thread && exit_state == 0; }
   // Its VMAs, with SyntheticOptions::vmas (empty: SyntheticLinux::default_maps).
   std::vector<SyntheticMapping> maps;
+  // Its open files, with SyntheticOptions::files (empty: SyntheticLinux::default_files).
+  std::vector<SyntheticFile> files;
 };
 
 // A kernel log record (support/synthetic_rootkit.cpp).
@@ -117,15 +152,15 @@ enum class TaskStateField { kState, kUnderscoreState };  // long state (< 5.14) 
 enum class ModuleLayoutKind { kModuleCore, kCoreLayout, kMemArray };  // < 4.5 / 4.5-6.3 / 6.4+
 enum class ThreadListKind { kThreadNode, kThreadGroup };  // signal->thread_head / leader's thread_group
 enum class StartTimeField { kStartBoottime, kRealStartTime };  // 5.5+ / older
-// Where a process's VMAs are found: none built (the default image), the
-// maple tree mm->mm_mt (6.1+), the rbtree mm->mm_rb with the mmap list
-// beside it (before 6.1), or only the mmap list.
-enum class VmaIndexKind { kNone, kMapleTree, kRbTree, kMmapList };
 // The PID table: init_pid_ns.idr over an xarray (4.20+, task_struct.pid_links),
 // over a radix tree (4.15-4.19, task_struct.pids), or the pid hash (< 4.15).
 enum class PidTableKind { kXArray, kRadixTree, kPidHash };
 // The kernel log: the lockless ring buffer prb (5.10+) or log_buf (< 5.10).
 enum class LogBufferKind { kRingBuffer, kLogBuf };
+// Where a process's VMAs are found: none built (the default image), the
+// maple tree mm->mm_mt (6.1+), the rbtree mm->mm_rb with the mmap list
+// beside it (before 6.1), or only the mmap list.
+enum class VmaIndexKind { kNone, kMapleTree, kRbTree, kMmapList };
 
 struct SyntheticOptions {
   TaskStateField task_state = TaskStateField::kUnderscoreState;
@@ -148,11 +183,6 @@ struct SyntheticOptions {
   // The kernel's hook points, clean (system call tables, IDT, ftrace,
   // netfilter, tty, keyboard notifiers): support/synthetic_hooks.cpp.
   bool hooks = false;
-  // Memory maps (VMAs, files, dentries, mounts): support/synthetic_memory.cpp.
-  VmaIndexKind vmas = VmaIndexKind::kNone;
-  // The profile names special_mapping_vmops (how [vdso] and [vvar] are
-  // recognised); without it, they are found from mm->context.vdso.
-  bool special_mapping_symbols = true;
   // What the rootkit-hunting plugins read (support/synthetic_rootkit.cpp):
   // the PID table, per-CPU runqueues, the kernel log, sysfs and the module
   // tree, BPF programs, and task_structs of exited tasks left in memory.
@@ -167,6 +197,15 @@ struct SyntheticOptions {
   std::optional<std::vector<SyntheticProcess>> exited;
   std::optional<std::vector<SyntheticBpfProgram>> bpf_programs;  // nullopt: default_bpf_programs()
   std::optional<std::vector<SyntheticBpfMap>> bpf_maps;          // nullopt: default_bpf_maps()
+  // Memory maps (VMAs, files, dentries, mounts): support/synthetic_memory.cpp.
+  VmaIndexKind vmas = VmaIndexKind::kNone;
+  // The profile names special_mapping_vmops (how [vdso] and [vvar] are
+  // recognised); without it, they are found from mm->context.vdso.
+  bool special_mapping_symbols = true;
+  // Open files (files_struct, fdtables, files of every kind, sockets of
+  // each family) for every process with memory: support/synthetic_files.cpp.
+  // Needs vmas (the file and dentry types).
+  bool files = false;
 };
 
 class SyntheticLinux {
@@ -269,6 +308,42 @@ class SyntheticLinux {
   // and a CPU note whose CR3 is the kernel's table.
   void write_elf(const std::string& path);
 
+  // --- Rootkit-hunting tables (support/synthetic_rootkit.cpp) -------------
+  // A kernel log with a multi-line record, a continuation, a record from
+  // CPU context and, last, a record still open for continuation.
+  static std::vector<SyntheticLogRecord> default_log();
+  // An exited user process and an exited kernel worker.
+  static std::vector<SyntheticProcess> default_exited();
+  static std::vector<SyntheticBpfProgram> default_bpf_programs();
+  static std::vector<SyntheticBpfMap> default_bpf_maps();
+  const std::vector<SyntheticLogRecord>& log() const { return options_.log; }
+  const std::vector<SyntheticProcess>& exited_tasks() const { return *options_.exited; }
+  const std::vector<SyntheticBpfProgram>& bpf_programs() const { return *options_.bpf_programs; }
+  const std::vector<SyntheticBpfMap>& bpf_maps() const { return *options_.bpf_maps; }
+  // The log records the buffer still holds (the oldest may have been
+  // overwritten when the log outgrew it), oldest first.
+  std::vector<SyntheticLogRecord> log_retained() const;
+  // Addresses of built objects.
+  uint64_t pid_address(int tid) const;            // the task's struct pid
+  uint64_t idle_task_address(unsigned cpu) const;  // swapper/<cpu> (init_task for CPU 0)
+  uint64_t runqueue_address(unsigned cpu) const;   // that CPU's struct rq
+  uint64_t exited_task_address(int pid) const;
+  uint64_t bpf_prog_address(uint32_t id) const;
+  uint64_t log_ring_address() const;  // the struct printk_ringbuffer (or log_buf's buffer)
+  // The PID table's nodes (xa_node / radix_tree_node), the root first.
+  std::vector<uint64_t> pid_table_nodes() const;
+  // --- Corruption hooks
+  // The last slot of the PID table's deepest node points back at the root
+  // node (encoded as a node entry): a cycle.
+  void pid_table_cycle();
+  // The ring buffer's head_id / tail_id (or log_buf's log_next_idx /
+  // log_first_idx) overwritten.
+  void set_log_indexes(uint64_t head, uint64_t tail);
+  // Size of a type of the profile.
+  uint64_t size_of(const std::string& type) const;
+  // Writes bytes into the physical memory behind a kernel address built here.
+  void poke_kernel(uint64_t vaddr, const void* bytes, size_t n) { put_kernel(vaddr, bytes, n); }
+
   // --- Memory maps (with SyntheticOptions::vmas; support/synthetic_memory.cpp)
   // The VMAs built for a user process without maps of its own: its program
   // (an ELF with a build-id note) and bss, heap, a library on a second
@@ -316,41 +391,26 @@ class SyntheticLinux {
   // A pipe's struct file: its dentry is named by pipefs_dname ("pipe:[N]").
   uint64_t build_pipe_file(uint64_t inode_number);
 
-  // --- Rootkit-hunting tables (support/synthetic_rootkit.cpp) -------------
-  // A kernel log with a multi-line record, a continuation, a record from
-  // CPU context and, last, a record still open for continuation.
-  static std::vector<SyntheticLogRecord> default_log();
-  // An exited user process and an exited kernel worker.
-  static std::vector<SyntheticProcess> default_exited();
-  static std::vector<SyntheticBpfProgram> default_bpf_programs();
-  static std::vector<SyntheticBpfMap> default_bpf_maps();
-  const std::vector<SyntheticLogRecord>& log() const { return options_.log; }
-  const std::vector<SyntheticProcess>& exited_tasks() const { return *options_.exited; }
-  const std::vector<SyntheticBpfProgram>& bpf_programs() const { return *options_.bpf_programs; }
-  const std::vector<SyntheticBpfMap>& bpf_maps() const { return *options_.bpf_maps; }
-  // The log records the buffer still holds (the oldest may have been
-  // overwritten when the log outgrew it), oldest first.
-  std::vector<SyntheticLogRecord> log_retained() const;
-  // Addresses of built objects.
-  uint64_t pid_address(int tid) const;            // the task's struct pid
-  uint64_t idle_task_address(unsigned cpu) const;  // swapper/<cpu> (init_task for CPU 0)
-  uint64_t runqueue_address(unsigned cpu) const;   // that CPU's struct rq
-  uint64_t exited_task_address(int pid) const;
-  uint64_t bpf_prog_address(uint32_t id) const;
-  uint64_t log_ring_address() const;  // the struct printk_ringbuffer (or log_buf's buffer)
-  // The PID table's nodes (xa_node / radix_tree_node), the root first.
-  std::vector<uint64_t> pid_table_nodes() const;
-  // --- Corruption hooks
-  // The last slot of the PID table's deepest node points back at the root
-  // node (encoded as a node entry): a cycle.
-  void pid_table_cycle();
-  // The ring buffer's head_id / tail_id (or log_buf's log_next_idx /
-  // log_first_idx) overwritten.
-  void set_log_indexes(uint64_t head, uint64_t tail);
-  // Size of a type of the profile.
-  uint64_t size_of(const std::string& type) const;
-  // Writes bytes into the physical memory behind a kernel address built here.
-  void poke_kernel(uint64_t vaddr, const void* bytes, size_t n) { put_kernel(vaddr, bytes, n); }
+  // --- Open files (with SyntheticOptions::files; support/synthetic_files.cpp)
+  // Every user process has stdin on /dev/null, a pipe, a log file, its
+  // program, a directory and an epoll instance (fds 0-5); sshd (200)
+  // listens on inet and inet6 and has a connection, a unix listener and a
+  // descriptor above 64 (its fdtable is not the embedded one); bash (201)
+  // a connected unix socket, an abstract one, netlink and a deleted file;
+  // worker (202) UDP, a connected inet6 datagram socket, a packet socket
+  // and audit netlink.
+  std::vector<SyntheticFile> default_files(const SyntheticProcess& p) const;
+  // The files built for `pid` (expected values filled).
+  const std::vector<SyntheticFile>& files(int pid) const;
+  uint64_t files_struct_address(int pid) const;
+  uint64_t fdtable_address(int pid) const;
+  uint64_t struct_file_address(int pid, int fd) const;
+  // Damage: fdtable->max_fds; the fd array's slot for `fd` pointed where
+  // nothing is mapped; the dentry chain of a "file" descriptor looped (its
+  // top directory's d_parent is the file's own dentry).
+  void set_max_fds(int pid, uint32_t max_fds);
+  void wild_file_pointer(int pid, int fd);
+  void file_dentry_loop(int pid, int fd);
 
  private:
   class Layout;
@@ -376,15 +436,6 @@ class SyntheticLinux {
   void add_hook_symbols(nlohmann::json& symbols) const;
   void build_hooks();
   void write_gate(unsigned vector, uint64_t handler);
-  // support/synthetic_memory.cpp
-  struct MemoryState;
-  void add_memory_types();
-  void add_memory_symbols(nlohmann::json& symbols) const;
-  // mm_struct's memory-map fields, as [{"name", "offset", "type"}]; records
-  // the types they embed (maple_tree, rb_root, mm_context_t).
-  nlohmann::json memory_mm_fields();
-  void build_memory_maps(const SyntheticProcess& p, BuiltProcess& built, PageTableBuilder& tables,
-                         uint64_t table_pages);
   // support/synthetic_rootkit.cpp
   struct RootkitState;
   void add_rootkit_types();
@@ -394,6 +445,18 @@ class SyntheticLinux {
   nlohmann::json rootkit_module_fields() const;
   void add_rootkit_symbols(nlohmann::json& symbols) const;
   void build_rootkit_structures();
+  // support/synthetic_memory.cpp
+  struct MemoryState;
+  void add_memory_types();
+  void add_memory_symbols(nlohmann::json& symbols) const;
+  // mm_struct's memory-map fields, as [{"name", "offset", "type"}]; records
+  // the types they embed (maple_tree, rb_root, mm_context_t).
+  nlohmann::json memory_mm_fields();
+  void build_memory_maps(const SyntheticProcess& p, BuiltProcess& built, PageTableBuilder& tables,
+                         uint64_t table_pages);
+  // support/synthetic_files.cpp
+  struct FilesState;
+  void build_files();
 
   uint64_t link_to_phys(uint64_t link) const { return link - kStartKernelMap + options_.physical_shift; }
   uint64_t direct_map(uint64_t phys) const { return options_.page_offset_base + phys; }
@@ -426,8 +489,9 @@ class SyntheticLinux {
   std::map<std::string, uint64_t> module_by_name_;
   std::map<std::string, uint64_t> module_base_by_name_;
   std::shared_ptr<HookState> hooks_;  // shared_ptr: HookState is complete only in its own file
-  std::shared_ptr<MemoryState> memory_;  // shared_ptr: MemoryState is complete only in its own file
   std::shared_ptr<RootkitState> rootkit_;  // shared_ptr: RootkitState is complete only in its own file
+  std::shared_ptr<MemoryState> memory_;  // shared_ptr: MemoryState is complete only in its own file
+  std::shared_ptr<FilesState> files_;  // shared_ptr: FilesState is complete only in its own file
 };
 
 }  // namespace memscope::test
