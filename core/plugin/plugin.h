@@ -34,7 +34,9 @@ class Session;
 // outside the tree can be refused rather than crash.
 // 2: columns from a RowSchema (make_plugin), rows through Rows<Record>,
 // warnings through Warnings.
-constexpr int kPluginApiVersion = 2;
+// 3: PluginInfo::needs_options; plugins loaded from shared libraries
+// (core/plugin/plugin_library.h).
+constexpr int kPluginApiVersion = 3;
 
 struct PluginOption {
   enum class Kind { Flag, Int, String };
@@ -57,6 +59,10 @@ struct PluginInfo {
   std::vector<std::string> required_symbols = {};
   // Filled by make_plugin from the plugin's RowSchema; leave it empty.
   std::vector<Column> columns = {};
+  // What the plugin cannot run without, in words shown when a runner that
+  // gives no options (memscope report) skips it: "--pid and --dump-dir".
+  // Empty: it runs with no options.
+  std::string needs_options = {};
 };
 
 // Option values as given on the command line (or by a batch runner).
@@ -65,6 +71,7 @@ class PluginArgs {
   void add(const std::string& name, std::string value) { values_[name].push_back(std::move(value)); }
   void set_flag(const std::string& name) { values_[name]; }
   bool flag(const std::string& name) const { return values_.count(name) > 0; }
+  bool empty() const { return values_.empty(); }
   // Every number given, each value split at commas and spaces ("98,101",
   // "98 101"); decimal, or hex with 0x. Throws Error naming the option and
   // the value for anything else.

@@ -163,6 +163,7 @@ MEMSCOPE_REGISTER(plugin_registry(), make_plugin(
                     PluginOption{"force", PluginOption::Kind::Flag, "replace files that exist"}},
         .required_types = {"task_struct", "mm_struct", "vm_area_struct"},
         .required_symbols = {"init_task"},
+        .needs_options = "--pid and --dump-dir",
     },
     kProcDumpColumns, run_proc_dump));
 

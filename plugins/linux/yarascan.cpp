@@ -127,6 +127,7 @@ MEMSCOPE_REGISTER(plugin_registry(), make_plugin(
                                  "scan kernel memory too (all physical memory, shown at the kernel's addresses)"}},
         .required_types = {"task_struct", "mm_struct", "vm_area_struct"},
         .required_symbols = {"init_task"},
+        .needs_options = "YARA rules (--yara-file or --yara-string)",
     },
     kYarascanColumns, run_yarascan));
 
