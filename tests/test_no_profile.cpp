@@ -207,6 +207,33 @@ TEST_CASE("no profile: memscope info says which profile was used and why") {
   CHECK_THAT(profile.out, Catch::Contains("missing:      none"));
 }
 
+TEST_CASE("no profile: profile info names the symbols the plugins use that have no type or are absent") {
+  IsolatedHome home;
+  test::TempFile file("untyped.json");
+  const std::string& isf = file.path();
+  // init_task without a type (what a System.map-only global looks like),
+  // modules typed, every other symbol the plugins use absent.
+  file.write(std::string_view(
+      R"({"metadata": {"format": "6.2.0", "producer": {"name": "test", "version": "1.0.0"}},
+  "base_types": {"int": {"size": 4, "signed": true, "kind": "int", "endian": "little"}},
+  "user_types": {"list_head": {"kind": "struct", "size": 16, "fields": {}}},
+  "enums": {},
+  "symbols": {"init_task": {"address": 4096},
+              "modules": {"address": 8192, "type": {"kind": "struct", "name": "list_head"}}}})"));
+  test::CliRun run = test::run_cli({"profile", "info", isf, "-o", "json"}, {.env = home.env()});
+  INFO(run.out << run.err);
+  REQUIRE(run.status == 0);
+  json info = json::parse(run.out);
+  CHECK(info.at("untyped_used") == json::array({"init_task"}));
+  std::set<std::string> missing = info.at("missing_used").get<std::set<std::string>>();
+  CHECK_FALSE(missing.count("init_task"));
+  CHECK_FALSE(missing.count("modules"));
+  CHECK(missing.count("sys_call_table"));
+  test::CliRun text = test::run_cli({"profile", "info", isf}, {.env = home.env()});
+  REQUIRE(text.status == 0);
+  CHECK_THAT(text.out, Catch::Contains("untyped:      init_task (symbols plugins use)"));
+}
+
 // --- profile generate --from-image ------------------------------------------
 
 namespace {
