@@ -23,8 +23,9 @@ size_t run_report_batch(const std::vector<std::string>& images, const std::vecto
         slot = build_image_report(images[index], plugins, options, step);
       },
       [&](uint64_t index, std::optional<ImageReport>& slot) {
-        if (slot->failed()) ++failed;
+        // After emit: a report that could not be written failed too.
         emit(index, *slot);
+        if (slot->failed()) ++failed;
         slot.reset();
       });
   return failed;

@@ -21,7 +21,8 @@ struct BatchProgress {
   std::function<void(size_t index, const std::string& image, const std::string& plugin)> step;
 };
 
-// Runs the batch; returns how many images failed (ImageReport::failed).
+// Runs the batch; returns how many images failed (ImageReport::failed,
+// after emit: emit may set `error` when it cannot write the report).
 // `emit` may throw: the batch then stops and rethrows it.
 size_t run_report_batch(const std::vector<std::string>& images, const std::vector<const Plugin*>& plugins,
                         const ReportOptions& options, unsigned jobs,

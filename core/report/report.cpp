@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <ctime>
 #include <exception>
 #include <new>
@@ -216,6 +217,14 @@ ImageReport build_image_report(const std::string& path, const std::vector<const 
   }
   report.generated_at = utc_timestamp();
   return report;
+}
+
+const char* memscope_version() {
+#ifdef MEMSCOPE_VERSION
+  return MEMSCOPE_VERSION;
+#else
+  return "unknown";
+#endif
 }
 
 std::string utc_timestamp(std::chrono::system_clock::time_point when) {

@@ -122,6 +122,9 @@ ImageReport build_image_report(const std::string& path, const std::vector<const 
 // give), or nullopt. Used to skip it with that reason.
 std::optional<std::string> needs_options_reason(const Plugin& plugin, const PluginArgs& args);
 
+// memscope's version, as the document's `tool` gives it.
+const char* memscope_version();
+
 // The current time as UTC ISO-8601 with seconds: "2026-11-20T04:35:18Z".
 std::string utc_timestamp(std::chrono::system_clock::time_point when = std::chrono::system_clock::now());
 

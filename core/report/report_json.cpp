@@ -4,10 +4,6 @@
 
 #include "core/util/hex.h"
 
-#ifndef MEMSCOPE_VERSION
-#define MEMSCOPE_VERSION "unknown"
-#endif
-
 namespace memscope {
 namespace {
 
@@ -126,7 +122,7 @@ std::string report_json(const ImageReport& report, int indent) {
   Json plugins = Json::object();
   for (const PluginReport& plugin : report.plugins) plugins[plugin.name] = plugin_json(plugin);
   Json document = Json{{"schema_version", kReportSchemaVersion},
-                       {"tool", {{"name", "memscope"}, {"version", MEMSCOPE_VERSION}}},
+                       {"tool", {{"name", "memscope"}, {"version", memscope_version()}}},
                        {"generated_at", report.generated_at},
                        {"image", image_json(report)},
                        {"kernel", kernel_json(report.kernel)},
