@@ -174,6 +174,7 @@ int run_report(const CommandContext& ctx) {
     }
     if (report.error) notes.push_back(report.path + ": failed: " + *report.error);
     done.fetch_add(1);
+    label(report.path, "");
     struct stat st {};
     progress.advance(::stat(report.path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0);
   };
