@@ -60,7 +60,7 @@ void add_convert_options(po::options_description& options) {
 }
 
 int run_convert(const CommandContext& ctx) {
-  if (ctx.args.size() != 2) throw Error("convert: expected IN and OUT (memscope convert IN OUT [options])");
+  if (ctx.args.size() != 2) throw UsageError("convert: expected IN and OUT (memscope convert IN OUT [options])");
   Progress::set_quiet(ctx.global.quiet);
   ConvertOptions options;
   options.to = ctx.options["to"].as<std::string>();
@@ -105,6 +105,9 @@ MEMSCOPE_REGISTER(command_registry(), Command{
     .usage = "convert IN OUT [--to lz4|raw|lime|elf] [--chunk-size N] [--level N] [--threads N]",
     .add_options = add_convert_options,
     .run = run_convert,
+    .max_args = 2,
+    .outputs = {"text"},
+    .uses_image = false,
 });
 
 }  // namespace

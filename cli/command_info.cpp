@@ -255,6 +255,7 @@ MEMSCOPE_REGISTER(command_registry(), Command{
     .usage = "info -f IMAGE [-p PROFILE] [--all-banners]",
     .add_options = add_info_options,
     .run = run_info,
+    .outputs = {"text", "json", "jsonl"},
 });
 
 }  // namespace

@@ -59,7 +59,7 @@ std::string joined(const std::vector<std::string>& items) {
 // reference, the sort orders; a damaged profile is an error.
 int profile_info(const CommandContext& ctx) {
   if (ctx.args.size() > 2 || (ctx.args.size() == 1 && ctx.global.file.empty()))
-    throw Error("usage: memscope profile info FILE [--verify] | memscope profile info -f IMAGE [--verify]");
+    throw UsageError("usage: memscope profile info FILE [--verify] | memscope profile info -f IMAGE [--verify]");
   std::shared_ptr<const Profile> profile;
   std::optional<ProfileChoice> choice;
   std::string file;
@@ -233,9 +233,9 @@ int generate_from_image(const CommandContext& ctx, const std::string& image) {
     const IsfFromBtfReport& r = recovered.report;
     std::cerr << "wrote " << out << ": " << r.user_types << " user types, " << r.enums << " enums, " << r.base_types
               << " base types, " << r.symbols << " symbols; " << recovered.reason << "\n";
-    for (const std::string& warning : recovered.warnings) std::cerr << "warning: " << warning << "\n";
   }
-  return 0;
+  // -q hides what was written, never what is missing from it.
+  return report_warnings(ctx.global, recovered.warnings);
 }
 
 int profile_generate(const CommandContext& ctx) {
@@ -260,16 +260,15 @@ int profile_generate(const CommandContext& ctx) {
               << report.base_types << " base types, " << report.symbols << " symbols"
               << (options.banner ? "" : " (no banner: give --banner or -f IMAGE to match images by banner)")
               << "\n";
-    for (const std::string& warning : report.warnings) std::cerr << "warning: " << warning << "\n";
   }
-  return 0;
+  return report_warnings(ctx.global, report.warnings);
 }
 
 int run_profile(const CommandContext& ctx) {
   const std::string action = ctx.args.empty() ? "" : ctx.args[0];
   if (action == "info") return profile_info(ctx);
   if (action == "generate") return profile_generate(ctx);
-  throw Error("usage: memscope profile info FILE [--verify] | memscope profile generate --btf FILE --system-map FILE "
+  throw UsageError("usage: memscope profile info FILE [--verify] | memscope profile generate --btf FILE --system-map FILE "
               "[--banner STR] [-f IMAGE] -o OUT.json[.xz] | memscope profile generate --from-image IMAGE -o "
               "OUT.json[.xz]");
 }
@@ -291,6 +290,8 @@ MEMSCOPE_REGISTER(command_registry(), Command{
               "info: check the profile (its cache entry, or a .msprof FILE) in full: checksums, references, order");
         },
     .run = run_profile,
+    .max_args = 2,
+    .actions = {"info", "generate"},
 });
 
 }  // namespace

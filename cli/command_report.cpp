@@ -98,7 +98,7 @@ class JsonlStream {
 
 std::vector<std::string> images_of(const CommandContext& ctx) {
   std::vector<std::string> images;
-  if (!ctx.global.file.empty()) images.push_back(ctx.global.file);
+  images = ctx.global.files;
   if (images.empty()) throw Error("report: no image given: use -f IMAGE (repeatable)");
   return images;
 }
@@ -211,6 +211,7 @@ MEMSCOPE_REGISTER(command_registry(), Command{
              "[--out-dir DIR | --jsonl FILE|-] [--html DIR] [--no-hash]",
     .add_options = add_report_options,
     .run = run_report,
+    .many_images = true,
 });
 
 }  // namespace

@@ -14,35 +14,31 @@ std::string csv_field(const std::string& text) {
   return quoted + '"';
 }
 
-bool has_children(const std::vector<Row>& rows) {
-  for (const Row& row : rows)
-    if (!row.children.empty()) return true;
-  return false;
-}
-
-void emit(const Row& row, size_t depth, bool with_depth, std::ostream& out) {
-  std::string line;
-  if (with_depth) line = std::to_string(depth);
-  for (size_t c = 0; c < row.cells.size(); ++c) {
-    if (c > 0 || with_depth) line += ',';
-    // Null cells are empty in CSV, not "-".
-    if (!std::holds_alternative<std::monostate>(row.cells[c])) line += csv_field(cell_text(row.cells[c]));
-  }
-  out << line << "\r\n";
-  for (const Row& child : row.children) emit(child, depth + 1, with_depth, out);
+// Null cells are empty in CSV, not "-".
+std::string csv_cell(const Value& value) {
+  return std::holds_alternative<std::monostate>(value) ? std::string() : csv_field(cell_text(value));
 }
 
 }  // namespace
 
+// A header of the column keys, then one line per row. A tree's rows are
+// flattened in the order text shows them, with two more columns: "depth"
+// (0 for a root) and "parent", the first column of the row it is nested
+// under (pstree: the parent's pid; empty for a root).
 void render_csv(const Table& table, std::ostream& out) {
-  const bool with_depth = has_children(table.rows);
-  std::string header = with_depth ? "depth" : "";
-  for (size_t c = 0; c < table.columns.size(); ++c) {
-    if (c > 0 || with_depth) header += ',';
-    header += csv_field(table.columns[c].key);
-  }
+  const bool tree = is_tree(table);
+  std::string header;
+  for (size_t c = 0; c < table.columns.size(); ++c) header += (c > 0 ? "," : "") + csv_field(table.columns[c].key);
+  if (tree) header += ",depth,parent";
   out << header << "\r\n";
-  for (const Row& row : table.rows) emit(row, 0, with_depth, out);
+  for (const FlatRow& flat : flatten(table)) {
+    std::string line;
+    for (size_t c = 0; c < flat.row->cells.size(); ++c) line += (c > 0 ? "," : "") + csv_cell(flat.row->cells[c]);
+    if (tree)
+      line += "," + std::to_string(flat.depth) + "," +
+              (flat.parent && !flat.parent->cells.empty() ? csv_cell(flat.parent->cells[0]) : std::string());
+    out << line << "\r\n";
+  }
 }
 
 }  // namespace memscope

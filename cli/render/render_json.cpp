@@ -51,8 +51,22 @@ void render_json(const Table& table, std::ostream& out) {
   out << dump(rows, 2) << '\n';
 }
 
+// One row per line, every plugin's: a tree's rows flattened in the order
+// text shows them, each with its depth and the first column of the row it
+// is nested under (pstree: the parent's pid), after the columns.
 void render_jsonl(const Table& table, std::ostream& out) {
-  for (const Row& row : table.rows) out << dump(row_json(table, row)) << '\n';
+  if (!is_tree(table)) {
+    for (const Row& row : table.rows) out << dump(row_json(table, row)) << '\n';
+    return;
+  }
+  for (const FlatRow& flat : flatten(table)) {
+    Json object = Json::object();
+    for (size_t c = 0; c < table.columns.size() && c < flat.row->cells.size(); ++c)
+      object[table.columns[c].key] = cell_json(flat.row->cells[c]);
+    object["depth"] = flat.depth;
+    object["parent"] = flat.parent && !flat.parent->cells.empty() ? cell_json(flat.parent->cells[0]) : Json(nullptr);
+    out << dump(object) << '\n';
+  }
 }
 
 }  // namespace memscope

@@ -1,52 +1,12 @@
+// The text table: a header of the column keys, one aligned line per row, a
+// tree's depth as leading dots in its first column. Cells are measured in
+// characters (UTF-8 code points), and cut when the table is wider than
+// the terminal.
 #include <algorithm>
 
-#include "core/util/error.h"
-#include "core/util/hex.h"
 #include "cli/render/render.h"
 
 namespace memscope {
-
-OutputFormat parse_output_format(const std::string& name) {
-  if (name == "text") return OutputFormat::Text;
-  if (name == "json") return OutputFormat::Json;
-  if (name == "jsonl") return OutputFormat::Jsonl;
-  if (name == "csv") return OutputFormat::Csv;
-  throw Error("unknown output format '" + name + "' (text, json, jsonl or csv)");
-}
-
-void render(const Table& table, OutputFormat format, std::ostream& out) {
-  switch (format) {
-    case OutputFormat::Text: return render_text(table, out);
-    case OutputFormat::Json: return render_json(table, out);
-    case OutputFormat::Jsonl: return render_jsonl(table, out);
-    case OutputFormat::Csv: return render_csv(table, out);
-  }
-}
-
-std::string cell_text(const Value& value) {
-  struct Visitor {
-    std::string operator()(std::monostate) const { return "-"; }
-    std::string operator()(bool b) const { return b ? "true" : "false"; }
-    std::string operator()(int64_t v) const { return std::to_string(v); }
-    std::string operator()(uint64_t v) const { return std::to_string(v); }
-    std::string operator()(const Address& a) const { return hex_address(a.value); }
-    std::string operator()(const Seconds& s) const {
-      std::string micro = std::to_string(s.nanoseconds % 1'000'000'000 / 1000);
-      return std::to_string(s.nanoseconds / 1'000'000'000) + "." + std::string(6 - micro.size(), '0') + micro;
-    }
-    std::string operator()(const std::string& s) const { return s; }
-    std::string operator()(const std::vector<std::string>& list) const {
-      std::string joined;
-      for (const auto& item : list) {
-        if (!joined.empty()) joined += ' ';
-        joined += item;
-      }
-      return joined;
-    }
-  };
-  return std::visit(Visitor{}, value);
-}
-
 namespace {
 
 // Text cells stay on one line: control characters would break the table.
@@ -56,40 +16,96 @@ std::string printable(std::string text) {
   return text;
 }
 
-void collect(const Row& row, size_t depth, std::vector<std::pair<size_t, std::vector<std::string>>>& lines) {
-  std::vector<std::string> cells;
-  cells.reserve(row.cells.size());
-  for (const Value& v : row.cells) cells.push_back(printable(cell_text(v)));
-  lines.emplace_back(depth, std::move(cells));
-  for (const Row& child : row.children) collect(child, depth + 1, lines);
+size_t characters(const std::string& text) {
+  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+// The first `keep` characters of `text` (never half a UTF-8 sequence).
+std::string first_characters(const std::string& text, size_t keep) {
+  size_t seen = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      if (seen == keep) return text.substr(0, i);
+      ++seen;
+    }
+  }
+  return text;
+}
+
+constexpr std::string_view kCut = "...";
+constexpr size_t kGap = 2;
+
+// How wide each column may be for the table to fit `width`: every column
+// keeps at least its header (and room for a cut cell), and the widest are
+// cut to one common cap, as large as fits. Without a limit, or when the
+// table fits, the natural widths.
+std::vector<size_t> fitted_widths(const std::vector<size_t>& natural, const std::vector<size_t>& floor, size_t width) {
+  const size_t n = natural.size();
+  size_t gaps = n > 0 ? kGap * (n - 1) : 0;
+  size_t total = gaps;
+  for (size_t w : natural) total += w;
+  if (width == 0 || total <= width) return natural;
+  auto with_cap = [&](size_t cap) {
+    std::vector<size_t> out(n);
+    for (size_t c = 0; c < n; ++c) out[c] = std::min(natural[c], std::max(cap, floor[c]));
+    return out;
+  };
+  auto fits = [&](size_t cap) {
+    size_t sum = gaps;
+    for (size_t w : with_cap(cap)) sum += w;
+    return sum <= width;
+  };
+  size_t low = 0, high = *std::max_element(natural.begin(), natural.end());
+  // The largest cap that fits (0 if even the floors do not: the lines are
+  // then as narrow as they can be, and longer than the terminal).
+  while (low < high) {
+    size_t mid = (low + high + 1) / 2;
+    if (fits(mid))
+      low = mid;
+    else
+      high = mid - 1;
+  }
+  return with_cap(low);
 }
 
 }  // namespace
 
-void render_text(const Table& table, std::ostream& out) {
-  std::vector<std::pair<size_t, std::vector<std::string>>> lines;
-  for (const Row& row : table.rows) collect(row, 0, lines);
+void render_text(const Table& table, std::ostream& out, const TextOptions& options) {
   const size_t n = table.columns.size();
-  std::vector<size_t> width(n, 0);
-  for (size_t c = 0; c < n; ++c) width[c] = table.columns[c].key.size();
-  // The first column of a tree carries its depth as leading dots.
-  for (const auto& [depth, cells] : lines)
-    for (size_t c = 0; c < n && c < cells.size(); ++c)
-      width[c] = std::max(width[c], cells[c].size() + (c == 0 ? depth : 0));
-  auto emit = [&](const std::vector<std::string>& cells, size_t depth) {
+  std::vector<std::vector<std::string>> lines;
+  std::vector<std::string> header;
+  for (const Column& column : table.columns) header.push_back(column.key);
+  lines.push_back(header);
+  for (const FlatRow& flat : flatten(table)) {
+    std::vector<std::string> cells(n);
+    for (size_t c = 0; c < n && c < flat.row->cells.size(); ++c) cells[c] = printable(cell_text(flat.row->cells[c]));
+    // The first column of a tree carries its depth as leading dots.
+    if (n > 0) cells[0] = std::string(flat.depth, '.') + cells[0];
+    lines.push_back(std::move(cells));
+  }
+  std::vector<size_t> natural(n, 0), floor(n, 0);
+  for (const auto& cells : lines)
+    for (size_t c = 0; c < n; ++c) natural[c] = std::max(natural[c], characters(cells[c]));
+  for (size_t c = 0; c < n; ++c) floor[c] = std::min(natural[c], std::max(header[c].size(), kCut.size() + 3));
+  std::vector<size_t> width = fitted_widths(natural, floor, options.width);
+
+  for (const auto& cells : lines) {
     std::string line;
     for (size_t c = 0; c < n; ++c) {
-      std::string cell = (c == 0 ? std::string(depth, '.') : std::string()) + (c < cells.size() ? cells[c] : "");
+      std::string cell = cells[c];
+      size_t shown = characters(cell);
+      if (shown > width[c]) {
+        cell = first_characters(cell, width[c] - std::min(width[c], kCut.size())) + std::string(kCut);
+        shown = width[c];
+      }
       line += cell;
-      if (c + 1 < n) line += std::string(width[c] - cell.size() + 2, ' ');
+      if (c + 1 < n) line += std::string(width[c] - shown + kGap, ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out << line << '\n';
-  };
-  std::vector<std::string> header;
-  for (const Column& column : table.columns) header.push_back(column.key);
-  emit(header, 0);
-  for (const auto& [depth, cells] : lines) emit(cells, depth);
+  }
 }
 
 }  // namespace memscope

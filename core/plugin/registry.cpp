@@ -88,9 +88,9 @@ std::vector<std::string> plugin_problems(const Plugin& plugin) {
   if (info.description.empty()) problems.push_back("no description");
   if (!plugin.run) problems.push_back("no run function");
   if (info.columns.empty()) problems.push_back("no columns");
-  // The renderers add these keys: nested rows under "children" (JSON), the
-  // depth of a tree row (CSV).
-  static const std::set<std::string> reserved_keys = {"children", "depth"};
+  // The renderers add these keys: nested rows under "children" (JSON), a
+  // tree row's depth and parent (CSV, JSONL).
+  static const std::set<std::string> reserved_keys = {"children", "depth", "parent"};
   std::set<std::string> keys;
   for (const Column& column : info.columns) {
     if (!is_lower_word(column.key, "_")) problems.push_back("column '" + column.key + "' is not snake_case");
@@ -99,8 +99,9 @@ std::vector<std::string> plugin_problems(const Plugin& plugin) {
     if (!keys.insert(column.key).second) problems.push_back("column '" + column.key + "' is declared twice");
   }
   // The command's global options, accepted after the plugin's name.
-  static const std::set<std::string> global_options = {"file",  "profile", "symbols", "btf",    "system-map",
-                                                       "output", "quiet",  "help",    "version"};
+  static const std::set<std::string> global_options = {"file",   "profile", "symbols", "btf",     "system-map",
+                                                       "output", "renderer", "quiet", "verbose", "strict",
+                                                       "wide",   "help",    "version"};
   std::set<std::string> options;
   for (const PluginOption& option : info.options) {
     if (!is_lower_word(option.name, "-"))

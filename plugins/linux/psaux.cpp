@@ -11,26 +11,17 @@ namespace {
 struct PsauxRow {
   std::optional<int64_t> pid{}, ppid{};
   std::optional<std::string> comm{};
-  std::optional<std::vector<std::string>> argv{};
-  std::optional<std::string> args{};
+  std::optional<std::vector<std::string>> args{};
 };
 
+// One column of arguments, a list: text and CSV show it shell-quoted (an
+// argument with a space is one word), JSON as an array.
 const RowSchema<PsauxRow> kPsauxColumns{
     {"pid", &PsauxRow::pid, "process ID"},
     {"ppid", &PsauxRow::ppid, "parent's process ID"},
     {"comm", &PsauxRow::comm, "command name"},
-    {"argv", &PsauxRow::argv, "the arguments (empty for kernel threads)"},
-    {"args", &PsauxRow::args, "argv joined by spaces, or [comm] for kernel threads"},
+    {"args", &PsauxRow::args, "the arguments (argv), or [comm] for kernel threads and zombies as ps shows them"},
 };
-
-std::string join(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const std::string& a : argv) {
-    if (!out.empty()) out += ' ';
-    out += a;
-  }
-  return out;
-}
 
 void run_psaux(Session& session, const PluginArgs& args, Rows<PsauxRow>& rows) {
   ProcessWalk processes(kernel_view(session), rows.warnings(), PidFilter(args.ints("pid")));
@@ -38,12 +29,10 @@ void run_psaux(Session& session, const PluginArgs& args, Rows<PsauxRow>& rows) {
     PsauxRow row{.pid = task.pid, .ppid = task.ppid, .comm = task.comm};
     if (task.mm == 0) {
       // Kernel threads, and processes that have exited (zombies).
-      row.argv = std::vector<std::string>{};
-      row.args = "[" + task.comm.value_or("?") + "]";
-    } else if ((row.argv = processes.arguments(task))) {
+      row.args = std::vector<std::string>{"[" + task.comm.value_or("?") + "]"};
+    } else if ((row.args = processes.arguments(task))) {
       // A process that overwrote its arguments leaves NUL padding behind.
-      while (!row.argv->empty() && row.argv->back().empty()) row.argv->pop_back();
-      row.args = join(*row.argv);
+      while (!row.args->empty() && row.args->back().empty()) row.args->pop_back();
     }
     rows.add(row);
   });
