@@ -74,13 +74,39 @@ TEST_CASE("released pages read back the same / and peek pointers stay valid") {
   CHECK(std::equal(out.begin(), out.end(), bytes.begin() + 0x3800));
 }
 
-TEST_CASE("segmented layer rejects segments past the end of the file") {
+TEST_CASE("segmented layer serves a segment cut by the end of the file / and warns naming what is missing") {
   test::TempFile tmp("short");
   tmp.write(std::vector<uint8_t>(0x100, 1));
   auto file = std::make_shared<const MappedFile>(tmp.path());
-  CHECK_THROWS_AS(SegmentedFileLayer(file, "test", {{0, 0x200, 0}}), FormatError);
-  CHECK_THROWS_WITH(SegmentedFileLayer(file, "test", {{0, 0x200, 0}}), Catch::Contains(tmp.path()));
-  CHECK_THROWS_AS(SegmentedFileLayer(file, "test", {{0, 0x80, 0}, {0x40, 0x80, 0}}), FormatError);
+  SegmentedFileLayer layer(file, "test", {{0x1000, 0x200, 0}});
+  REQUIRE(layer.warnings().size() == 1);
+  CHECK_THAT(layer.warnings()[0], Catch::Contains(tmp.path()) && Catch::Contains("truncated") &&
+                                      Catch::Contains("0x1100-0x1200"));
+  CHECK(layer.read_value<uint8_t>(0x10ff) == 1);
+  uint8_t byte = 0;
+  IoResult past = layer.read(0x1100, &byte, 1);
+  REQUIRE_FALSE(past.ok());
+  CHECK(past.fault->address == 0x1100);
+  CHECK_THAT(past.fault->message(), Catch::Contains("0x1100") && Catch::Contains("not in the file"));
+  // Nothing of the memory in the file: an error, not an empty image.
+  CHECK_THROWS_WITH(SegmentedFileLayer(file, "test", {{0, 0x10, 0x200}}),
+                    Catch::Contains(tmp.path()) && Catch::Contains("no memory"));
+  CHECK_THROWS_AS(SegmentedFileLayer(file, "test", {{~uint64_t{0} - 0x10, 0x80, 0}}), FormatError);
+}
+
+TEST_CASE("segmented layer: overlapping segments / the lower one keeps the addresses with a warning") {
+  test::TempFile tmp("overlap");
+  std::vector<uint8_t> bytes(0x100, 1);
+  std::fill(bytes.begin() + 0x80, bytes.end(), 2);
+  tmp.write(bytes);
+  auto file = std::make_shared<const MappedFile>(tmp.path());
+  SegmentedFileLayer layer(file, "test", {{0x40, 0x80, 0x80}, {0, 0x80, 0}});
+  REQUIRE(layer.warnings().size() == 1);
+  CHECK_THAT(layer.warnings()[0], Catch::Contains("overlap") && Catch::Contains("0x40-0x80"));
+  CHECK(layer.read_value<uint8_t>(0x7f) == 1);   // the lower segment's byte
+  CHECK(layer.read_value<uint8_t>(0x80) == 2);   // the other's, beyond the overlap
+  CHECK(layer.read_value<uint8_t>(0xbf) == 2);
+  CHECK(layer.limit() == 0xc0);
 }
 
 TEST_CASE("mapped file refuses a directory / a missing file and an empty file") {

@@ -6,11 +6,6 @@ namespace memscope {
 
 const ImageNotes& PhysicalLayer::notes() const { return empty_notes_; }
 
-const std::vector<std::string>& PhysicalLayer::warnings() const {
-  static const std::vector<std::string> none;
-  return none;
-}
-
 void PhysicalLayer::extents(uint64_t begin, uint64_t end,
                             const std::function<bool(const PhysicalExtent&)>& visit) const {
   ranges([&](const Range& r) {

@@ -86,12 +86,13 @@ class PhysicalLayer : public AddressSpace {
   // decompressed twice.
   virtual uint64_t storage_granularity() const { return 0; }
 
-  // What is wrong with the evidence without stopping it from being read (an
-  // incomplete kdump, a truncated AVML or compressed LiME), one line each
-  // naming the file. Shown by `memscope info` and with every plugin's
-  // warnings: what was not in the image cannot be in the results. Default:
-  // none.
-  virtual const std::vector<std::string>& warnings() const;
+  // What is wrong with the evidence without stopping it from being read (a
+  // truncated ELF, LiME or LZ4 file, an incomplete kdump, ranges that
+  // overlap), one line each naming the file and what is missing. Shown by
+  // `memscope info` and with every plugin's warnings: what was not in the
+  // image cannot be in the results. Default: what the format recorded with
+  // add_warning() while opening the file.
+  virtual const std::vector<std::string>& warnings() const { return open_warnings_; }
 
   // Notes found in the container; empty for formats that have none.
   virtual const ImageNotes& notes() const;
@@ -100,8 +101,15 @@ class PhysicalLayer : public AddressSpace {
 
   std::string name() const override { return format(); }
 
+ protected:
+  // For a format's open(): records one line of warnings() (a file cut
+  // short, a range that could not be kept), naming the file and what the
+  // analyst loses.
+  void add_warning(std::string message) { open_warnings_.push_back(std::move(message)); }
+
  private:
   ImageNotes empty_notes_;
+  std::vector<std::string> open_warnings_;
 };
 
 }  // namespace memscope

@@ -8,25 +8,112 @@
 
 namespace memscope {
 
+namespace {
+
+// Ranges named in one warning at most; the rest are counted.
+constexpr size_t kRangesNamed = 8;
+
+std::string describe_ranges(const std::vector<MissingRange>& ranges, size_t first) {
+  std::string out;
+  uint64_t bytes = 0;
+  for (size_t i = first; i < ranges.size(); ++i) {
+    bytes += ranges[i].size;
+    if (i - first < kRangesNamed)
+      out += (out.empty() ? "" : ", ") + hex(ranges[i].physical) + "-" + hex(ranges[i].physical + ranges[i].size);
+  }
+  if (ranges.size() - first > kRangesNamed)
+    out += " and " + std::to_string(ranges.size() - first - kRangesNamed) + " more";
+  return out + " (" + std::to_string(bytes) + " bytes)";
+}
+
+}  // namespace
+
 SegmentedFileLayer::SegmentedFileLayer(std::shared_ptr<const MappedFile> file, std::string format,
-                                       std::vector<FileSegment> segments)
-    : file_(std::move(file)), format_(std::move(format)), segments_(std::move(segments)) {
+                                       std::vector<FileSegment> segments, std::vector<MissingRange> missing)
+    : file_(std::move(file)), format_(std::move(format)), segments_(std::move(segments)), missing_(std::move(missing)) {
   std::erase_if(segments_, [](const FileSegment& s) { return s.size == 0; });
+  std::erase_if(missing_, [](const MissingRange& m) { return m.size == 0; });
+  for (const FileSegment& s : segments_)
+    if (s.physical + s.size < s.physical)
+      throw FormatError(file_->path() + ": " + format_ + " range at physical " + hex(s.physical) + " of " +
+                        hex(s.size) + " bytes wraps past 2^64");
   std::sort(segments_.begin(), segments_.end(),
             [](const FileSegment& a, const FileSegment& b) { return a.physical < b.physical; });
-  for (size_t i = 0; i < segments_.size(); ++i) {
-    const FileSegment& s = segments_[i];
-    if (!file_->contains(s.file_offset, s.size))
-      throw FormatError(file_->path() + ": " + format_ + " range at physical " + hex(s.physical) +
-                        " needs file bytes " + hex(s.file_offset) + ".." + hex(s.file_offset + s.size) +
-                        " but the file ends at " + hex(file_->size()) + " (truncated image?)");
-    if (s.physical + s.size < s.physical)
-      throw FormatError(file_->path() + ": " + format_ + " range at physical " + hex(s.physical) +
-                        " of " + hex(s.size) + " bytes wraps past 2^64");
-    if (i > 0 && segments_[i - 1].physical + segments_[i - 1].size > s.physical)
-      throw FormatError(file_->path() + ": " + format_ + " ranges overlap at physical " + hex(s.physical) +
-                        " (file offset " + hex(s.file_offset) + ")");
+  cut_at_end_of_file();
+  resolve_overlaps();
+  std::sort(missing_.begin(), missing_.end(),
+            [](const MissingRange& a, const MissingRange& b) { return a.physical < b.physical; });
+}
+
+// A segment whose bytes run past the end of the file (an acquisition cut
+// short, a disk that filled): its first part is served, the rest is a
+// missing range, and one warning says what is lost.
+void SegmentedFileLayer::cut_at_end_of_file() {
+  const uint64_t file_size = file_->size();
+  const size_t missing_before = missing_.size();
+  uint64_t needed_end = 0;
+  for (FileSegment& s : segments_) {
+    if (file_->contains(s.file_offset, s.size)) continue;
+    const uint64_t kept = s.file_offset < file_size ? file_size - s.file_offset : 0;
+    const uint64_t bytes_end = s.file_offset + s.size < s.file_offset ? ~uint64_t{0} : s.file_offset + s.size;
+    needed_end = std::max(needed_end, bytes_end);
+    missing_.push_back(MissingRange{s.physical + kept, s.size - kept,
+                                    "not in the file: " + file_->path() + " ends at file offset " + hex(file_size) +
+                                        " but the " + format_ + " range at physical " + hex(s.physical) +
+                                        " runs to file offset " + hex(bytes_end) + " (truncated image)"});
+    s.size = kept;
   }
+  if (missing_.size() == missing_before) return;
+  std::erase_if(segments_, [](const FileSegment& s) { return s.size == 0; });
+  if (segments_.empty())
+    throw FormatError(file_->path() + ": truncated: the file ends at " + hex(file_size) + ", before any byte of its " +
+                      format_ + " ranges (they need file bytes up to " + hex(needed_end) + "): no memory to read");
+  add_warning(file_->path() + ": truncated: the file ends at " + hex(file_size) + " but its " + format_ +
+              " ranges need file bytes up to " + hex(needed_end) + "; physical memory not in the file: " +
+              describe_ranges(missing_, missing_before) + "; reads there fail, results may be incomplete");
+}
+
+// Two segments claiming the same physical addresses: the lower one keeps
+// them (which copy is right cannot be known), the other keeps what lies
+// beyond, and one warning names the first overlap and counts them.
+void SegmentedFileLayer::resolve_overlaps() {
+  std::vector<FileSegment> kept;
+  kept.reserve(segments_.size());
+  uint64_t overlaps = 0, ignored_bytes = 0;
+  std::string first;
+  for (FileSegment s : segments_) {
+    if (!kept.empty()) {
+      const FileSegment& last = kept.back();
+      const uint64_t last_end = last.physical + last.size;
+      if (s.physical < last_end) {
+        const uint64_t overlap = std::min(last_end, s.physical + s.size) - s.physical;
+        if (overlaps++ == 0)
+          first = "physical " + hex(s.physical) + "-" + hex(s.physical + overlap) + " (file offsets " +
+                  hex(last.file_offset + (s.physical - last.physical)) + " and " + hex(s.file_offset) + ")";
+        ignored_bytes += overlap;
+        s.physical += overlap;
+        s.file_offset += overlap;
+        s.size -= overlap;
+        if (s.size == 0) continue;
+      }
+    }
+    kept.push_back(s);
+  }
+  segments_ = std::move(kept);
+  if (overlaps)
+    add_warning(file_->path() + ": " + std::to_string(overlaps) + " " + format_ +
+                " range(s) overlap another, first at " + first + ": the range starting lower is used there, " +
+                std::to_string(ignored_bytes) + " bytes of the others are ignored (which copy is right cannot be known)");
+}
+
+std::string SegmentedFileLayer::missing_reason(uint64_t address) const {
+  auto it = std::upper_bound(missing_.begin(), missing_.end(), address,
+                             [](uint64_t a, const MissingRange& m) { return a < m.physical; });
+  if (it != missing_.begin()) {
+    const MissingRange& m = *(it - 1);
+    if (address - m.physical < m.size) return m.why;
+  }
+  return "physical address not in the image";
 }
 
 uint64_t SegmentedFileLayer::limit() const {
@@ -70,7 +157,7 @@ IoResult SegmentedFileLayer::do_read(uint64_t address, void* buffer, size_t n, u
     uint64_t gap = want;
     if (index < segments_.size()) gap = std::min<uint64_t>(gap, segments_[index].physical - at);
     if (!(flags & kReadPad)) {
-      result.fault = Fault{at, format_, "physical address not in the image"};
+      result.fault = Fault{at, format_, missing_.empty() ? "physical address not in the image" : missing_reason(at)};
       return result;
     }
     std::memset(out + result.done, 0, gap);

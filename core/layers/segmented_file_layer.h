@@ -18,13 +18,27 @@ struct FileSegment {
   uint64_t file_offset = 0;  // where the bytes start in the file
 };
 
+// Physical memory the container declares but the file does not hold (a
+// file cut short): reads there fail with `why`, which names the file and
+// what the container expected.
+struct MissingRange {
+  uint64_t physical = 0;
+  uint64_t size = 0;
+  std::string why;
+};
+
 class SegmentedFileLayer : public PhysicalLayer {
  public:
-  // Segments may come in any order; they are sorted. Throws FormatError
-  // (naming the file and offset) if a segment runs past the end of the file
-  // or two segments overlap.
+  // Segments may come in any order; they are sorted. Damaged evidence is
+  // served as far as it goes, with one warning per kind of damage (see
+  // warnings()): a segment that runs past the end of the file keeps the
+  // bytes the file holds, and the rest becomes a missing range; where two
+  // segments overlap, the one starting lower keeps the addresses (the
+  // other's bytes there are not used). `missing` adds ranges the format
+  // found missing itself (a truncated header walk). Throws FormatError
+  // (naming the file) only for a segment that wraps past 2^64.
   SegmentedFileLayer(std::shared_ptr<const MappedFile> file, std::string format,
-                     std::vector<FileSegment> segments);
+                     std::vector<FileSegment> segments, std::vector<MissingRange> missing = {});
 
   std::string format() const override { return format_; }
   const std::string& path() const override { return file_->path(); }
@@ -41,6 +55,8 @@ class SegmentedFileLayer : public PhysicalLayer {
   void extents(uint64_t begin, uint64_t end, const std::function<bool(const PhysicalExtent&)>& visit) const override;
 
   const std::vector<FileSegment>& segments() const { return segments_; }
+  // What the container declares and the file lacks, sorted by address.
+  const std::vector<MissingRange>& missing() const { return missing_; }
   const MappedFile& file() const { return *file_; }
 
  protected:
@@ -50,10 +66,15 @@ class SegmentedFileLayer : public PhysicalLayer {
   // Index of the segment holding `address`, or the first one above it
   // (segments_.size() if none).
   size_t find(uint64_t address) const;
+  // Why `address` (not in any segment) cannot be read.
+  std::string missing_reason(uint64_t address) const;
+  void cut_at_end_of_file();
+  void resolve_overlaps();
 
   std::shared_ptr<const MappedFile> file_;
   std::string format_;
   std::vector<FileSegment> segments_;
+  std::vector<MissingRange> missing_;
   mutable size_t last_hit_ = 0;  // most reads land in the same segment
 };
 

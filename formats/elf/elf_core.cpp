@@ -38,9 +38,12 @@ void init_libelf() {
   if (!ok) throw Error(std::string("libelf: cannot initialise: ") + elf_errmsg(-1));
 }
 
+// ": <libelf's reason>", or nothing when libelf recorded none (its message
+// would then be "no error", which is no reason).
 std::string libelf_error() {
-  const char* message = elf_errmsg(-1);
-  return message ? message : "unknown libelf error";
+  int error = elf_errno();
+  const char* message = error != 0 ? elf_errmsg(error) : nullptr;
+  return message ? std::string(": ") + message : std::string();
 }
 
 uint32_t load_u32(std::string_view bytes, size_t offset) {
@@ -78,7 +81,10 @@ class NoteCollector {
  public:
   NoteCollector(const MappedFile& file, ElfCoreLayer::Summary& summary) : file_(file), summary_(summary) {}
 
-  void parse_segment(size_t index, const GElf_Phdr& phdr) {
+  // `cut_short`: the file ends inside the segment (p_filesz was cut to
+  // what it holds): a note running past the cut ends the walk with a
+  // warning instead of an error.
+  void parse_segment(size_t index, const GElf_Phdr& phdr, bool cut_short = false) {
     std::string_view segment = file_.bytes(phdr.p_offset, phdr.p_filesz);
     const uint64_t alignment = phdr.p_align == 8 ? 8 : 4;  // Linux cores use 4 whatever p_align says
     uint64_t pos = 0;
@@ -87,7 +93,7 @@ class NoteCollector {
       const uint64_t note_offset = phdr.p_offset + pos;
       const uint64_t left = segment.size() - pos;
       if (left < sizeof(Elf64_Nhdr)) {
-        if (all_zero(segment.substr(pos))) break;  // padding
+        if (all_zero(segment.substr(pos)) || cut_short) break;  // padding, or the cut
         throw FormatError(where(index, note_offset) + ": " + std::to_string(left) +
                           " stray bytes at the end of the segment, too short for a note header");
       }
@@ -98,6 +104,11 @@ class NoteCollector {
       // 64-bit arithmetic on 32-bit sizes cannot overflow.
       const uint64_t desc_at = desc_size ? align_up(name_at + name_size, alignment) : name_at + name_size;
       const uint64_t desc_end = desc_at + desc_size;
+      if (desc_end > segment.size() && cut_short) {
+        warnings_.push_back(where(index, note_offset) + ": note cut short by the end of the file; the notes from "
+                            "here on are lost");
+        break;
+      }
       if (desc_end > segment.size())
         throw FormatError(where(index, note_offset) + ": note claims a " + std::to_string(name_size) +
                           "-byte name and a " + std::to_string(desc_size) +
@@ -112,6 +123,8 @@ class NoteCollector {
       handle(std::string(name), type, descriptor, index, note_offset);
     }
   }
+
+  std::vector<std::string>& warnings() { return warnings_; }
 
   ImageNotes finish() {
     // Without QEMU's register notes the kernel's per-CPU NT_PRSTATUS notes
@@ -157,11 +170,12 @@ class NoteCollector {
   ElfCoreLayer::Summary& summary_;
   ImageNotes notes_;
   uint64_t prstatus_count_ = 0;
+  std::vector<std::string> warnings_;
 };
 
 // Checks the ELF header: only whole-machine x86_64 cores are memory images.
 GElf_Ehdr check_header(Elf* elf, const std::string& path) {
-  if (elf_kind(elf) != ELF_K_ELF) throw FormatError(path + ": not an ELF file: " + libelf_error());
+  if (elf_kind(elf) != ELF_K_ELF) throw FormatError(path + ": not an ELF file" + libelf_error());
   size_t ident_size = 0;
   const char* ident = elf_getident(elf, &ident_size);
   if (!ident || ident_size < EI_NIDENT) throw FormatError(path + ": ELF identification unreadable");
@@ -172,7 +186,7 @@ GElf_Ehdr check_header(Elf* elf, const std::string& path) {
     throw FormatError(path + ": ELF data encoding " + std::to_string(static_cast<int>(ident[EI_DATA])) +
                       " at offset " + hex(EI_DATA) + ": only little-endian x86_64 cores are supported");
   GElf_Ehdr ehdr;
-  if (!gelf_getehdr(elf, &ehdr)) throw FormatError(path + ": ELF header unreadable: " + libelf_error());
+  if (!gelf_getehdr(elf, &ehdr)) throw FormatError(path + ": ELF header unreadable" + libelf_error());
   if (ehdr.e_type != ET_CORE)
     throw FormatError(path + ": ELF type " + std::to_string(ehdr.e_type) +
                       " at offset 0x10 is not ET_CORE (4): an executable or library, not a memory image");
@@ -209,10 +223,12 @@ std::vector<FileSegment> drop_contained(std::vector<FileSegment> segments, uint6
 }  // namespace
 
 ElfCoreLayer::ElfCoreLayer(std::shared_ptr<const MappedFile> file, std::vector<FileSegment> segments,
-                           ImageNotes notes, Summary summary)
+                           ImageNotes notes, Summary summary, std::vector<std::string> warnings)
     : SegmentedFileLayer(std::move(file), "elf", std::move(segments)),
       notes_(std::move(notes)),
-      summary_(std::move(summary)) {}
+      summary_(std::move(summary)) {
+  for (std::string& w : warnings) add_warning(std::move(w));
+}
 
 std::unique_ptr<ElfCoreLayer> ElfCoreLayer::open(std::shared_ptr<const MappedFile> file) {
   init_libelf();
@@ -221,47 +237,66 @@ std::unique_ptr<ElfCoreLayer> ElfCoreLayer::open(std::shared_ptr<const MappedFil
   // image; the cast only satisfies its C signature. The mapping is PROT_READ
   // anyway, so a write would fault rather than touch the evidence.
   ElfHandle elf(elf_memory(const_cast<char*>(reinterpret_cast<const char*>(file->data())), file->size()));
-  if (!elf) throw FormatError(path + ": not a readable ELF file: " + libelf_error());
+  if (!elf) throw FormatError(path + ": not a readable ELF file" + libelf_error());
   GElf_Ehdr ehdr = check_header(elf.get(), path);
 
   size_t header_count = 0;
   if (elf_getphdrnum(elf.get(), &header_count) != 0)
-    throw FormatError(path + ": ELF program header count unreadable: " + libelf_error());
+    throw FormatError(path + ": ELF program header count unreadable" + libelf_error());
   if (header_count == 0) throw FormatError(path + ": ELF core has no program headers, hence no memory");
   if (ehdr.e_phentsize != sizeof(Elf64_Phdr))
     throw FormatError(path + ": ELF program header size " + std::to_string(ehdr.e_phentsize) +
                       " at offset 0x36 (expected " + std::to_string(sizeof(Elf64_Phdr)) + ")");
-  // header_count comes from a 32-bit field at most: the product fits.
-  if (!file->contains(ehdr.e_phoff, header_count * sizeof(Elf64_Phdr)))
-    throw FormatError(path + ": " + std::to_string(header_count) + " ELF program headers at file offset " +
-                      hex(ehdr.e_phoff) + " run past the end of the file at " + hex(file->size()));
+  // header_count comes from a 32-bit field at most: the product fits. A
+  // file cut inside the table keeps the headers before the cut.
+  std::vector<std::string> warnings;
+  size_t readable = header_count;
+  if (!file->contains(ehdr.e_phoff, header_count * sizeof(Elf64_Phdr))) {
+    readable = ehdr.e_phoff < file->size() ? static_cast<size_t>((file->size() - ehdr.e_phoff) / sizeof(Elf64_Phdr)) : 0;
+    if (readable == 0)
+      throw FormatError(path + ": " + std::to_string(header_count) + " ELF program headers at file offset " +
+                        hex(ehdr.e_phoff) + " run past the end of the file at " + hex(file->size()) +
+                        " (truncated image?): not one is whole");
+    warnings.push_back(path + ": truncated: the file ends at " + hex(file->size()) +
+                       " inside the program header table: headers #" + std::to_string(readable) + "-#" +
+                       std::to_string(header_count - 1) + " (from file offset " +
+                       hex(ehdr.e_phoff + readable * sizeof(Elf64_Phdr)) +
+                       ") are lost, and the memory they describe with them");
+  }
 
   Summary summary;
   NoteCollector collector(*file, summary);
   std::vector<LoadHeader> loads;
-  for (size_t i = 0; i < header_count; ++i) {
+  for (size_t i = 0; i < readable; ++i) {
     const uint64_t header_offset = ehdr.e_phoff + i * sizeof(Elf64_Phdr);
+    // Read from the mapping (checked above to hold it): libelf refuses
+    // every header of a table the file cuts short.
+    // (GElf_Phdr is Elf64_Phdr; the header check made sure the file is
+    // ELFCLASS64 little-endian, as this machine.)
     GElf_Phdr phdr;
-    if (!gelf_getphdr(elf.get(), static_cast<int>(i), &phdr))
-      throw FormatError(path + ": ELF program header #" + std::to_string(i) + " at file offset " +
-                        hex(header_offset) + " unreadable: " + libelf_error());
+    static_assert(sizeof(GElf_Phdr) == sizeof(Elf64_Phdr));
+    std::memcpy(&phdr, file->data() + header_offset, sizeof phdr);
     if (phdr.p_type == PT_LOAD) {
       ++summary.load_segments;
-      uint64_t in_file = std::min(phdr.p_filesz, phdr.p_memsz);
       if (phdr.p_memsz > phdr.p_filesz) ++summary.partial_segments;
-      if (in_file && !file->contains(phdr.p_offset, in_file))
-        throw FormatError(path + ": PT_LOAD #" + std::to_string(i) + " (program header at file offset " +
-                          hex(header_offset) + ") for physical " + hex(phdr.p_paddr) + " needs file bytes " +
-                          hex(phdr.p_offset) + ".." + hex(phdr.p_offset + in_file) + " but the file ends at " +
-                          hex(file->size()) + " (truncated image?)");
+      // Bytes past the end of the file (a truncated image) become missing
+      // ranges of the layer, with its warning (SegmentedFileLayer).
       loads.push_back(LoadHeader{i, header_offset, phdr});
     } else if (phdr.p_type == PT_NOTE) {
       ++summary.note_segments;
-      if (!file->contains(phdr.p_offset, phdr.p_filesz))
-        throw FormatError(path + ": PT_NOTE #" + std::to_string(i) + " (program header at file offset " +
-                          hex(header_offset) + ") needs file bytes " + hex(phdr.p_offset) + ".." +
-                          hex(phdr.p_offset + phdr.p_filesz) + " but the file ends at " + hex(file->size()));
-      collector.parse_segment(i, phdr);
+      if (!file->contains(phdr.p_offset, phdr.p_filesz)) {
+        // The notes before the cut are still read; a note cut in two ends
+        // the segment with a warning instead of an error.
+        const uint64_t kept = phdr.p_offset < file->size() ? file->size() - phdr.p_offset : 0;
+        warnings.push_back(path + ": truncated: PT_NOTE #" + std::to_string(i) + " (program header at file offset " +
+                           hex(header_offset) + ") needs file bytes " + hex(phdr.p_offset) + ".." +
+                           hex(phdr.p_offset + phdr.p_filesz) + " but the file ends at " + hex(file->size()) +
+                           ": only the notes in its first " + std::to_string(kept) + " bytes are read");
+        phdr.p_filesz = kept;
+        collector.parse_segment(i, phdr, /*cut_short=*/true);
+      } else {
+        collector.parse_segment(i, phdr);
+      }
     }
   }
 
@@ -283,8 +318,9 @@ std::unique_ptr<ElfCoreLayer> ElfCoreLayer::open(std::shared_ptr<const MappedFil
   }
   segments = drop_contained(std::move(segments), summary.duplicate_segments);
   ImageNotes notes = collector.finish();
-  return std::unique_ptr<ElfCoreLayer>(
-      new ElfCoreLayer(std::move(file), std::move(segments), std::move(notes), std::move(summary)));
+  for (std::string& w : collector.warnings()) warnings.push_back(std::move(w));
+  return std::unique_ptr<ElfCoreLayer>(new ElfCoreLayer(std::move(file), std::move(segments), std::move(notes),
+                                                        std::move(summary), std::move(warnings)));
 }
 
 LayerDescription ElfCoreLayer::describe() const {

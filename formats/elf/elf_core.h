@@ -25,7 +25,11 @@ class ElfCoreLayer : public SegmentedFileLayer {
   };
 
   // Parses the headers and notes of `file` (through libelf, read-only).
-  // Throws FormatError naming the file and the offending header's offset.
+  // A file cut short (an acquisition that stopped, a disk that filled)
+  // opens with a warning naming what is lost: the PT_LOAD bytes it holds
+  // are served, reads of the rest fail naming the address. Throws
+  // FormatError naming the file and the offending header's offset for
+  // what is not an x86_64 core, or lies in a way no cut explains.
   static std::unique_ptr<ElfCoreLayer> open(std::shared_ptr<const MappedFile> file);
 
   const ImageNotes& notes() const override { return notes_; }
@@ -34,7 +38,7 @@ class ElfCoreLayer : public SegmentedFileLayer {
 
  private:
   ElfCoreLayer(std::shared_ptr<const MappedFile> file, std::vector<FileSegment> segments, ImageNotes notes,
-               Summary summary);
+               Summary summary, std::vector<std::string> warnings);
 
   ImageNotes notes_;
   Summary summary_;
