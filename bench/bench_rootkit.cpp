@@ -1,24 +1,34 @@
 // Speed of the task_struct carve (core/linux/task_carver.h) that psscan
 // and hidden_processes run over physical memory, on the scanning engine:
 //
-//  - on IMAGE: the carve alone, in this process, with 1 thread and with
-//    every core: wall time (median of --runs after a warm-up that fills the
-//    page cache), the CPU time it used, GB/s of wall time and GB per
-//    CPU-second (per core: meaningful on a busy machine), and what psscan's
-//    other views cost beside it;
-//  - scaling with the image's size: dense raw images of IMAGE repeated
-//    --repeat-list times (written in --workdir, read once into the page
-//    cache, deleted at the end), carved with every core;
-//  - a sparse image: IMAGE followed by a hole up to --sparse-gib GiB (16 by
-//    default), carved with every core: holes are skipped unread.
+//  - psscan end to end: a fresh `memscope linux.psscan -f IMAGE -p
+//    PROFILE -o json` process, with the carve and with --no-carve, median
+//    wall time and median CPU time (user + system of the whole process,
+//    every thread, from wait4) over --runs runs after a warm-up, and peak
+//    RSS: what users wait for, and on a busy machine the CPU time that does
+//    not depend on the load;
+//  - the carve alone, in this process: wall time (median of --runs after a
+//    warm-up that fills the page cache), the CPU time it used, GB/s of wall
+//    time and GB per CPU-second (per core: meaningful on a busy machine),
+//    beside the engine alone over the same bytes (a chunk visitor that
+//    looks at nothing), with 1 thread and every core on IMAGE, and what
+//    psscan's other views cost;
+//  - both on dense copies of IMAGE repeated --repeat-list times (scaling
+//    with the image's size; x1 is a plain copy, written like the others)
+//    and on a sparse image: IMAGE's non-zero pages, then a hole up to
+//    --sparse-gib GiB (16 by default), whose holes are skipped unread. The
+//    copies are written in --workdir and deleted at the end.
 //
 //   bench_rootkit --image image.raw --profile isf.json.xz [--runs 7]
 //                 [--workdir /tmp] [--repeat-list 1,2,4,8] [--sparse-gib 16]
+//                 [--cli build/memscope]
 //
-// The plugins end to end (a fresh process each run) are measured by
-// bench_plugins --plugin linux.psscan ... (see docs/performance.md).
+// The other rootkit plugins end to end are measured by bench_plugins
+// --plugin linux.hidden_modules ... (see docs/performance.md).
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -117,6 +127,74 @@ Measure engine_alone(Session& session, unsigned threads, int runs) {
   return results[results.size() / 2].second;
 }
 
+// A fresh process of the command as users run it, output to /dev/null.
+struct Whole {
+  double wall_ms = 0, cpu_ms = 0, peak_rss_mib = 0;
+};
+
+Whole run_process(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  const auto start = Clock::now();
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot run " + argv[0]);
+  int status = 0;
+  struct rusage usage {};
+  if (::wait4(pid, &status, 0, &usage) < 0) throw std::runtime_error("wait4 failed");
+  Whole out;
+  out.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3; };
+  out.cpu_ms = ms(usage.ru_utime) + ms(usage.ru_stime);
+  out.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error(argv[1] + " failed on " + argv[3]);
+  return out;
+}
+
+// Medians of wall and CPU time (each on its own) over `runs` fresh
+// processes after a warm-up; the largest peak RSS.
+Whole whole_process(const std::vector<std::string>& argv, int runs) {
+  run_process(argv);
+  std::vector<double> wall, cpu;
+  Whole out;
+  for (int i = 0; i < runs; ++i) {
+    Whole w = run_process(argv);
+    wall.push_back(w.wall_ms);
+    cpu.push_back(w.cpu_ms);
+    out.peak_rss_mib = std::max(out.peak_rss_mib, w.peak_rss_mib);
+  }
+  std::sort(wall.begin(), wall.end());
+  std::sort(cpu.begin(), cpu.end());
+  out.wall_ms = wall[wall.size() / 2];
+  out.cpu_ms = cpu[cpu.size() / 2];
+  return out;
+}
+
+// psscan with and without the carve on `image`, as one Markdown row.
+std::string psscan_row(const std::string& cli, const std::string& label, const std::string& image,
+                       const std::string& profile, int runs) {
+  const std::vector<std::string> argv = {cli, "linux.psscan", "-f", image, "-p", profile, "-o", "json"};
+  std::vector<std::string> no_carve = argv;
+  no_carve.push_back("--no-carve");
+  const Whole with = whole_process(argv, runs), without = whole_process(no_carve, runs);
+  return "| " + label + " | " + fixed(with.wall_ms, 1) + " | " + fixed(with.cpu_ms, 1) + " | " +
+         fixed(with.peak_rss_mib, 1) + " | " + fixed(without.wall_ms, 1) + " | " + fixed(without.cpu_ms, 1) + " | " +
+         fixed(without.peak_rss_mib, 1) + " |";
+}
+
+std::string default_cli() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "memscope";
+  return (self.parent_path().parent_path() / "memscope").string();
+}
+
 std::unique_ptr<Session> open(const std::string& image, const std::string& profile) {
   SessionOptions options;
   options.image = image;
@@ -126,22 +204,23 @@ std::unique_ptr<Session> open(const std::string& image, const std::string& profi
   return session;
 }
 
-// `source` repeated `times` times, written densely.
+// `source` repeated `times` times, written densely, through a 1 MiB
+// buffer (a copy of the whole image would raise this process's peak RSS,
+// which the children it spawns inherit in their ru_maxrss).
 void make_repeated(const std::string& source, const std::string& out, int times) {
-  std::vector<char> bytes;
-  {
-    int in = ::open(source.c_str(), O_RDONLY);
-    if (in < 0) throw std::runtime_error("cannot open " + source);
-    bytes.resize(static_cast<size_t>(::lseek(in, 0, SEEK_END)));
-    if (::pread(in, bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size()))
-      throw std::runtime_error("cannot read " + source);
-    ::close(in);
-  }
+  int in = ::open(source.c_str(), O_RDONLY);
   int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot create " + out);
+  if (in < 0 || fd < 0) throw std::runtime_error("cannot open " + source + " or " + out);
+  const off_t size = ::lseek(in, 0, SEEK_END);
+  std::vector<char> buffer(1 << 20);
   for (int i = 0; i < times; ++i)
-    if (::write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()))
-      throw std::runtime_error("cannot write " + out);
+    for (off_t at = 0; at < size;) {
+      const ssize_t n = ::pread(in, buffer.data(), buffer.size(), at);
+      if (n <= 0) throw std::runtime_error("cannot read " + source);
+      if (::write(fd, buffer.data(), static_cast<size_t>(n)) != n) throw std::runtime_error("cannot write " + out);
+      at += n;
+    }
+  ::close(in);
   ::close(fd);
 }
 
@@ -173,7 +252,7 @@ std::string row(const std::string& label, unsigned threads, const Measure& m) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string image, profile, workdir = "/tmp";
+  std::string image, profile, workdir = "/tmp", cli = default_cli();
   int runs = 7;
   std::vector<int> repeats = {1, 2, 4, 8};
   uint64_t sparse_gib = 16;
@@ -187,6 +266,7 @@ int main(int argc, char** argv) {
     else if (a == "--profile") profile = next();
     else if (a == "--runs") runs = std::stoi(next());
     else if (a == "--workdir") workdir = next();
+    else if (a == "--cli") cli = next();
     else if (a == "--sparse-gib") sparse_gib = std::stoull(next());
     else if (a == "--repeat-list") {
       repeats.clear();
@@ -194,7 +274,7 @@ int main(int argc, char** argv) {
       for (std::string n; std::getline(list, n, ',');) repeats.push_back(std::stoi(n));
     } else {
       std::cerr << "usage: bench_rootkit --image RAW --profile ISF [--runs N] [--workdir DIR] [--repeat-list 1,2,4] "
-                   "[--sparse-gib N]\n";
+                   "[--sparse-gib N] [--cli PATH]\n";
       return 2;
     }
   }
@@ -204,52 +284,64 @@ int main(int argc, char** argv) {
   }
   try {
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    std::cout << "Carve of physical memory for task_structs (TaskCarver::carve), in this process, median of " << runs
-              << " runs after a warm-up; CPU ms of that run (every thread); GB/s of wall time; GB per CPU-second; "
-                 "MiB scanned and skipped (holes); candidates / validated tasks.\n\n"
-              << "| image | threads | wall ms | CPU ms | GB/s | GB/CPU-s | MiB scanned | MiB skipped | candidates / tasks |\n"
-              << "|---|---|---|---|---|---|---|---|---|\n";
     const std::string name = std::filesystem::path(image).filename();
-    {
-      auto session = open(image, profile);
-      std::cout << row(name, 1, carve(*session, 1, runs)) << "\n";
-      std::cout << row(name, cores, carve(*session, cores, runs)) << "\n";
-      std::cout << row(name + ": the engine alone (a visitor that looks at nothing)", 1, engine_alone(*session, 1, runs))
-                << "\n";
-      // psscan's other views, for comparison: the kernel's own structures.
-      KernelView view = kernel_view(*session);
-      std::vector<double> times;
-      for (int i = 0; i < runs + 1; ++i) {
-        Warnings warnings;
-        auto start = Clock::now();
-        TaskViewOptions options;
-        options.carve = false;
-        scan_tasks(view, warnings, options);
-        times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    // The images: the given one, dense copies of it repeated, a sparse one.
+    struct Target {
+      std::string label, path;
+      bool made = false;
+    };
+    std::vector<Target> targets{{name, image}};
+    for (int times : repeats)
+      if (times >= 1) {
+        const std::string path = workdir + "/bench_rootkit-x" + std::to_string(times) + ".raw";
+        make_repeated(image, path, times);
+        targets.push_back({name + " x" + std::to_string(times) + " (dense copy)", path, true});
       }
-      std::sort(times.begin() + 1, times.end());
-      std::cout << "|  | psscan's other views (task list, PID table, runqueues, children; tasks read): "
-                << fixed(times[1 + runs / 2], 2) << " ms | | | | | | | |\n";
-    }
-    for (int times : repeats) {
-      if (times <= 1) continue;
-      const std::string path = workdir + "/bench_rootkit-x" + std::to_string(times) + ".raw";
-      make_repeated(image, path, times);
-      {
-        auto session = open(path, profile);
-        std::cout << row(name + " x" + std::to_string(times) + " (dense)", cores, carve(*session, cores, runs)) << "\n";
-      }
-      std::filesystem::remove(path);
-    }
     if (sparse_gib > 0) {
       const std::string path = workdir + "/bench_rootkit-sparse.raw";
       make_sparse(image, path, sparse_gib << 30);
-      {
-        auto session = open(path, profile);
-        std::cout << row(std::to_string(sparse_gib) + " GiB sparse", cores, carve(*session, cores, runs)) << "\n";
-      }
-      std::filesystem::remove(path);
+      targets.push_back({std::to_string(sparse_gib) + " GiB sparse", path, true});
     }
+
+    // Fresh processes first, while this one is small (see make_repeated).
+    std::cout << "psscan end to end: " << cli << " linux.psscan -f IMAGE -p PROFILE -o json [--no-carve], a fresh "
+              << "process each run; median wall ms and median CPU ms (user + system, every thread) of " << runs
+              << " runs after a warm-up; peak RSS, MiB (largest).\n\n"
+              << "| image | wall ms | CPU ms | peak RSS | --no-carve: wall ms | CPU ms | peak RSS |\n"
+              << "|---|---|---|---|---|---|---|\n";
+    for (const Target& t : targets) std::cout << psscan_row(cli, t.label, t.path, profile, runs) << std::endl;
+
+    std::cout << "\nCarve of physical memory for task_structs (TaskCarver::carve), in this process, median of " << runs
+              << " runs after a warm-up; CPU ms of that run (every thread); GB/s of wall time; GB per CPU-second; "
+                 "MiB scanned and skipped (holes); candidates / validated tasks. The engine alone: a chunk visitor "
+                 "that looks at nothing (mapping, populating and releasing the pages).\n\n"
+              << "| image | threads | wall ms | CPU ms | GB/s | GB/CPU-s | MiB scanned | MiB skipped | candidates / tasks |\n"
+              << "|---|---|---|---|---|---|---|---|---|\n";
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const Target& t = targets[i];
+      auto session = open(t.path, profile);
+      if (i == 0) std::cout << row(t.label, 1, carve(*session, 1, runs)) << std::endl;
+      std::cout << row(t.label, cores, carve(*session, cores, runs)) << std::endl;
+      std::cout << row(t.label + ": the engine alone", cores, engine_alone(*session, cores, runs)) << std::endl;
+      if (i == 0) {
+        // psscan's other views, for comparison: the kernel's own structures.
+        KernelView view = kernel_view(*session);
+        std::vector<double> times;
+        for (int r = 0; r < runs + 1; ++r) {
+          Warnings warnings;
+          auto start = Clock::now();
+          TaskViewOptions options;
+          options.carve = false;
+          scan_tasks(view, warnings, options);
+          times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+        }
+        std::sort(times.begin() + 1, times.end());
+        std::cout << "|  | psscan's other views (task list, PID table, runqueues, children; tasks read): "
+                  << fixed(times[1 + runs / 2], 2) << " ms | | | | | | | |" << std::endl;
+      }
+    }
+    for (const Target& t : targets)
+      if (t.made) std::filesystem::remove(t.path);
   } catch (const std::exception& e) {
     std::cerr << "bench_rootkit: " << e.what() << "\n";
     return 1;
