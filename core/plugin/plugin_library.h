@@ -62,11 +62,23 @@ namespace memscope {
 const char* memscope_cxx_abi();
 
 namespace detail {
-template <typename... Plugins>
-const char* add_library_plugins(void* out, Plugins&&... made) {
-  auto* list = static_cast<std::vector<Plugin>*>(out);
-  (list->push_back(std::forward<Plugins>(made)), ...);
-  return nullptr;
+// Runs `fill` (which makes the library's plugins) and appends what it made
+// to *(std::vector<Plugin>*)out; what it throws becomes the message.
+template <typename Fill>
+const char* add_library_plugins(void* out, Fill fill) noexcept {
+  static std::string failure;
+  try {
+    std::vector<Plugin> made;
+    fill(made);
+    auto* list = static_cast<std::vector<Plugin>*>(out);
+    for (Plugin& plugin : made) list->push_back(std::move(plugin));
+    return nullptr;
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "an exception that is not a std::exception";
+  }
+  return failure.c_str();
 }
 }  // namespace detail
 
@@ -74,18 +86,12 @@ const char* add_library_plugins(void* out, Plugins&&... made) {
 
 // The plugins are made inside add_plugins (never at load), so a library of
 // a refused version never runs any of its code beyond its own constructors.
-#define MEMSCOPE_PLUGIN_LIBRARY(...)                                                           \
-  extern "C" __attribute__((visibility("default"))) const MemscopePluginLibrary               \
-      memscope_plugin_library = {                                                              \
-          ::memscope::kPluginApiVersion, MEMSCOPE_CXX_ABI, [](void* out) -> const char* { \
-            static std::string failure;                                                        \
-            try {                                                                              \
-              using namespace ::memscope;                                                      \
-              return ::memscope::detail::add_library_plugins(out, __VA_ARGS__);                \
-            } catch (const std::exception& e) {                                                \
-              failure = e.what();                                                              \
-            } catch (...) {                                                                    \
-              failure = "an exception that is not a std::exception";                          \
-            }                                                                                  \
-            return failure.c_str();                                                            \
-          }}
+#define MEMSCOPE_PLUGIN_LIBRARY(...)                                                               \
+  static const char* memscope_plugin_library_add(void* out) noexcept {                             \
+    return ::memscope::detail::add_library_plugins(out, [](std::vector<::memscope::Plugin>& made) { \
+      using namespace ::memscope;                                                                  \
+      for (Plugin& plugin : std::vector<Plugin>{__VA_ARGS__}) made.push_back(std::move(plugin));   \
+    });                                                                                            \
+  }                                                                                                \
+  extern "C" __attribute__((visibility("default"))) const MemscopePluginLibrary                   \
+      memscope_plugin_library = {::memscope::kPluginApiVersion, MEMSCOPE_CXX_ABI, memscope_plugin_library_add}
