@@ -3,6 +3,7 @@
 #define LZ4F_STATIC_LINKING_ONLY
 #include <lz4.h>
 #include <lz4frame.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <cstring>
@@ -36,7 +37,13 @@ constexpr size_t kDictionarySize = 64 << 10;
 // random read decodes at most this much.
 constexpr uint64_t kCheckpointSpacing = 64ull << 20;
 constexpr char kIndexMagic[8] = {'M', 'S', 'L', 'Z', '4', 'F', 'I', 'X'};
-constexpr uint32_t kIndexVersion = 1;
+// 2: blocks carry flags (corrupt), and the index keeps the warnings.
+constexpr uint32_t kIndexVersion = 2;
+// Corrupt blocks a warning names; the rest are counted.
+constexpr size_t kDamageNamed = 8;
+// An index entry of a block: file offset, size field, decompressed size,
+// frame, checkpoint, flags, reserved.
+constexpr uint64_t kIndexBlockBytes = 32;
 
 uint32_t block_max_for(uint8_t bd) {
   switch ((bd >> 4) & 7) {
@@ -47,10 +54,6 @@ uint32_t block_max_for(uint8_t bd) {
     default: return 0;
   }
 }
-
-struct DctxDeleter {
-  void operator()(LZ4F_dctx* d) const { LZ4F_freeDecompressionContext(d); }
-};
 
 std::string compress_dictionary(const std::string& dict) {
   std::string out(sizeof(uint32_t) + static_cast<size_t>(LZ4_compressBound(static_cast<int>(dict.size()))), '\0');
@@ -143,132 +146,222 @@ std::unique_ptr<Lz4FrameLayer> Lz4FrameLayer::open(std::shared_ptr<const MappedF
   return layer;
 }
 
+// One pass over the file: every frame header parsed, every block located
+// by its size field and decoded once (to learn its size and check it).
+// Damage costs only what it touches: a block that does not decode (or whose
+// checksum fails) stays in the index as a corrupt block, of the size every
+// block but a frame's last has, so that the blocks after it keep their
+// addresses, and reads inside it fail naming it; in a linked frame the
+// blocks after it, which decode through it, are lost with it. A file cut
+// short keeps every whole block before the cut. Each is one warning.
 void Lz4FrameLayer::build_index() {
   const uint8_t* data = file_->data();
   const uint64_t size = file_->size();
-  std::unique_ptr<LZ4F_dctx, DctxDeleter> dctx;
-  {
-    LZ4F_dctx* d = nullptr;
-    if (LZ4F_isError(LZ4F_createDecompressionContext(&d, LZ4F_VERSION))) throw Error("lz4: out of memory");
-    dctx.reset(d);
-  }
   std::unique_ptr<Progress> progress;
   if (size >= (64ull << 20))
     progress = std::make_unique<Progress>("indexing " + std::filesystem::path(file_->path()).filename().string(), size);
   std::vector<uint8_t> out;
   std::string window;  // the last 64 KiB of the current frame's output (linked frames)
-
-  // Feeds [from, to) to the frame decoder; returns the bytes it produced.
-  auto feed = [&](uint64_t from, uint64_t to, size_t capacity, size_t& hint) -> size_t {
-    size_t produced = 0;
-    while (from < to) {
-      size_t src_size = static_cast<size_t>(to - from);
-      size_t dst_size = capacity - produced;
-      hint = LZ4F_decompress(dctx.get(), out.data() + produced, &dst_size, data + from, &src_size, nullptr);
-      if (LZ4F_isError(hint)) {
-        std::string why = LZ4F_getErrorName(hint);
-        if (LZ4F_getErrorCode(hint) == LZ4F_ERROR_contentChecksum_invalid)
-          why += " (the decompressed data does not match the frame's checksum)";
-        LZ4F_resetDecompressionContext(dctx.get());
-        throw FormatError(where(from) + ": corrupt LZ4 data: " + why);
-      }
-      if (src_size == 0 && dst_size == 0) throw FormatError(where(from) + ": LZ4 block decodes past its maximum size");
-      from += src_size;
-      produced += dst_size;
-    }
-    return produced;
-  };
-
+  std::vector<std::string> damage;  // one line per corrupt block, the first few
+  uint64_t damaged_blocks = 0;
   uint64_t offset = 0;
   uint64_t since_checkpoint = 0;
   uint64_t decompressed_total = 0;
+  // Ends the walk early: with blocks indexed, a warning; without, an error.
+  auto stop = [&](const std::string& why) {
+    if (blocks_.empty()) throw FormatError(why);
+    warnings_.push_back(why + "; the " + std::to_string(blocks_.size()) + " block(s) before it (image bytes 0x0-" +
+                        hex(decompressed_total) + ") are read, the rest of the file is not");
+  };
+
   constexpr size_t kMaxTinyBlocks = 1 << 20;
-  while (offset < size) {
+  bool stopped = false;
+  while (offset < size && !stopped) {
     if (progress) progress->set_done(offset);
-    if (size - offset < 4) throw FormatError(where(offset) + ": " + std::to_string(size - offset) + " stray bytes after the last frame");
-    uint32_t magic = load_u32(data + offset);
+    if (size - offset < 4) {
+      stop(where(offset) + ": " + std::to_string(size - offset) + " stray bytes after the last frame (truncated?)");
+      break;
+    }
+    const uint32_t magic = load_u32(data + offset);
     if ((magic & kSkippableMask) == kSkippableMagic) {
-      if (size - offset < 8) throw FormatError(where(offset) + ": truncated skippable frame");
-      uint64_t skip = 8 + uint64_t(load_u32(data + offset + 4));
-      if (skip > size - offset) throw FormatError(where(offset) + ": skippable frame runs past the end of the file");
+      if (size - offset < 8) {
+        stop(where(offset) + ": truncated skippable frame");
+        break;
+      }
+      const uint64_t skip = 8 + uint64_t(load_u32(data + offset + 4));
+      if (skip > size - offset) {
+        stop(where(offset) + ": skippable frame runs past the end of the file (truncated?)");
+        break;
+      }
       offset += skip;
       continue;
     }
     if (magic == kLegacyMagic) throw FormatError(where(offset) + ": legacy LZ4 frame inside the file is not supported");
-    if (magic != kFrameMagic)
-      throw FormatError(where(offset) + ": not an LZ4 frame (magic " + hex(magic) + "); trailing garbage or corruption");
-    if (size - offset < 7) throw FormatError(where(offset) + ": truncated LZ4 frame header");
+    if (magic != kFrameMagic) {
+      stop(where(offset) + ": not an LZ4 frame (magic " + hex(magic) + "); trailing garbage or corruption");
+      break;
+    }
+    if (size - offset < 7) {
+      stop(where(offset) + ": truncated LZ4 frame header");
+      break;
+    }
     const uint8_t flg = data[offset + 4];
     const uint8_t bd = data[offset + 5];
-    if ((flg >> 6) != 1 || (flg & 0x02) || (bd & 0x8f) || block_max_for(bd) == 0)
-      throw FormatError(where(offset) + ": unsupported LZ4 frame header (FLG " + hex(flg) + ", BD " + hex(bd) + ")");
+    if ((flg >> 6) != 1 || (flg & 0x02) || (bd & 0x8f) || block_max_for(bd) == 0) {
+      stop(where(offset) + ": unsupported or corrupt LZ4 frame header (FLG " + hex(flg) + ", BD " + hex(bd) + ")");
+      break;
+    }
     if (flg & 0x01)
       throw FormatError(where(offset) + ": LZ4 frame needs an external dictionary (dictID); not supported");
+    const bool block_checksum = flg & 0x10;
+    const bool content_checksum = flg & 0x04;
+    const bool has_content_size = flg & 0x08;
+    const uint64_t header_size = 7 + (has_content_size ? 8 : 0);
+    if (size - offset < header_size) {
+      stop(where(offset) + ": truncated LZ4 frame header");
+      break;
+    }
+    // The header checksum: the second byte of XXH32 of the descriptor.
+    const uint8_t header_check = data[offset + header_size - 1];
+    if (((XXH32(data + offset + 4, static_cast<size_t>(header_size - 5), 0) >> 8) & 0xff) != header_check) {
+      stop(where(offset) + ": LZ4 frame header checksum does not match (corrupt header)");
+      break;
+    }
     Frame frame;
     frame.file_offset = offset;
     frame.linked = !(flg & 0x20);
     frame.block_max = block_max_for(bd);
     frame.first_block = blocks_.size();
-    const bool block_checksum = flg & 0x10;
-    const bool content_checksum = flg & 0x04;
-    const uint64_t header_size = 7 + ((flg & 0x08) ? 8 : 0);
-    if (size - offset < header_size) throw FormatError(where(offset) + ": truncated LZ4 frame header");
+    // The frame's decompressed size, when it says (0: it does not).
+    const uint64_t content_size = has_content_size ? load_u64(data + offset + 6) : 0;
     if (frames_.size() >= 0xfffffffe) throw FormatError(where(offset) + ": too many frames");
     const uint32_t frame_index = static_cast<uint32_t>(frames_.size());
     frames_.push_back(frame);
     out.resize(frame.block_max);
     window.clear();
     since_checkpoint = 0;
-    size_t hint = 0;
-    feed(offset, offset + header_size, out.size(), hint);
     offset += header_size;
+    XXH32_state_t* content = XXH32_createState();
+    if (!content) throw Error("lz4: out of memory");
+    std::unique_ptr<XXH32_state_t, XXH_errorcode (*)(XXH32_state_t*)> content_owner(content, XXH32_freeState);
+    XXH32_reset(content, 0);
+    uint64_t frame_produced = 0;
+    std::optional<uint64_t> broken_since;  // linked frames: the corrupt block the rest decodes through
 
     for (;;) {
-      if (size - offset < 4) throw FormatError(where(offset) + ": LZ4 frame ends without its end mark (truncated?)");
+      if (size - offset < 4) {
+        stop(where(offset) + ": LZ4 frame ends without its end mark: the file is cut short (truncated)");
+        stopped = true;
+        break;
+      }
       const uint32_t field = load_u32(data + offset);
       if (field == 0) {  // end mark, then the content checksum
-        uint64_t end = offset + 4 + (content_checksum ? 4 : 0);
-        if (end > size) throw FormatError(where(offset) + ": truncated LZ4 frame checksum");
-        feed(offset, end, out.size(), hint);
-        if (hint != 0) throw FormatError(where(offset) + ": LZ4 frame did not end at its end mark");
+        const uint64_t end = offset + 4 + (content_checksum ? 4 : 0);
+        if (end > size) {
+          stop(where(offset) + ": truncated LZ4 frame checksum");
+          stopped = true;
+          break;
+        }
+        if (content_checksum && !broken_since && damaged_blocks == 0 &&
+            XXH32_digest(content) != load_u32(data + offset + 4))
+          warnings_.push_back(where(frame.file_offset) +
+                              ": the LZ4 frame's content checksum does not match its decoded data: a block decodes "
+                              "to wrong bytes (which one, the frame does not say: it has no block checksums)");
         offset = end;
         break;
       }
       const uint32_t length = field & ~kUncompressedBit;
-      if (length > frame.block_max)
-        throw FormatError(where(offset) + ": LZ4 block of " + std::to_string(length) + " bytes exceeds the frame's " +
-                          std::to_string(frame.block_max) + "-byte maximum");
+      if (length > frame.block_max) {
+        // A damaged size field: where the next block starts is lost.
+        stop(where(offset) + ": LZ4 block of " + std::to_string(length) + " bytes exceeds the frame's " +
+             std::to_string(frame.block_max) + "-byte maximum (a corrupt size field: the blocks after it cannot be "
+             "located)");
+        stopped = true;
+        break;
+      }
       const uint64_t end = offset + 4 + length + (block_checksum ? 4 : 0);
-      if (end > size) throw FormatError(where(offset) + ": LZ4 block runs past the end of the file (truncated?)");
-      size_t produced = feed(offset, end, out.size(), hint);
-      if (produced > 0) {
-        Block block;
-        block.file_offset = offset + 4;
-        block.size_field = field;
+      if (end > size) {
+        stop(where(offset) + ": LZ4 block runs past the end of the file (truncated)");
+        stopped = true;
+        break;
+      }
+      Block block;
+      block.file_offset = offset + 4;
+      block.size_field = field;
+      block.frame = frame_index;
+      std::string problem;
+      int produced = -1;
+      if (broken_since) {
+        problem = "it decodes through corrupt block " + std::to_string(*broken_since) + " of its linked frame";
+      } else if (block_checksum && XXH32(data + offset + 4, length, 0) != load_u32(data + offset + 4 + length)) {
+        problem = "its block checksum does not match";
+      } else if (field & kUncompressedBit) {
+        std::memcpy(out.data(), data + offset + 4, length);
+        produced = static_cast<int>(length);
+      } else {
+        const char* dict = window.empty() ? nullptr : window.data();
+        produced = dict ? LZ4_decompress_safe_usingDict(reinterpret_cast<const char*>(data + offset + 4),
+                                                        reinterpret_cast<char*>(out.data()), static_cast<int>(length),
+                                                        static_cast<int>(out.size()), dict,
+                                                        static_cast<int>(window.size()))
+                        : LZ4_decompress_safe(reinterpret_cast<const char*>(data + offset + 4),
+                                              reinterpret_cast<char*>(out.data()), static_cast<int>(length),
+                                              static_cast<int>(out.size()));
+        if (produced < 0) problem = "it does not decode (corrupt LZ4 data)";
+      }
+      const bool last_of_frame = size - end >= 4 && load_u32(data + end) == 0;
+      if (problem.empty() && produced == 0) {
+        offset = end;  // an empty block holds nothing
+        continue;
+      }
+      if (!problem.empty()) {
+        // Every block but a frame's last holds block_max bytes (that is
+        // how LZ4 frames are written); a last block's size is what the
+        // frame's content size leaves, if it says.
+        uint64_t guess = frame.block_max;
+        if (last_of_frame && content_size > frame_produced)
+          guess = std::min<uint64_t>(content_size - frame_produced, frame.block_max);
+        block.decompressed = static_cast<uint32_t>(guess);
+        block.flags = Block::kCorrupt;
+        if (frame.linked && !broken_since) broken_since = blocks_.size();
+        if (damaged_blocks++ < kDamageNamed)
+          damage.push_back("block " + std::to_string(blocks_.size()) + " at file offset " + hex(offset) +
+                           " (image bytes " + hex(decompressed_total) + "-" + hex(decompressed_total + guess) +
+                           "): " + problem);
+      } else {
         block.decompressed = static_cast<uint32_t>(produced);
-        block.frame = frame_index;
+        XXH32_update(content, out.data(), static_cast<size_t>(produced));
+        // The dictionary a checkpoint keeps is the output before its block.
         if (frame.linked && blocks_.size() > frame.first_block && since_checkpoint >= kCheckpointSpacing) {
           block.checkpoint = static_cast<uint32_t>(dictionaries_.size());
           dictionaries_.push_back(compress_dictionary(window));
           since_checkpoint = 0;
         }
-        since_checkpoint += produced;
-        decompressed_total += produced;
-        // Real files have blocks of 64 KiB and more: a swarm of tiny blocks
-        // would only serve to blow up the index.
-        if (blocks_.size() >= kMaxTinyBlocks && blocks_.size() > decompressed_total / 4096)
-          throw FormatError(where(offset) + ": more than " + std::to_string(blocks_.size()) +
-                            " LZ4 blocks averaging under 4 KiB; not indexed (decompress with `lz4 -d`)");
-        blocks_.push_back(block);
         if (frame.linked) {
-          window.append(reinterpret_cast<const char*>(out.data()), produced);
+          window.append(reinterpret_cast<const char*>(out.data()), static_cast<size_t>(produced));
           if (window.size() > kDictionarySize) window.erase(0, window.size() - kDictionarySize);
         }
       }
+      since_checkpoint += block.decompressed;
+      decompressed_total += block.decompressed;
+      frame_produced += block.decompressed;
+      // Real files have blocks of 64 KiB and more: a swarm of tiny blocks
+      // would only serve to blow up the index.
+      if (blocks_.size() >= kMaxTinyBlocks && blocks_.size() > decompressed_total / 4096)
+        throw FormatError(where(offset) + ": more than " + std::to_string(blocks_.size()) +
+                          " LZ4 blocks averaging under 4 KiB; not indexed (decompress with `lz4 -d`)");
+      blocks_.push_back(block);
       offset = end;
     }
   }
   if (blocks_.empty()) throw FormatError(file_->path() + ": LZ4 file holds no data");
+  if (damaged_blocks) {
+    std::string line = file_->path() + ": " + std::to_string(damaged_blocks) +
+                       " corrupt LZ4 block(s), their bytes lost (reads there fail, the rest of the image is read): ";
+    for (size_t i = 0; i < damage.size(); ++i) line += (i ? "; " : "") + damage[i];
+    if (damaged_blocks > damage.size()) line += "; and " + std::to_string(damaged_blocks - damage.size()) + " more";
+    warnings_.insert(warnings_.begin(), line);
+  }
   finish_index();
   if (progress) {
     progress->set_done(size);
@@ -318,10 +411,18 @@ std::string Lz4FrameLayer::serialize_index() const {
     put32(b.decompressed);
     put32(b.frame);
     put32(b.checkpoint);
+    put32(b.flags);
+    put32(0);
   }
   for (const std::string& d : dictionaries_) {
     put32(static_cast<uint32_t>(d.size()));
     out += d;
+  }
+  // What indexing found wrong, told again whenever the index is used.
+  put32(static_cast<uint32_t>(warnings_.size()));
+  for (const std::string& w : warnings_) {
+    put32(static_cast<uint32_t>(w.size()));
+    out += w;
   }
   put32(lz4s::crc32(reinterpret_cast<const uint8_t*>(out.data()), out.size()));
   return out;
@@ -347,8 +448,8 @@ bool Lz4FrameLayer::load_index(const std::string& path) {
   if (load_u64(p + 16) != file_->size()) return false;
   const uint64_t frame_count = load_u64(p + 24), block_count = load_u64(p + 32), dict_count = load_u64(p + 40);
   uint64_t at = 48;
-  if (frame_count > n / 24 || block_count > n / 24 || dict_count > n / 4) return false;
-  if (at + frame_count * 24 + block_count * 24 > n - 4) return false;
+  if (frame_count > n / 24 || block_count > n / kIndexBlockBytes || dict_count > n / 4) return false;
+  if (at + frame_count * 24 + block_count * kIndexBlockBytes > n - 4) return false;
   std::vector<Frame> frames(frame_count);
   for (Frame& f : frames) {
     f.file_offset = load_u64(p + at);
@@ -369,7 +470,9 @@ bool Lz4FrameLayer::load_index(const std::string& path) {
     b.decompressed = load_u32(p + at + 12);
     b.frame = load_u32(p + at + 16);
     b.checkpoint = load_u32(p + at + 20);
-    at += 24;
+    b.flags = load_u32(p + at + 24);
+    at += kIndexBlockBytes;
+    if (b.flags & ~Block::kCorrupt) return false;
     uint32_t length = b.size_field & ~kUncompressedBit;
     if (b.frame >= frame_count || b.file_offset < previous_end || !file_->contains(b.file_offset, length)) return false;
     const uint64_t index = static_cast<uint64_t>(&b - blocks.data());
@@ -391,7 +494,20 @@ bool Lz4FrameLayer::load_index(const std::string& path) {
     std::string check;
     if (!decompress_dictionary(d, check)) return false;
   }
+  if (at + 4 > n - 4) return false;
+  const uint32_t warning_count = load_u32(p + at);
+  at += 4;
+  std::vector<std::string> warnings;
+  for (uint32_t i = 0; i < warning_count; ++i) {
+    if (at + 4 > n - 4) return false;
+    const uint32_t size = load_u32(p + at);
+    at += 4;
+    if (size > n - 4 - at) return false;
+    warnings.emplace_back(reinterpret_cast<const char*>(p + at), size);
+    at += size;
+  }
   if (at != n - 4 || blocks.empty()) return false;
+  warnings_ = std::move(warnings);
   frames_ = std::move(frames);
   blocks_ = std::move(blocks);
   dictionaries_ = std::move(dictionaries);
@@ -401,6 +517,10 @@ bool Lz4FrameLayer::load_index(const std::string& path) {
 
 void Lz4FrameLayer::decode_into(uint64_t index, uint8_t* out, const uint8_t* dict, size_t dict_size) const {
   const Block& b = blocks_[index];
+  if (b.corrupt())
+    throw FormatError(where(b.file_offset - 4) + ": LZ4 block " + std::to_string(index) +
+                      " is corrupt (found when the file was indexed): its " + std::to_string(b.decompressed) +
+                      " bytes are lost");
   const uint32_t length = b.size_field & ~kUncompressedBit;
   const char* src = reinterpret_cast<const char*>(file_->data() + b.file_offset);
   if (b.size_field & kUncompressedBit) {

@@ -33,9 +33,12 @@ class Lz4FrameLayer : public PhysicalLayer {
   // True for a file starting with an LZ4 frame (or legacy-format) magic, or
   // a skippable frame other than the seekable format's metadata.
   static bool probe(const MappedFile& file);
-  // Indexes (or loads the cached index of) `file`. Throws FormatError naming
-  // the file and offset for a malformed frame, a checksum mismatch, the
-  // legacy format, or an image inside that is not raw (LiME, ELF).
+  // Indexes (or loads the cached index of) `file`. Damage costs only what
+  // it touches, with a warning: a corrupt block (reads inside it fail
+  // naming it), a file cut short or trailing garbage (the blocks before
+  // are read). Throws FormatError naming the file and offset when nothing
+  // can be read, for the legacy format, or an image inside that is not raw
+  // (LiME, ELF).
   static std::unique_ptr<Lz4FrameLayer> open(std::shared_ptr<const MappedFile> file, const OpenOptions& options);
   static std::unique_ptr<Lz4FrameLayer> open(std::shared_ptr<const MappedFile> file) {
     return open(std::move(file), OpenOptions{});
@@ -48,6 +51,9 @@ class Lz4FrameLayer : public PhysicalLayer {
   uint64_t limit() const override { return data_size_; }
   void ranges(const std::function<bool(const Range&)>& visit) const override;
   LayerDescription describe() const override;
+  // A file cut short, trailing garbage, corrupt blocks: what indexing
+  // found (kept in the index cache, so told on every open).
+  const std::vector<std::string>& warnings() const override { return warnings_; }
 
   uint64_t block_count() const { return blocks_.size(); }
   // Dictionaries kept for linked-block frames (one per 64 MiB of output).
@@ -65,7 +71,12 @@ class Lz4FrameLayer : public PhysicalLayer {
     uint32_t decompressed = 0;  // bytes it decodes to
     uint32_t frame = 0;         // index into frames_
     uint32_t checkpoint = kNoCheckpoint;  // index into dictionaries_
+    uint32_t flags = 0;
     static constexpr uint32_t kNoCheckpoint = 0xffffffff;
+    // Did not decode (or failed its checksum) when indexed; `decompressed`
+    // is then the size it should have had. Reads inside it fail.
+    static constexpr uint32_t kCorrupt = 1u << 0;
+    bool corrupt() const { return flags & kCorrupt; }
   };
   struct Frame {
     uint64_t file_offset = 0;
@@ -97,6 +108,7 @@ class Lz4FrameLayer : public PhysicalLayer {
   uint64_t data_size_ = 0;
   std::string index_origin_;
   std::string index_path_;
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace memscope
