@@ -5,21 +5,28 @@
 // put in, for VMAs indexed by a maple tree, an rbtree or the mmap list;
 // and damaged structures: a maple tree with a cycle or a wild node, a
 // dentry chain that loops, a VMA list that loops or is longer than the
-// limit.
+// limit. Also: the dump folder (core/util/dump_dir.h) never writes outside
+// itself, and the --pid forms analysts type on the command line reach
+// these plugins, linux.psaux and linux.envars alike.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/linux/dentry.h"
 #include "core/linux/vmas.h"
 #include "core/plugin/plugin.h"
 #include "core/session/session.h"
+#include "core/util/dump_dir.h"
+#include "core/util/error.h"
 #include "core/util/hex.h"
 #include "core/util/sha256.h"
+#include "support/run_cli.h"
 #include "support/synthetic_linux.h"
 #include "support/temp_file.h"
 
@@ -439,4 +446,140 @@ TEST_CASE("elfs: every user process lists its program") {
   std::map<int64_t, std::set<std::string>> paths;
   for (const Row& row : table.rows) paths[get<int64_t>(table, row, "pid").value()].insert(*get<std::string>(table, row, "path"));
   for (int pid : mapped_pids(kernel)) CHECK(paths[pid].count("/usr/bin/" + kernel.process(pid).comm) == 1);
+}
+
+TEST_CASE("elfs: --force without --dump-dir is an error, not an option silently unused") {
+  SyntheticLinux kernel(with_vmas(VmaIndexKind::kMapleTree));
+  Opened image(kernel);
+  PluginArgs args;
+  args.set_flag("force");
+  PluginResult result = image.result("linux.elfs", args);
+  CHECK_FALSE(result.ok);
+  CHECK(contains(result.error, "--dump-dir"));
+}
+
+// --- The dump folder: nothing is written outside it ------------------------------
+
+namespace {
+
+std::set<std::string> names_in(const std::string& folder) {
+  std::set<std::string> out;
+  for (const auto& entry : fs::directory_iterator(folder)) out.insert(entry.path().filename().string());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("dump folder: names that are not plain file names are refused / nothing is written") {
+  test::TempDir root("dumpdir");
+  fs::create_directory(root.file("out"));
+  DumpDir dir(root.file("out"), true);
+  const std::vector<std::string> bad = {"../escaped", "sub/file", ".", "..", "", std::string("a\0b", 3), "/etc/passwd"};
+  for (const std::string& name : bad) {
+    INFO("name '" << name << "'");
+    try {
+      dir.create(name);
+      FAIL("created");
+    } catch (const Error& e) {
+      INFO(e.what());
+      CHECK(contains(e.what(), "is not a plain file name"));
+    }
+  }
+  // A NUL in a name is shown, not allowed to cut the message short.
+  CHECK_THROWS_WITH(dir.create(std::string("a\0b", 3)), "'a\\x00b' is not a plain file name");
+  CHECK(names_in(root.path()) == std::set<std::string>{"out"});
+  CHECK(names_in(root.file("out")).empty());
+}
+
+TEST_CASE("dump folder: a symbolic link at the name is never followed / refused without force / replaced with it") {
+  test::TempDir root("dumpdir");
+  fs::create_directory(root.file("out"));
+  std::ofstream(root.file("outside")) << "evidence";
+  fs::create_symlink(root.file("outside"), root.file("out/pid.1.0x1000-0x2000.dmp"));
+  {
+    DumpDir dir(root.file("out"), false);
+    try {
+      dir.create("pid.1.0x1000-0x2000.dmp");
+      FAIL("created over the link without --force");
+    } catch (const Error& e) {
+      CHECK(contains(e.what(), "exists; use --force to overwrite it"));
+    }
+  }
+  DumpDir forced(root.file("out"), true);
+  DumpFile out = forced.create("pid.1.0x1000-0x2000.dmp");
+  out.write("dumped", 6);
+  out.skip(4096);
+  out.commit();
+  // The link itself was replaced by the file; what it pointed at is intact.
+  CHECK(file_bytes(root.file("outside")) == "evidence");
+  CHECK(fs::is_regular_file(fs::symlink_status(root.file("out/pid.1.0x1000-0x2000.dmp"))));
+  CHECK(fs::file_size(root.file("out/pid.1.0x1000-0x2000.dmp")) == 6 + 4096);
+  CHECK(names_in(root.file("out")) == std::set<std::string>{"pid.1.0x1000-0x2000.dmp"});
+}
+
+TEST_CASE("dump folder: a file not committed leaves nothing behind / the folder must exist and be a folder") {
+  test::TempDir root("dumpdir");
+  {
+    DumpDir dir(root.path(), false);
+    DumpFile out = dir.create("pid.2.0x0-0x1000.dmp");
+    out.write("partial", 7);
+  }  // an error before commit: the temporary file goes
+  CHECK(names_in(root.path()).empty());
+  std::ofstream(root.file("plain")) << "x";
+  CHECK_THROWS_WITH(DumpDir(root.file("plain"), false), Catch::Contains("cannot open the folder"));
+  CHECK_THROWS_WITH(DumpDir(root.file("absent"), false), Catch::Contains("cannot open the folder"));
+  CHECK_THROWS_WITH(DumpDir("", false), Catch::Contains("no folder"));
+}
+
+// --- --pid as analysts type it, through the command -------------------------------
+
+TEST_CASE("--pid forms on the command line: psaux / envars and the process memory and file plugins") {
+  SyntheticOptions options = with_vmas(VmaIndexKind::kMapleTree);
+  options.files = true;
+  SyntheticLinux kernel(options);
+  test::TempDir dir("pid-forms");
+  kernel.write_lime(dir.file("image.lime"));
+  kernel.write_profile(dir.file("profile.json"));
+  fs::create_directory(dir.file("dump"));
+  // Two processes with memory, open files and sockets (support/synthetic_files.cpp).
+  const std::vector<int> mapped = mapped_pids(kernel);
+  REQUIRE(std::count(mapped.begin(), mapped.end(), 200) == 1);
+  REQUIRE(std::count(mapped.begin(), mapped.end(), 202) == 1);
+  const std::string a = "200", b = "202";
+  const std::set<int64_t> wanted{200, 202};
+  struct Case {
+    std::string plugin;
+    std::vector<std::string> extra;
+  };
+  const std::vector<Case> cases = {
+      {"linux.psaux", {}},
+      {"linux.envars", {}},
+      {"linux.maps", {}},
+      {"linux.elfs", {}},
+      {"linux.lsof", {}},
+      {"linux.sockstat", {}},
+      {"linux.yarascan", {"--yara-string", "SYNTHETIC_USER_STRING:pid="}},
+      {"linux.proc_dump", {"--dump-dir", dir.file("dump"), "--force"}},
+  };
+  const std::vector<std::vector<std::string>> forms = {
+      {"--pid", a, b}, {"--pid", a, "--pid", b}, {"--pid", a + "," + b}, {"--pid=" + a + "," + b}};
+  for (const Case& c : cases) {
+    for (const auto& form : forms) {
+      std::vector<std::string> args{c.plugin, "-f", dir.file("image.lime"), "-p", dir.file("profile.json"), "-o",
+                                    "json"};
+      args.insert(args.end(), form.begin(), form.end());
+      args.insert(args.end(), c.extra.begin(), c.extra.end());
+      std::string shown;
+      for (const std::string& arg : args) shown += arg + " ";
+      INFO(shown);
+      test::CliRun run = test::run_cli(args);
+      INFO(run.err);
+      REQUIRE(run.status == 0);
+      CHECK(run.err.empty());
+      std::set<int64_t> pids;
+      for (const auto& row : nlohmann::json::parse(run.out)) pids.insert(row.at("pid").get<int64_t>());
+      // Both processes have rows in every one of these plugins, and no other does.
+      CHECK(pids == wanted);
+    }
+  }
 }

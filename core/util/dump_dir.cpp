@@ -16,6 +16,23 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
+// The name as a message can show it: a NUL or control character would cut
+// or garble the message, so they appear as \xNN.
+std::string printable(const std::string& name) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 bool plain_name(const std::string& name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
          name.find('\0') == std::string::npos;
@@ -39,7 +56,7 @@ DumpDir::~DumpDir() {
 }
 
 DumpFile DumpDir::create(const std::string& name) {
-  if (!plain_name(name)) throw Error("'" + name + "' is not a plain file name");
+  if (!plain_name(name)) throw Error("'" + printable(name) + "' is not a plain file name");
   struct stat st {};
   if (!force_ && ::fstatat(fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
     throw Error(path_ + "/" + name + " exists; use --force to overwrite it");

@@ -50,7 +50,10 @@ bool same_file(const Vma& a, const Vma& b) {
 
 void run_elfs(Session& session, const PluginArgs& args, Rows<ElfsRow>& rows) {
   std::optional<DumpDir> dir;
-  if (auto folder = args.string("dump-dir")) dir.emplace(*folder, args.flag("force"));
+  if (auto folder = args.string("dump-dir"))
+    dir.emplace(*folder, args.flag("force"));
+  else if (args.flag("force"))
+    throw Error("linux.elfs: --force replaces the files --dump-dir writes; give --dump-dir DIR");
   KernelView kernel = kernel_view(session);
   ProcessWalk processes(kernel, rows.warnings(), PidFilter(args.ints("pid")));
   VmaReader reader(kernel);
