@@ -53,6 +53,7 @@ struct GlobalOptions {
   std::vector<std::string> files;        // every -f, for commands that take many_images
   std::string profile;                   // -p/--profile FILE
   std::vector<std::string> symbol_dirs;  // -s/--symbols DIR (repeatable)
+  std::vector<std::string> plugin_dirs;  // --plugin-dir DIR (repeatable): plugin libraries, loaded first
   std::string btf;                       // --btf FILE: the kernel's types
   std::string system_map;                // --system-map FILE: the kernel's symbols
   // -o/--output (or -r/--renderer): text, json, jsonl, csv or none, as

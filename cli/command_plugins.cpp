@@ -12,6 +12,7 @@
 #include "cli/render/render.h"
 #include "cli/unlisted_pids.h"
 #include "core/linux/discovery/discovery.h"
+#include "core/plugin/loader.h"
 #include "core/plugin/plugin.h"
 #include "core/session/session.h"
 
@@ -187,16 +188,19 @@ int run_plugin_command(const Plugin& plugin, const CommandContext& ctx) {
 
 int list_plugins(const CommandContext& ctx) {
   struct PluginRow {
-    std::string name, description;
+    std::string name, description, origin;
     std::vector<std::string> volatility;
   };
-  const RowSchema<PluginRow> columns{{"name", &PluginRow::name, "plugin name"},
-                                     {"description", &PluginRow::description, "what it shows"},
-                                     {"volatility", &PluginRow::volatility, "Volatility 3's names for it"}};
+  const RowSchema<PluginRow> columns{
+      {"name", &PluginRow::name, "plugin name"},
+      {"description", &PluginRow::description, "what it shows"},
+      {"origin", &PluginRow::origin, "built-in, or the plugin library it was loaded from"},
+      {"volatility", &PluginRow::volatility, "Volatility 3's names for it"}};
   Table table;
   table.columns = columns.columns();
   for (const Plugin& plugin : plugins())
-    table.rows.push_back(columns.row({plugin.info.name, plugin.info.description, volatility_names_of(plugin.info.name)}));
+    table.rows.push_back(columns.row({plugin.info.name, plugin.info.description, plugin_origin(plugin.info.name),
+                                      volatility_names_of(plugin.info.name)}));
   TextOptions text;
   text.width = ctx.global.wide ? 0 : terminal_width();
   render(table, parse_output_format(ctx.global.output), std::cout, text);

@@ -19,6 +19,9 @@ po::options_description global_options(GlobalOptions& global) {
       ("symbols,s", po::value(&global.symbol_dirs)->value_name("DIR")->composing(),
        "folder of profiles matched to the image by banner (repeatable; "
        "~/.local/share/memscope/symbols is always searched)")
+      ("plugin-dir", po::value(&global.plugin_dirs)->value_name("DIR")->composing(),
+       "load the plugin libraries (*.so) of this folder (repeatable; "
+       "~/.local/share/memscope/plugins is always searched)")
       ("btf", po::value(&global.btf)->value_name("FILE"),
        "the kernel's BTF (/sys/kernel/btf/vmlinux, or a vmlinux with .BTF): its types, instead of the image's")
       ("system-map", po::value(&global.system_map)->value_name("FILE"),

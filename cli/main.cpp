@@ -19,6 +19,7 @@
 #include "cli/plugin_names.h"
 #include "cli/render/render.h"
 #include "cli/suggest.h"
+#include "core/plugin/loader.h"
 #include "core/plugin/plugin.h"
 #include "core/scan/cancel.h"
 #include "core/util/progress.h"
@@ -217,9 +218,32 @@ void check_paths(const GlobalOptions& global, const Command& command, const po::
       throw UsageError(std::string(option) + " takes a file and " + path + " is a folder");
 }
 
+// Plugin libraries are loaded before anything else, so that their plugins
+// are subcommands, options and completions like the built-in ones: the
+// folders of --plugin-dir (found before the command line is parsed, since
+// parsing needs the plugins' options), then the user's folder. A library
+// refused is a warning naming the file; memscope works on without it.
+void load_plugin_libraries(const std::vector<std::string>& args) {
+  std::vector<std::string> dirs;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") break;
+    if (args[i] == "--plugin-dir" && i + 1 < args.size()) dirs.push_back(args[++i]);
+    if (args[i].rfind("--plugin-dir=", 0) == 0) dirs.push_back(args[i].substr(13));
+  }
+  memscope::PluginLoadResult result = memscope::load_plugin_dirs(dirs, true);
+  std::string user = memscope::default_plugin_dir();
+  if (!user.empty()) {
+    memscope::PluginLoadResult own = memscope::load_plugin_dirs({user}, false);
+    result.loaded.insert(result.loaded.end(), own.loaded.begin(), own.loaded.end());
+    result.refused.insert(result.refused.end(), own.refused.begin(), own.refused.end());
+  }
+  for (const std::string& refused : result.refused) std::cerr << "warning: " << refused << "\n";
+}
+
 int run(int argc, char** argv, bool& verbose) {
-  register_plugin_commands();
   std::vector<std::string> args(argv + 1, argv + argc);
+  load_plugin_libraries(args);
+  register_plugin_commands();
 
   GlobalOptions global;
   po::options_description globals = global_options(global);

@@ -101,7 +101,7 @@ std::vector<std::string> plugin_problems(const Plugin& plugin) {
   // The command's global options, accepted after the plugin's name.
   static const std::set<std::string> global_options = {"file",   "profile", "symbols", "btf",     "system-map",
                                                        "output", "renderer", "quiet", "verbose", "strict",
-                                                       "wide",   "help",    "version"};
+                                                       "wide",   "plugin-dir", "help", "version"};
   std::set<std::string> options;
   for (const PluginOption& option : info.options) {
     if (!is_lower_word(option.name, "-"))
