@@ -160,35 +160,20 @@ std::vector<LogRecord> KernelLog::ring_records(Warnings& warnings) const {
   const uint64_t next_offset = profile.offset_of("prb_desc", "text_blk_lpos.next");
   const InfoFields fields(profile, info_type);
 
-  // The ids between tail and head (inclusive), at most one per descriptor.
-  uint64_t span = ((head_id - tail_id) & kIdMask) + 1;
-  uint64_t first = tail_id & kIdMask;
-  if (span > count) {
-    warnings.add("kernel log: head_id " + hex(head_id) + " and tail_id " + hex(tail_id) + " span " +
-                 std::to_string(span) + " records, more than the ring's " + std::to_string(count) + " descriptors" +
-                 at + "; reading the " + std::to_string(count) + " before the head");
-    span = count;
-    first = (head_id - count + 1) & kIdMask;
-  }
-
   std::vector<uint8_t> desc_bytes, info_bytes, text;
   if (!read_block(space, descs, count * desc_size, desc_bytes, "the descriptor ring", warnings) ||
       !read_block(space, infos, count * info_size, info_bytes, "the record infos", warnings) ||
       !read_block(space, data, data_size, text, "the text data ring", warnings))
     return out;
 
-  size_t skipped_mismatch = 0;
-  for (uint64_t i = 0; i < span; ++i) {
-    const uint64_t id = (first + i) & kIdMask;
-    const uint64_t index = id & (count - 1);
+  // The record of descriptor `index`, whose state_var must hold `id`;
+  // false when it holds another id (overwritten, or indexes that lie).
+  auto read_record = [&](uint64_t index, uint64_t id) {
     const uint8_t* desc = desc_bytes.data() + index * desc_size;
     const uint64_t state_var = little(desc + state_offset, 8);
     const uint64_t state = state_var >> kStateShift;
-    if ((state_var & kIdMask) != id) {
-      ++skipped_mismatch;  // overwritten by a newer record, or indexes that lie
-      continue;
-    }
-    if (state != kCommitted && state != kFinalized) continue;  // being written, or given back
+    if ((state_var & kIdMask) != id) return false;
+    if (state != kCommitted && state != kFinalized) return true;  // being written, or given back
     LogRecord record;
     const uint8_t* info = info_bytes.data() + index * info_size;
     fields.fill(record, info);
@@ -202,32 +187,35 @@ std::vector<LogRecord> KernelLog::ring_records(Warnings& warnings) const {
     if ((begin & kLposDataless) && (next & kLposDataless)) {
       if (text_len) warnings.add("kernel log: record without data", where + ": its text was lost (no data block)");
       out.push_back(std::move(record));
-      continue;
+      return true;
     }
-    // get_data(): a block lies in one wrap of the ring, or wraps to its start.
+    // get_data(): a block lies in one wrap of the ring, or wraps to its
+    // start. Positions start one ring size below 0 (BLK0_LPOS), so the
+    // first lap's wrapping block has begin near 2^64 and next just above
+    // 0: the wrap count of begin + size, not begin's plus one, is next's.
     uint64_t offset = 0, size = 0;
     const uint64_t begin_wrap = begin >> size_bits, next_wrap = next >> size_bits;
     if (begin_wrap == next_wrap && begin < next) {
       offset = begin & (data_size - 1);
       size = next - begin;
-    } else if (begin_wrap + 1 == next_wrap) {
+    } else if (((begin + data_size) >> size_bits) == next_wrap) {
       offset = 0;
       size = next & (data_size - 1);
     } else {
       warnings.add("kernel log: bad data position",
                    where + ": data positions " + hex(begin) + ".." + hex(next) + " are impossible");
-      continue;
+      return true;
     }
     if (size < 8 || offset + size > data_size) {
       warnings.add("kernel log: bad data position", where + ": data block of " + std::to_string(size) + " bytes at " +
                                                         hex(data + offset) + " does not fit the ring");
-      continue;
+      return true;
     }
     const uint64_t block_id = little(text.data() + offset, 8);
     if ((block_id & kIdMask) != id) {
       warnings.add("kernel log: bad data block", where + ": the data block at " + hex(data + offset) +
                                                      " belongs to record id " + hex(block_id) + ", not " + hex(id));
-      continue;
+      return true;
     }
     uint64_t length = std::min<uint64_t>(text_len, size - 8);
     if (text_len > size - 8)
@@ -235,10 +223,43 @@ std::vector<LogRecord> KernelLog::ring_records(Warnings& warnings) const {
                                                        std::to_string(size - 8) + "-byte data block; truncated");
     record.text.assign(reinterpret_cast<const char*>(text.data() + offset + 8), length);
     out.push_back(std::move(record));
+    return true;
+  };
+
+  // The ids between tail and head (inclusive), at most one per descriptor.
+  // Indexes that cannot be true (more ids than descriptors, or none of
+  // them found where it belongs) prove nothing about where the records
+  // are; each descriptor does: one that holds an id of its own slot holds
+  // that record (a reused slot gets a newer id, prb_reserve), so those are
+  // read instead, never more than the ring holds.
+  const uint64_t span = ((head_id - tail_id) & kIdMask) + 1;
+  bool recover = false;
+  if (span > count) {
+    warnings.add("kernel log: head_id " + hex(head_id) + " and tail_id " + hex(tail_id) + " span " +
+                 std::to_string(span) + " records, more than the ring's " + std::to_string(count) + " descriptors" +
+                 at + "; reading the descriptors that hold an id of their own slot instead");
+    recover = true;
+  } else {
+    size_t mismatched = 0;
+    for (uint64_t i = 0; i < span; ++i) {
+      const uint64_t id = (tail_id + i) & kIdMask;
+      if (!read_record(id & (count - 1), id)) ++mismatched;
+    }
+    if (mismatched && out.empty()) {
+      warnings.add("kernel log: no descriptor between tail_id " + hex(tail_id) + " and head_id " + hex(head_id) +
+                   " holds its own id" + at +
+                   ": the indexes do not describe this ring; reading the descriptors that hold an id of their own "
+                   "slot instead");
+      recover = true;
+    }
   }
-  if (skipped_mismatch && out.empty())
-    warnings.add("kernel log: no descriptor between tail_id " + hex(tail_id) + " and head_id " + hex(head_id) +
-                 " holds its own id" + at + ": the indexes do not describe this ring");
+  if (recover) {
+    out.clear();
+    for (uint64_t index = 0; index < count; ++index) {
+      const uint64_t id = little(desc_bytes.data() + index * desc_size + state_offset, 8) & kIdMask;
+      if ((id & (count - 1)) == index) read_record(index, id);
+    }
+  }
   std::stable_sort(out.begin(), out.end(),
                    [](const LogRecord& a, const LogRecord& b) { return a.sequence < b.sequence; });
   return out;

@@ -14,8 +14,9 @@
 // the kernel committed but has not finalized (a line still open for
 // continuation) is read like the others and marked. Indexes read from the
 // image are checked against the ring's size: a head or tail that lies gives
-// a warning naming the address and the walk keeps what it can prove (the
-// descriptors whose own id matches), never more than the ring holds.
+// a warning naming the address, and the records are then read from what
+// the descriptors prove themselves (each that holds an id of its own slot,
+// with a data block marked with that id), never more than the ring holds.
 #pragma once
 
 #include <cstdint>
