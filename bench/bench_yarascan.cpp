@@ -15,6 +15,15 @@
 // (text, nocase, wide, hex with jumps, regular expressions).
 //
 //   bench_yarascan --image IMAGE --profile PROFILE [--runs 11] [--cli build/memscope] [--workdir /tmp]
+//                  [--rules single|mixed] [--scans-only]
+//
+// --rules keeps one of the two rule sets; --scans-only times only YARA
+// alone and yarascan's scan (no fresh processes, no run_plugin, no lsof or
+// sockstat), for instruction counts under callgrind, where the inclusive
+// cost of yr_rules_scan_mem_blocks is YARA's and that of
+// YaraScanner::scan_processes (the calling thread: page tables, copies)
+// plus the workers' is yarascan's, for `--runs` scans each with one
+// worker and with all cores.
 //
 // Prints Markdown; figures are recorded in docs/performance.md.
 #include <fcntl.h>
@@ -205,6 +214,8 @@ int main(int argc, char** argv) {
   using namespace memscope::linux_kernel;
   std::string image, profile, cli = default_cli(), workdir = "/tmp";
   int runs = 11;
+  std::string only_rules;
+  bool scans_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -216,8 +227,11 @@ int main(int argc, char** argv) {
     else if (a == "--cli") cli = next();
     else if (a == "--runs") runs = std::stoi(next());
     else if (a == "--workdir") workdir = next();
+    else if (a == "--rules") only_rules = next();
+    else if (a == "--scans-only") scans_only = true;
     else {
-      std::cerr << "usage: bench_yarascan --image IMAGE --profile PROFILE [--runs N] [--cli PATH] [--workdir DIR]\n";
+      std::cerr << "usage: bench_yarascan --image IMAGE --profile PROFILE [--runs N] [--cli PATH] [--workdir DIR] "
+                   "[--rules single|mixed] [--scans-only]\n";
       return 2;
     }
   }
@@ -225,11 +239,16 @@ int main(int argc, char** argv) {
     std::cerr << "bench_yarascan: give --image and --profile\n";
     return 2;
   }
+  if (!only_rules.empty() && only_rules != "single" && only_rules != "mixed") {
+    std::cerr << "bench_yarascan: --rules is single or mixed\n";
+    return 2;
+  }
   try {
     const std::string dir = workdir + "/bench_yarascan-" + std::to_string(::getpid());
     fs::create_directories(dir);
-    const std::vector<std::pair<std::string, std::string>> rule_sets = {{"1 text string", kSingleRule},
-                                                                         {"12 strings of every kind", kMixedRules}};
+    std::vector<std::pair<std::string, std::string>> rule_sets;
+    if (only_rules != "mixed") rule_sets.push_back({"1 text string", kSingleRule});
+    if (only_rules != "single") rule_sets.push_back({"12 strings of every kind", kMixedRules});
     std::vector<std::string> rule_files;
     for (size_t i = 0; i < rule_sets.size(); ++i) {
       rule_files.push_back(dir + "/rules" + std::to_string(i) + ".yar");
@@ -237,11 +256,15 @@ int main(int argc, char** argv) {
     }
 
     // Fresh processes first, while this one is small.
-    std::vector<Repeated> fresh;
-    for (const std::string& rules : rule_files)
-      fresh.push_back(repeat({cli, "linux.yarascan", "-f", image, "-p", profile, "--yara-file", rules, "-o", "json"}, runs));
-    Repeated lsof = repeat({cli, "linux.lsof", "-f", image, "-p", profile, "-o", "json"}, runs);
-    Repeated sockstat = repeat({cli, "linux.sockstat", "-f", image, "-p", profile, "-o", "json"}, runs);
+    std::vector<Repeated> fresh(rule_files.size());
+    Repeated lsof, sockstat;
+    if (!scans_only) {
+      for (size_t i = 0; i < rule_files.size(); ++i)
+        fresh[i] = repeat({cli, "linux.yarascan", "-f", image, "-p", profile, "--yara-file", rule_files[i], "-o", "json"},
+                          runs);
+      lsof = repeat({cli, "linux.lsof", "-f", image, "-p", profile, "-o", "json"}, runs);
+      sockstat = repeat({cli, "linux.sockstat", "-f", image, "-p", profile, "-o", "json"}, runs);
+    }
 
     SessionOptions options;
     options.image = image;
@@ -306,8 +329,9 @@ int main(int argc, char** argv) {
       auto one = ours(1), all = ours(0);
       PluginArgs args;
       args.add("yara-file", rule_files[r]);
-      std::vector<double> alone;
-      for (int i = 0; i < runs; ++i) {
+      std::vector<double> alone{0.0};
+      if (!scans_only) alone.clear();
+      for (int i = 0; i < runs && !scans_only; ++i) {
         PluginResult result = run_plugin(*find_plugin("linux.yarascan"), session, args);
         if (!result.ok) throw std::runtime_error("linux.yarascan: " + result.error);
         alone.push_back(std::chrono::duration<double, std::milli>(result.elapsed).count());
@@ -329,9 +353,16 @@ int main(int argc, char** argv) {
       }
       return std::make_pair(stats(times).median, rows);
     };
+    fs::remove_all(dir);
+    if (scans_only) {
+      std::cout << "Image " << fs::path(image).filename().string() << ": " << targets.size()
+                << " processes with memory, " << fixed(mib, 2) << " MiB of their pages in the image; " << runs
+                << " scans of each kind (scans only).\n\n"
+                << table.str();
+      return 0;
+    }
     auto [lsof_alone, lsof_rows] = plugin_alone("linux.lsof");
     auto [sockstat_alone, sockstat_rows] = plugin_alone("linux.sockstat");
-    fs::remove_all(dir);
 
     std::cout << "Image " << fs::path(image).filename().string() << ": " << targets.size() << " processes with memory, "
               << fixed(mib, 2) << " MiB of their pages in the image; " << runs

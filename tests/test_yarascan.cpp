@@ -196,6 +196,60 @@ TEST_CASE("yarascan: a stretch longer than a block is cut with overlap / a match
   CHECK(by_rule["overlap"] == std::vector<uint64_t>{kBase + cut - 1000});
 }
 
+TEST_CASE("yarascan: many small blocks are fetched in batches / one that cannot be read costs itself only") {
+  SyntheticLinux kernel(with_maps());
+  // A process-like space of 1500 pages mapped one in two (each its own
+  // block), more than one batch of blocks: tables at 496 MiB, data at 512
+  // MiB; one page maps where the image has nothing.
+  constexpr uint64_t kTables = 0x1f000000, kData = 0x20000000, kBase = 0x300000000, kPages = 1500;
+  constexpr uint64_t kUnreadable = 700, kNowhere = 0x7f00000000;
+  test::PageTableBuilder tables(kernel.space(), 4, kTables);
+  kernel.space().map(kData, kPages * 4096);
+  const std::string marker = "BATCHED_BLOCK_MARKER";
+  std::set<uint64_t> expected;
+  for (uint64_t i = 0; i < kPages; ++i) {
+    const uint64_t va = kBase + 2 * i * 4096;
+    const uint64_t pa = i == kUnreadable ? kNowhere : kData + i * 4096;
+    tables.map_4k(va, pa, test::PageTableBuilder::kDefaultFlags | test::PageTableBuilder::kUser);
+    if (i % 10 != 0) continue;
+    const uint64_t offset = (i * 7) % (4096 - marker.size());
+    if (i != kUnreadable) {
+      kernel.space().put(pa + offset, marker.data(), marker.size());
+      expected.insert(va + offset);
+    }
+  }
+  test::SyntheticSession s(kernel);
+  std::vector<linux_kernel::YaraProcess> targets = {{"the test space", tables.dtb(), {{kBase, 2 * kPages * 4096}}}};
+  auto space = s.view().process_space(tables.dtb(), "test");
+  REQUIRE(linux_kernel::yara_blocks(*space, targets[0].vmas).size() == kPages);
+  REQUIRE(kPages * 4096 > (uint64_t{4} << 20));  // more than a batch (4 MiB)
+
+  auto rules = linux_kernel::YaraRules::from_string("rule each { strings: $a = \"" + marker +
+                                                    "\" condition: $a }\n"
+                                                    "rule counted { strings: $a = \"" + marker +
+                                                    "\" condition: #a == " + std::to_string(expected.size()) + " }");
+  for (unsigned threads : {1u, 2u}) {
+    INFO(threads << " workers");
+    linux_kernel::YaraScanOptions options;
+    options.progress = "";
+    options.threads = threads;
+    linux_kernel::YaraScanner scanner(s.view(), rules, options);
+    Warnings warnings;
+    auto results = scanner.scan_processes(targets, warnings);
+    CHECK(warnings.empty());
+    REQUIRE(results.size() == 1);
+    CHECK(results[0].blocks == kPages);
+    std::set<uint64_t> found;
+    size_t counted = 0;
+    for (const auto& m : results[0].matches) {
+      if (m.rule == "each") found.insert(m.address.value());
+      if (m.rule == "counted") ++counted;
+    }
+    CHECK(found == expected);
+    CHECK(counted == expected.size());  // the condition saw every batch
+  }
+}
+
 TEST_CASE("yarascan: a condition sees the whole process / a rule without strings matches once per process") {
   SyntheticLinux kernel(with_maps());
   test::SyntheticSession s(kernel);

@@ -169,14 +169,22 @@ struct ProcessJob {
   std::string error;
 };
 
-// A block's bytes, asked for by a worker, copied in by the calling thread.
+// A batch of a process's blocks, asked for by a worker, copied in by the
+// calling thread: blocks [first, end) one after the other in `buffer`.
+// Small blocks go together (a process's memory is mostly small VMAs), so
+// that a worker waits for the calling thread a few times per process
+// rather than once per block.
 struct BlockRequest {
   ProcessJob* job = nullptr;
-  size_t block = 0;
+  size_t first = 0, end = 0;
   uint8_t* buffer = nullptr;
+  std::vector<uint8_t>* ok = nullptr;  // per block of the batch: read whole
   bool served = false;
-  bool ok = false;
 };
+
+// Bytes of blocks fetched together at most (a block larger than this, up
+// to kMaxBlock, is fetched alone).
+constexpr uint64_t kBatchBytes = uint64_t{4} << 20;
 
 struct Pipeline {
   std::mutex mutex;
@@ -189,26 +197,60 @@ struct Pipeline {
   bool cancelled() const { return cancel && cancel->requested(); }
 };
 
-// The memory-block iterator YARA walks for one process.
+// A worker's buffer for batches: grown, never zero-filled (every byte
+// YARA is given is copied in first).
+struct BatchBuffer {
+  std::unique_ptr<uint8_t[]> bytes;
+  uint64_t size = 0;
+  uint8_t* at_least(uint64_t n) {
+    if (size < n) {
+      bytes.reset();
+      bytes = std::make_unique_for_overwrite<uint8_t[]>(n);
+      size = n;
+    }
+    return bytes.get();
+  }
+};
+
+// The memory-block iterator YARA walks for one process. YARA asks for a
+// block's bytes once, in order, and uses them until it asks for the next
+// block's: a batch in the buffer serves the blocks it holds.
 struct BlockIterator {
   Pipeline* pipeline = nullptr;
   ProcessJob* job = nullptr;
-  std::vector<uint8_t>* buffer = nullptr;
+  BatchBuffer* buffer = nullptr;
   size_t next = 0;
+  size_t batch_first = 0, batch_end = 0;  // the blocks in the buffer
+  std::vector<uint64_t> offsets;          // of each of them in the buffer
+  std::vector<uint8_t> ok;
   YR_MEMORY_BLOCK block{};
   YR_MEMORY_BLOCK_ITERATOR yara{};
 };
 
 const uint8_t* fetch_block(YR_MEMORY_BLOCK* block) {
   auto* it = static_cast<BlockIterator*>(block->context);
-  Pipeline& p = *it->pipeline;
-  if (it->buffer->size() < block->size) it->buffer->resize(block->size);
-  BlockRequest request{it->job, it->next - 1, it->buffer->data()};
-  std::unique_lock lock(p.mutex);
-  p.requests.push_back(&request);
-  p.changed.notify_all();
-  p.changed.wait(lock, [&] { return request.served; });
-  return request.ok ? it->buffer->data() : nullptr;
+  const size_t index = it->next - 1;
+  if (index < it->batch_first || index >= it->batch_end) {
+    // The next batch: this block and the ones after it that fit.
+    const std::vector<Range>& blocks = it->job->blocks;
+    uint64_t bytes = blocks[index].size;
+    size_t end = index + 1;
+    while (end < blocks.size() && bytes + blocks[end].size <= kBatchBytes) bytes += blocks[end++].size;
+    uint8_t* into = it->buffer->at_least(bytes);
+    it->offsets.clear();
+    for (size_t i = index, at = 0; i < end; at += blocks[i++].size) it->offsets.push_back(at);
+    it->ok.assign(end - index, 0);
+    it->batch_first = index;
+    it->batch_end = end;
+    Pipeline& p = *it->pipeline;
+    BlockRequest request{it->job, index, end, into, &it->ok};
+    std::unique_lock lock(p.mutex);
+    p.requests.push_back(&request);
+    p.changed.notify_all();
+    p.changed.wait(lock, [&] { return request.served; });
+  }
+  const size_t k = index - it->batch_first;
+  return it->ok[k] ? it->buffer->bytes.get() + it->offsets[k] : nullptr;
 }
 
 YR_MEMORY_BLOCK* next_block(YR_MEMORY_BLOCK_ITERATOR* iterator) {
@@ -236,7 +278,7 @@ void worker(Pipeline& p, YR_RULES* rules) {
   } catch (const std::exception& e) {
     scanner_error = e.what();
   }
-  std::vector<uint8_t> buffer;
+  BatchBuffer buffer;
   for (;;) {
     ProcessJob* job = nullptr;
     {
@@ -504,18 +546,22 @@ std::vector<YaraProcessResult> YaraScanner::scan_processes(const std::vector<Yar
         BlockRequest* request = p.requests.front();
         p.requests.pop_front();
         lock.unlock();
-        const Range& block = request->job->blocks[request->block];
-        try {
-          // The pages were mapped when the blocks were made; one that no
-          // longer reads (an overlay write to a table) is scanned as zeros.
-          IoResult io = request->job->space->read(block.start, request->buffer, block.size, kReadPad);
-          request->ok = io.done == block.size;
-          request->job->result.bytes_scanned += block.size;
-          ++request->job->result.blocks;
-          if (progress) progress->advance(block.size);
-        } catch (...) {
-          if (!failure) failure = std::current_exception();
-          request->ok = false;
+        uint8_t* into = request->buffer;
+        for (size_t i = request->first; i < request->end; ++i) {
+          const Range& block = request->job->blocks[i];
+          try {
+            // The pages were mapped when the blocks were made; one that no
+            // longer reads (an overlay write to a table) is scanned as zeros.
+            IoResult io = request->job->space->read(block.start, into, block.size, kReadPad);
+            (*request->ok)[i - request->first] = io.done == block.size;
+            request->job->result.bytes_scanned += block.size;
+            ++request->job->result.blocks;
+            if (progress) progress->advance(block.size);
+          } catch (...) {
+            if (!failure) failure = std::current_exception();
+            break;
+          }
+          into += block.size;
         }
         lock.lock();
         request->served = true;

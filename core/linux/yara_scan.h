@@ -16,8 +16,10 @@
 //
 // Reads stay on the calling thread (layers are not thread-safe): YARA
 // scans on worker threads, one process each, and when YARA asks for a
-// block's bytes the calling thread copies them into that worker's buffer.
-// Memory in flight is a block per worker, whatever the processes' sizes.
+// block's bytes the calling thread copies them, with the blocks after it
+// up to 4 MiB in all, into that worker's buffer (so a worker waits a few
+// times per process, not once per block). Memory in flight is one buffer
+// per worker (at most kMaxBlock), whatever the processes' sizes.
 //
 // Kernel. Physical memory through scan_chunks (core/scan/scan_engine.h):
 // every core, the evidence used in place, holes skipped, progress and
