@@ -205,17 +205,16 @@ void check_paths(const GlobalOptions& global, const Command& command, const po::
   }
   std::error_code ec;
   if (!global.profile.empty() && fs::is_directory(global.profile, ec))
-    throw UsageError("-p/--profile takes a profile file (ISF .json, .json.xz, .json.gz) and " + global.profile +
-                     " is a folder: for a folder of profiles use -s " + global.profile);
+    throw UsageError("-p/--profile takes a profile file (ISF .json, .json.xz, .json.gz), not a folder: for a "
+                     "folder of profiles use -s " + global.profile);
   for (const std::string& dir : global.symbol_dirs)
     if (fs::is_regular_file(dir, ec))
-      throw UsageError("-s/--symbols takes a folder of profiles and " + dir + " is a file: for one profile use -p " +
-                       dir);
+      throw UsageError("-s/--symbols takes a folder of profiles, not a file: for one profile use -p " + dir);
   for (const std::string& file : global.files)
-    if (fs::is_directory(file, ec)) throw UsageError("-f/--file takes a memory image file and " + file + " is a folder");
+    if (fs::is_directory(file, ec)) throw UsageError("-f/--file takes a memory image file, not a folder: " + file);
   for (const auto& [option, path] : {std::pair{"--btf", global.btf}, std::pair{"--system-map", global.system_map}})
     if (!path.empty() && fs::is_directory(path, ec))
-      throw UsageError(std::string(option) + " takes a file and " + path + " is a folder");
+      throw UsageError(std::string(option) + " takes a file, not a folder: " + path);
 }
 
 // Plugin libraries are loaded before anything else, so that their plugins
