@@ -272,36 +272,91 @@ TEST_CASE("a chunk flagged all-zero that holds data is caught") {
   CHECK(layer->peek(0x100, 1) == nullptr);
 }
 
-TEST_CASE("truncated file / bad footer / wrong magic / corrupt metadata: clear errors") {
+TEST_CASE("truncated file / bad footer / damaged seek table: chunks found by their frames / wrong magic and metadata refused") {
   test::BufferSpace source;
   fill_synthetic(source);
   test::TempFile good("lz4s-good");
   write_synthetic(good, source);
   const std::vector<uint8_t> bytes = good.read();
   test::TempFile bad("lz4s-bad");
+  auto complete = open_lz4(good.path());
+  REQUIRE(complete->warnings().empty());
+  // Every readable byte of `layer` is the source's; returns how many read.
+  auto check_bytes = [&](Lz4SeekableLayer& layer) {
+    uint64_t read = 0;
+    layer.ranges([&](const Range& r) {
+      std::vector<uint8_t> got(r.size), want(r.size);
+      REQUIRE(layer.read(r.start, got.data(), got.size()).ok());
+      REQUIRE(complete->read(r.start, want.data(), want.size()).ok());
+      CHECK(got == want);
+      read += r.size;
+      return true;
+    });
+    return read;
+  };
+  auto all_bytes = [&]() {
+    uint64_t total = 0;
+    complete->ranges([&](const Range& r) {
+      total += r.size;
+      return true;
+    });
+    return total;
+  };
 
-  SECTION("truncated") {
-    for (size_t cut : {bytes.size() - 1, bytes.size() - 40, bytes.size() / 2, size_t(200), size_t(10)}) {
+  SECTION("truncated: the chunks before the cut read / a warning names what is missing") {
+    for (size_t cut : {bytes.size() - 1, bytes.size() - 40, bytes.size() / 2}) {
       bad.write(std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(cut)));
-      CHECK_THROWS_AS(open_lz4(bad.path()), FormatError);
+      auto layer = open_lz4(bad.path());
+      REQUIRE(layer->warnings().size() == 1);
+      CHECK_THAT(layer->warnings()[0], Catch::Contains(bad.path()) && Catch::Contains("seek table"));
+      CHECK(check_bytes(*layer) > 0);
+    }
+    bad.write(std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2)));
+    auto half = open_lz4(bad.path());
+    CHECK_THAT(half->warnings()[0], Catch::Contains("truncated") && Catch::Contains("not in the file"));
+    CHECK(half->chunk_count() < half->metadata().chunk_count);
+    CHECK(check_bytes(*half) < all_bytes());
+    // A read of a chunk the file lost fails naming its address.
+    uint64_t lost = 0;
+    complete->ranges([&](const Range& r) {
+      uint8_t byte = 0;
+      for (uint64_t at = r.start; at < r.end(); at += 4096)
+        if (!half->read(at, &byte, 1).ok()) {
+          lost = at;
+          return false;
+        }
+      return true;
+    });
+    REQUIRE(lost != 0);
+    uint8_t byte = 0;
+    IoResult r = half->read(lost, &byte, 1);
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.fault->message(), Catch::Contains(hex(lost)) && Catch::Contains("not in the file"));
+    for (size_t cut : {size_t(200), size_t(10)}) {
+      bad.write(std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(cut)));
       CHECK_THROWS_WITH(open_lz4(bad.path()), Catch::Contains(bad.path()));
     }
   }
-  SECTION("bad footer magic") {
+  SECTION("bad footer magic: every chunk found by walking the frames") {
     auto copy = bytes;
     copy[copy.size() - 1] ^= 0xff;
     bad.write(copy);
-    CHECK_THROWS_WITH(open_lz4(bad.path()), Catch::Contains("footer magic"));
+    auto layer = open_lz4(bad.path());
+    REQUIRE(layer->warnings().size() == 1);
+    CHECK_THAT(layer->warnings()[0], Catch::Contains("footer magic") && Catch::Contains("all of them present"));
+    CHECK(check_bytes(*layer) == all_bytes());
   }
   SECTION("footer lies about the chunk count") {
     auto copy = bytes;
     copy[copy.size() - lz4s::kFooterSize] += 1;
     bad.write(copy);
-    CHECK_THROWS_AS(open_lz4(bad.path()), FormatError);
+    CHECK(check_bytes(*open_lz4(bad.path())) == all_bytes());
     copy = bytes;
     lz4s::store_u64(copy.data() + copy.size() - lz4s::kFooterSize, UINT64_MAX / 2);
     bad.write(copy);
-    CHECK_THROWS_AS(open_lz4(bad.path()), FormatError);
+    auto layer = open_lz4(bad.path());
+    CHECK_THAT(layer->warnings()[0], Catch::Contains("seek table cannot be used"));
+    CHECK(check_bytes(*layer) == all_bytes());
   }
   SECTION("wrong magic") {
     auto copy = bytes;
@@ -320,11 +375,15 @@ TEST_CASE("truncated file / bad footer / wrong magic / corrupt metadata: clear e
     bad.write(copy);
     CHECK_THROWS_WITH(open_lz4(bad.path()), Catch::Contains("CRC-32"));
   }
-  SECTION("corrupt seek table") {
+  SECTION("corrupt seek table: a warning / the chunks found by their frames") {
     auto copy = bytes;
     copy[entry_offset(good.path(), 0)] ^= 1;
     bad.write(copy);
-    CHECK_THROWS_WITH(open_lz4(bad.path()), Catch::Contains("seek table"));
+    auto layer = open_lz4(bad.path());
+    REQUIRE(layer->warnings().size() == 1);
+    CHECK_THAT(layer->warnings()[0], Catch::Contains("seek table"));
+    CHECK(check_bytes(*layer) == all_bytes());
+    CHECK_THROWS_AS(verify_lz4_seekable(bad.path(), 1), FormatError);
   }
 }
 

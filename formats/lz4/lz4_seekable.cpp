@@ -64,20 +64,50 @@ void Lz4SeekableLayer::parse() {
   const std::string& where = file_->path();
   const uint64_t size = file_->size();
   const uint8_t* data = file_->data();
-  constexpr uint64_t kSmallest = kSkippableHeaderSize + kMetadataFixedSize + 4 + kSkippableHeaderSize + kFooterSize;
-  if (size < kSmallest)
+  if (size < kSkippableHeaderSize + kMetadataFixedSize)
     throw FormatError(where + ": " + std::to_string(size) + " bytes is too small for a seekable LZ4 file (truncated?)");
   if (load_u32(data) != kMetadataFrameMagic)
     throw FormatError(where + ": file offset 0x0: not a seekable LZ4 file (no metadata frame)");
 
-  // Metadata frame.
+  // Metadata frame: without it nothing can be read.
   uint64_t meta_payload = load_u32(data + 4);
-  if (meta_payload > size - kSkippableHeaderSize - kSkippableHeaderSize - kFooterSize)
+  if (meta_payload > size - kSkippableHeaderSize)
     throw FormatError(where + ": file offset 0x4: metadata frame of " + std::to_string(meta_payload) +
                       " bytes runs past the end of the file (truncated?)");
   meta_ = decode_metadata_payload(data + kSkippableHeaderSize, meta_payload, where);
   const uint64_t first_frame = kSkippableHeaderSize + meta_payload;
   chunk_shift_ = static_cast<unsigned>(__builtin_ctzll(meta_.chunk_size));
+  range_data_offset_.reserve(meta_.ranges.size());
+  uint64_t offset = 0;
+  for (const Range& r : meta_.ranges) {
+    range_data_offset_.push_back(offset);
+    offset += r.size;
+  }
+
+  // The seek table is written last: a file cut short has none, and a
+  // damaged or lying one cannot be used. The chunks are then found by
+  // walking their frames, which say their own sizes.
+  try {
+    read_seek_table(first_frame);
+  } catch (const FormatError& e) {
+    recover_from_frames(first_frame, e.what());
+  }
+  present_data_ = std::min<uint64_t>(meta_.data_size, uint64_t(entries_.size()) << chunk_shift_);
+
+  zero_checked_ = std::make_unique<std::atomic<uint8_t>[]>(entries_.size());
+  // Room for the edge chunks of a scan's requests in flight (two per
+  // worker), whatever the machine: evicted ones are decompressed again.
+  const size_t edges = std::max<size_t>(8, size_t{4} * std::thread::hardware_concurrency());
+  scan_edges_ = std::make_unique<ChunkCache>(
+      std::min<size_t>(size_t{64} << 20, edges * static_cast<size_t>(meta_.chunk_size)));
+}
+
+void Lz4SeekableLayer::read_seek_table(uint64_t first_frame) {
+  const std::string& where = file_->path();
+  const uint64_t size = file_->size();
+  const uint8_t* data = file_->data();
+  if (size - first_frame < kSkippableHeaderSize + kFooterSize)
+    throw FormatError(where + ": the file ends at " + hex(size) + ", with no room for the seek table and footer");
 
   // Footer: the last 32 bytes.
   const uint64_t footer_offset = size - kFooterSize;
@@ -110,40 +140,123 @@ void Lz4SeekableLayer::parse() {
     throw FormatError(where + ": seek table at file offset " + hex(table_offset) + ": CRC-32 " + hex(crc) +
                       " does not match the footer's " + hex(footer.entries_crc32));
 
-  entries_.resize(footer.chunk_count);
-  frame_offsets_.resize(footer.chunk_count + 1);
+  std::vector<SeekEntry> entries(footer.chunk_count);
+  std::vector<uint64_t> frame_offsets(footer.chunk_count + 1);
   uint64_t at = first_frame;
   for (uint64_t i = 0; i < footer.chunk_count; ++i) {
     const uint8_t* e = table + i * footer.entry_size;
-    SeekEntry& entry = entries_[i];
+    SeekEntry& entry = entries[i];
     entry.compressed_size = load_u32(e);
     entry.checksum = load_u32(e + 4);
     entry.flags = load_u32(e + 8);
-    frame_offsets_[i] = at;
+    frame_offsets[i] = at;
     if (entry.compressed_size < kMinFrameSize || entry.compressed_size > table_offset - at)
       throw FormatError(where + ": seek table entry " + std::to_string(i) + " gives chunk " + std::to_string(i) +
                         " at file offset " + hex(at) + " a frame of " + std::to_string(entry.compressed_size) +
                         " bytes, which does not fit before the seek table at " + hex(table_offset));
     at += entry.compressed_size;
-    if (entry.flags & kChunkAllZero) ++zero_chunks_;
   }
-  frame_offsets_[footer.chunk_count] = at;
+  frame_offsets[footer.chunk_count] = at;
   if (at != table_offset)
     throw FormatError(where + ": the chunks' frames end at file offset " + hex(at) + " but the seek table starts at " +
                       hex(table_offset));
+  entries_ = std::move(entries);
+  frame_offsets_ = std::move(frame_offsets);
+  for (const SeekEntry& entry : entries_)
+    if (entry.flags & kChunkAllZero) ++zero_chunks_;
+}
 
-  zero_checked_ = std::make_unique<std::atomic<uint8_t>[]>(footer.chunk_count);
-  // Room for the edge chunks of a scan's requests in flight (two per
-  // worker), whatever the machine: evicted ones are decompressed again.
-  const size_t edges = std::max<size_t>(8, size_t{4} * std::thread::hardware_concurrency());
-  scan_edges_ = std::make_unique<ChunkCache>(
-      std::min<size_t>(size_t{64} << 20, edges * static_cast<size_t>(meta_.chunk_size)));
-  range_data_offset_.reserve(meta_.ranges.size());
-  uint64_t offset = 0;
-  for (const Range& r : meta_.ranges) {
-    range_data_offset_.push_back(offset);
-    offset += r.size;
+namespace {
+
+// The size of the LZ4 frame at `frame` (at most `room` bytes), from its
+// header and its blocks' size fields, without decompressing; or a reason
+// it is not a whole frame of the seekable format. Each turn of the walk
+// consumes at least 4 bytes: bounded by `room`.
+std::string frame_extent(const uint8_t* frame, uint64_t room, uint64_t* size) {
+  if (room < 7) return "the file ends inside its LZ4 frame header";
+  if (load_u32(frame) != kLz4FrameMagic) return "not an LZ4 frame (magic " + hex(load_u32(frame)) + ")";
+  const uint8_t flg = frame[4], bd = frame[5];
+  if ((flg >> 6) != 1 || !(flg & 0x04) || (flg & 0x01)) return "not a frame of this format (FLG " + hex(flg) + ")";
+  const uint64_t block_max = uint64_t{1} << (8 + 2 * ((bd >> 4) & 7));
+  uint64_t at = 7 + ((flg & 0x08) ? 8 : 0);
+  const uint64_t block_checksum = (flg & 0x10) ? 4 : 0;
+  for (;;) {
+    if (at > room || room - at < 4) return "the file ends inside its LZ4 frame";
+    const uint32_t field = load_u32(frame + at);
+    at += 4;
+    if (field == 0) break;
+    const uint64_t length = field & 0x7fffffffu;
+    if (length > block_max) return "a block size field of " + std::to_string(length) + " bytes (corrupt)";
+    if (room - at < length + block_checksum) return "the file ends inside its LZ4 frame";
+    at += length + block_checksum;
   }
+  if (room - at < 4) return "the file ends before its LZ4 frame's checksum";
+  *size = at + 4;
+  if (*size > 0xffffffffu) return "an LZ4 frame over 4 GiB";
+  return "";
+}
+
+}  // namespace
+
+void Lz4SeekableLayer::recover_from_frames(uint64_t first_frame, const std::string& why) {
+  const std::string& where = file_->path();
+  const uint64_t size = file_->size();
+  const uint8_t* data = file_->data();
+  entries_.clear();
+  frame_offsets_.clear();
+  zero_chunks_ = 0;
+  const std::string zero_frame = lz4_seekable_zero_frame(meta_.chunk_size);
+  uint64_t at = first_frame;
+  std::string stopped;
+  for (uint64_t i = 0; i < meta_.chunk_count; ++i) {
+    uint64_t frame_size = 0;
+    std::string problem = at < size ? frame_extent(data + at, size - at, &frame_size) : "the file ends before it";
+    if (!problem.empty()) {
+      stopped = "chunk " + std::to_string(i) + " at file offset " + hex(at) + ": " + problem;
+      break;
+    }
+    SeekEntry entry;
+    entry.compressed_size = static_cast<uint32_t>(frame_size);
+    entry.checksum = load_u32(data + at + frame_size - 4);  // the frame's XXH32 of its content
+    const uint64_t length = chunk_length(i);
+    const std::string own_zero = length == meta_.chunk_size ? std::string() : lz4_seekable_zero_frame(length);
+    const std::string& zero = length == meta_.chunk_size ? zero_frame : own_zero;
+    if (zero.size() == frame_size && std::memcmp(zero.data(), data + at, frame_size) == 0) {
+      entry.flags = kChunkAllZero;
+      ++zero_chunks_;
+    }
+    entries_.push_back(entry);
+    frame_offsets_.push_back(at);
+    at += frame_size;
+  }
+  frame_offsets_.push_back(at);
+  const uint64_t present = entries_.size();
+  if (present == meta_.chunk_count) {
+    add_warning(where + ": the seek table cannot be used (" + why + "); the " + std::to_string(present) +
+                " chunks were found by walking their frames, all of them present");
+    return;
+  }
+  if (present == 0)
+    throw FormatError(where + ": truncated or damaged: " + stopped + ", before any chunk (" + why + ")");
+  // The physical memory of the data stream the file no longer holds.
+  const uint64_t held = std::min<uint64_t>(meta_.data_size, present << chunk_shift_);
+  std::string lost;
+  uint64_t lost_bytes = 0, listed = 0, more = 0;
+  for (size_t r = 0; r < meta_.ranges.size(); ++r) {
+    const Range& range = meta_.ranges[r];
+    const uint64_t from = std::max(held, range_data_offset_[r]), to = range_data_offset_[r] + range.size;
+    if (from >= to) continue;
+    lost_bytes += to - from;
+    if (listed++ < 8)
+      lost += (lost.empty() ? "" : ", ") + hex(physical_of(r, from)) + "-" + hex(range.end());
+    else
+      ++more;
+  }
+  if (more) lost += " and " + std::to_string(more) + " more";
+  add_warning(where + ": truncated: " + stopped + "; " + std::to_string(present) + " of " +
+              std::to_string(meta_.chunk_count) + " chunks are in the file (found by walking their frames; the seek "
+              "table cannot be used: " + why + "); physical memory not in the file: " + lost + " (" +
+              std::to_string(lost_bytes) + " bytes); reads there fail, results may be incomplete");
 }
 
 std::string Lz4SeekableLayer::chunk_where(uint64_t index) const {
@@ -151,6 +264,7 @@ std::string Lz4SeekableLayer::chunk_where(uint64_t index) const {
 }
 
 void Lz4SeekableLayer::decompress_chunk(uint64_t index, uint8_t* out) const {
+  if (index >= entries_.size()) throw FormatError(missing_chunk(index));
   decompress_frame(index, file_->data() + frame_offsets_[index], out);
 }
 
@@ -171,11 +285,18 @@ uint8_t* frame_buffer(size_t size) {
 }  // namespace
 
 void Lz4SeekableLayer::decompress_chunk_unmapped(uint64_t index, uint8_t* out) const {
+  if (index >= entries_.size()) throw FormatError(missing_chunk(index));
   const size_t size = entries_[index].compressed_size;
   uint8_t* frame = frame_buffer(size);
   if (file_->pread(frame_offsets_[index], frame, size) != size)
     throw FormatError(chunk_where(index) + ": cannot read its " + std::to_string(size) + "-byte frame");
   decompress_frame(index, frame, out);
+}
+
+std::string Lz4SeekableLayer::missing_chunk(uint64_t index) const {
+  return "not in the file: chunk " + std::to_string(index) + " of " + std::to_string(meta_.chunk_count) + " lies past " +
+         "the end of the truncated file " + file_->path() + " (only " + std::to_string(entries_.size()) +
+         " chunks are there)";
 }
 
 void Lz4SeekableLayer::decompress_frame(uint64_t index, const uint8_t* frame, uint8_t* out) const {
@@ -211,6 +332,7 @@ void Lz4SeekableLayer::decompress_frame(uint64_t index, const uint8_t* frame, ui
 
 BlockRef Lz4SeekableLayer::chunk(uint64_t index) {
   if (index >= meta_.chunk_count) throw Error(file_->path() + ": chunk " + std::to_string(index) + " out of range");
+  if (index >= entries_.size()) throw FormatError(missing_chunk(index));
   return cache_.get(ChunkCache::Key{cache_id_, index}, [&]() -> BlockRef {
     auto block = std::make_shared<CachedBlock>(chunk_length(index));
     decompress_chunk(index, block->data());
@@ -293,6 +415,10 @@ IoResult Lz4SeekableLayer::do_read(uint64_t address, void* buffer, size_t n, uns
     const uint64_t inside = data_offset & (meta_.chunk_size - 1);
     size_t take =
         static_cast<size_t>(std::min<uint64_t>({want, range.size - (at - range.start), chunk_length(index) - inside}));
+    if (index >= entries_.size()) {
+      result.fault = Fault{at, format(), missing_chunk(index)};
+      return result;
+    }
     try {
       if (entries_[index].flags & kChunkAllZero) {
         check_zero_chunk(index);
@@ -310,13 +436,24 @@ IoResult Lz4SeekableLayer::do_read(uint64_t address, void* buffer, size_t n, uns
   return result;
 }
 
-uint64_t Lz4SeekableLayer::limit() const { return meta_.ranges.empty() ? 0 : meta_.ranges.back().end(); }
+uint64_t Lz4SeekableLayer::limit() const {
+  uint64_t end = 0;
+  ranges([&](const Range& r) {
+    end = r.end();
+    return true;
+  });
+  return end;
+}
 
 void Lz4SeekableLayer::ranges(const std::function<bool(const Range&)>& visit) const {
-  // Stored ranges are disjoint and sorted; merge the adjacent ones.
+  // Stored ranges are disjoint and sorted; merge the adjacent ones. Of a
+  // truncated file, only what its chunks hold.
   Range pending{};
   bool have = false;
-  for (const Range& r : meta_.ranges) {
+  for (size_t i = 0; i < meta_.ranges.size(); ++i) {
+    if (range_data_offset_[i] >= present_data_) break;
+    Range r = meta_.ranges[i];
+    r.size = std::min(r.size, present_data_ - range_data_offset_[i]);
     if (have && pending.end() == r.start) {
       pending.size += r.size;
       continue;
@@ -341,7 +478,7 @@ void Lz4SeekableLayer::extents(uint64_t begin, uint64_t end,
     const uint64_t from = std::max(begin, ranges[r].start), to = std::min(end, ranges[r].end());
     if (from >= to) continue;
     uint64_t offset = range_data_offset_[r] + (from - ranges[r].start);
-    const uint64_t stop = range_data_offset_[r] + (to - ranges[r].start);
+    const uint64_t stop = std::min(present_data_, range_data_offset_[r] + (to - ranges[r].start));
     while (offset < stop) {
       const uint64_t index = offset >> chunk_shift_;
       const uint64_t piece_end = std::min(stop, (index << chunk_shift_) + chunk_length(index));
@@ -385,7 +522,9 @@ IoResult Lz4SeekableLayer::scan_read(uint64_t address, uint8_t* out, size_t n) {
     const size_t take = static_cast<size_t>(std::min<uint64_t>({want, range.size - (at - range.start), length - inside}));
     uint8_t* to = out + result.done;
     try {
-      if (entries_[index].flags & kChunkAllZero) {
+      if (index >= entries_.size()) {
+        throw FormatError(missing_chunk(index));
+      } else if (entries_[index].flags & kChunkAllZero) {
         check_zero_chunk(index);
         std::memset(to, 0, take);
       } else if (take == length && result.done != 0) {
@@ -421,7 +560,8 @@ const uint8_t* Lz4SeekableLayer::peek(uint64_t address, size_t n) {
   uint64_t data_offset = range_data_offset_[r] + (address - range.start);
   uint64_t index = data_offset >> chunk_shift_;
   uint64_t inside = data_offset & (meta_.chunk_size - 1);
-  if (n > chunk_length(index) - inside || !(entries_[index].flags & kChunkAllZero)) return nullptr;
+  if (index >= entries_.size() || n > chunk_length(index) - inside || !(entries_[index].flags & kChunkAllZero))
+    return nullptr;
   try {
     check_zero_chunk(index);
   } catch (const FormatError&) {
@@ -435,7 +575,10 @@ LayerDescription Lz4SeekableLayer::describe() const {
   lines.emplace_back("lz4-seekable version",
                      std::to_string(meta_.version_major) + "." + std::to_string(meta_.version_minor));
   lines.emplace_back("chunk size", std::to_string(meta_.chunk_size) + " bytes");
-  lines.emplace_back("chunks", std::to_string(meta_.chunk_count) + " (" + std::to_string(zero_chunks_) + " all-zero)");
+  lines.emplace_back("chunks", std::to_string(meta_.chunk_count) + " (" + std::to_string(zero_chunks_) + " all-zero)" +
+                                    (entries_.size() < meta_.chunk_count
+                                         ? "; " + std::to_string(entries_.size()) + " in the truncated file"
+                                         : ""));
   lines.emplace_back("data size", std::to_string(meta_.data_size) + " bytes in " +
                                       std::to_string(meta_.ranges.size()) + " range(s)");
   if (file_->size() > 0 && meta_.data_size > 0) {

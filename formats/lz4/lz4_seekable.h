@@ -26,7 +26,11 @@ class Lz4SeekableLayer : public PhysicalLayer {
   // True if the file starts with the seekable LZ4 metadata frame.
   static bool probe(const MappedFile& file);
   // Parses the metadata, footer and seek table (no chunk is decompressed).
-  // Throws FormatError naming the file and offset of what is wrong.
+  // A file cut short (no seek table) or whose seek table is damaged or
+  // lies opens with a warning: its chunks are found by walking their
+  // frames, and reads of the chunks not in the file fail naming them.
+  // Throws FormatError naming the file and offset of what is wrong when
+  // the metadata or the first chunk cannot be read.
   static std::unique_ptr<Lz4SeekableLayer> open(std::shared_ptr<const MappedFile> file,
                                                 ChunkCache& cache = ChunkCache::shared());
   ~Lz4SeekableLayer() override;
@@ -50,7 +54,9 @@ class Lz4SeekableLayer : public PhysicalLayer {
   LayerDescription describe() const override;
 
   const lz4s::Metadata& metadata() const { return meta_; }
-  uint64_t chunk_count() const { return meta_.chunk_count; }
+  // The chunks in the file: the metadata's count, or fewer for a
+  // truncated file.
+  uint64_t chunk_count() const { return entries_.size(); }
   const lz4s::SeekEntry& entry(uint64_t index) const { return entries_[index]; }
   // File offset of chunk `index`'s LZ4 frame.
   uint64_t frame_offset(uint64_t index) const { return frame_offsets_[index]; }
@@ -74,6 +80,13 @@ class Lz4SeekableLayer : public PhysicalLayer {
  private:
   Lz4SeekableLayer(std::shared_ptr<const MappedFile> file, ChunkCache& cache);
   void parse();
+  // The chunks from the seek table and footer; throws FormatError when
+  // they are missing, damaged or inconsistent.
+  void read_seek_table(uint64_t first_frame);
+  // The chunks found by walking the frames from `first_frame`, with a
+  // warning naming `why` the seek table was not used and what is missing.
+  void recover_from_frames(uint64_t first_frame, const std::string& why);
+  std::string missing_chunk(uint64_t index) const;
   // Index of the range holding `address`, or of the first range above it.
   size_t find_range(uint64_t address) const;
   // Throws unless flagged all-zero chunk `index` really is all zeros.
@@ -97,6 +110,7 @@ class Lz4SeekableLayer : public PhysicalLayer {
   std::vector<lz4s::SeekEntry> entries_;
   std::vector<uint64_t> frame_offsets_;       // chunk_count + 1 (the last: end of frames)
   std::vector<uint64_t> range_data_offset_;   // data-stream offset of each range's first byte
+  uint64_t present_data_ = 0;                 // data-stream bytes the file's chunks hold
   std::unique_ptr<std::atomic<uint8_t>[]> zero_checked_;
   uint64_t zero_chunks_ = 0;
   mutable std::atomic<size_t> last_range_{0};

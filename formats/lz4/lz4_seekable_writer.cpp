@@ -450,6 +450,9 @@ void verify_lz4_seekable(const std::string& path, unsigned threads, Progress* pr
   // A private cache: verification must decompress, not trust earlier reads.
   ChunkCache cache(0);
   auto layer = Lz4SeekableLayer::open(file, cache);
+  // Whatever the reader had to work around (a seek table it could not
+  // use, chunks missing) is a file that was not written right.
+  if (!layer->warnings().empty()) throw FormatError(path + ": verification failed: " + layer->warnings().front());
   const lz4s::Metadata& meta = layer->metadata();
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   struct Buffer {
