@@ -165,7 +165,13 @@ int run_plugin_command(const Plugin& plugin, const CommandContext& ctx) {
   OutputFormat format = parse_output_format(ctx.global.output);
   PluginArgs args = plugin_args(plugin.info, ctx.options);
   Session session(session_options(ctx.global));
-  find_kernel(session);
+  try {
+    find_kernel(session);
+  } catch (...) {
+    // A kernel not found in an image cut short: the image's warnings say why.
+    report_warnings(ctx.global, session.image().warnings());
+    throw;
+  }
   PluginResult result = run_plugin(plugin, session, args);
   if (!result.ok) {
     // What was found on the way (the image's own warnings) still matters.
