@@ -49,10 +49,10 @@ std::vector<std::string> split_names(const std::vector<std::string>& values) {
 
 void require_folder(const std::string& path, const char* option) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw Error(std::string(option) + " " + path + ": " + std::strerror(errno));
-  if (!S_ISDIR(st.st_mode)) throw Error(std::string(option) + " " + path + " is not a folder");
+  if (::stat(path.c_str(), &st) != 0) throw UsageError(std::string(option) + " " + path + ": " + std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) throw UsageError(std::string(option) + " " + path + " is not a folder");
   if (::access(path.c_str(), W_OK) != 0)
-    throw Error(std::string(option) + " " + path + " is not writable: " + std::strerror(errno));
+    throw UsageError(std::string(option) + " " + path + " is not writable: " + std::strerror(errno));
 }
 
 // The JSONL stream: stdout, or a new file (an existing one is refused
@@ -99,7 +99,7 @@ class JsonlStream {
 std::vector<std::string> images_of(const CommandContext& ctx) {
   std::vector<std::string> images;
   images = ctx.global.files;
-  if (images.empty()) throw Error("report: no image given: use -f IMAGE (repeatable)");
+  if (images.empty()) throw UsageError("report: no image given: use -f IMAGE (repeatable)");
   return images;
 }
 
@@ -109,19 +109,24 @@ int run_report(const CommandContext& ctx) {
   bool all = vm.count("all") && vm["all"].as<bool>();
   std::vector<std::string> names =
       vm.count("plugins") ? split_names(vm["plugins"].as<std::vector<std::string>>()) : std::vector<std::string>{};
-  if (all && !names.empty()) throw Error("report: --plugins and --all: give one of them");
-  if (vm.count("plugins") && names.empty()) throw Error("report: --plugins names no plugin");
+  if (all && !names.empty()) throw UsageError("report: --plugins and --all: give one of them");
+  if (vm.count("plugins") && names.empty()) throw UsageError("report: --plugins names no plugin");
   std::optional<std::string> out_dir, jsonl, html_dir;
   if (vm.count("out-dir")) out_dir = vm["out-dir"].as<std::string>();
   if (vm.count("jsonl")) jsonl = vm["jsonl"].as<std::string>();
   if (vm.count("html")) html_dir = vm["html"].as<std::string>();
-  if (out_dir && jsonl) throw Error("report: --out-dir and --jsonl: give one of them");
+  if (out_dir && jsonl) throw UsageError("report: --out-dir and --jsonl: give one of them");
   unsigned jobs = vm.count("jobs") ? vm["jobs"].as<unsigned>() : std::max(1u, std::thread::hardware_concurrency());
-  if (jobs == 0) throw Error("report: -j takes a number of images at a time, at least 1");
+  if (jobs == 0) throw UsageError("report: -j takes a number of images at a time, at least 1");
 
   // Everything the command line names is checked before any image is
   // opened: a typo costs nothing.
-  std::vector<const Plugin*> selected = select_plugins(names);
+  std::vector<const Plugin*> selected;
+  try {
+    selected = select_plugins(names);
+  } catch (const Error& e) {
+    throw UsageError(std::string("report: ") + e.what());
+  }
   if (out_dir) require_folder(*out_dir, "--out-dir");
   if (html_dir) require_folder(*html_dir, "--html");
   std::optional<JsonlStream> stream;
@@ -211,6 +216,8 @@ MEMSCOPE_REGISTER(command_registry(), Command{
              "[--out-dir DIR | --jsonl FILE|-] [--html DIR] [--no-hash]",
     .add_options = add_report_options,
     .run = run_report,
+    // -o jsonl is what it writes without --out-dir.
+    .outputs = {"jsonl"},
     .many_images = true,
 });
 

@@ -4,6 +4,11 @@
 // (another plugin API version, not a plugin, a symbol this memscope lacks,
 // a built-in plugin's name, a bad column) are refused naming the file,
 // without registering anything. tests/plugin_consumer/build.sh builds them.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -29,25 +34,62 @@ namespace {
 
 std::string shell_word(const std::string& s) { return "'" + s + "'"; }
 
-// Installs memscope into a temporary prefix and builds the libraries
-// against it, once per test process.
+// What the built libraries depend on: the library and command of this
+// build, the installed headers, the example's and this test's sources.
+std::string build_key() {
+  Dl_info info{};
+  std::string key;
+  auto add = [&](const fs::path& path) {
+    std::error_code ec;
+    auto time = fs::last_write_time(path, ec);
+    if (ec) return;
+    key += path.string() + ":" + std::to_string(fs::file_size(path, ec)) + ":" +
+           std::to_string(time.time_since_epoch().count()) + "\n";
+  };
+  if (::dladdr(reinterpret_cast<void*>(&plugin_registry), &info) && info.dli_fname) add(info.dli_fname);
+  add(MEMSCOPE_CLI_PATH);
+  const fs::path source(MEMSCOPE_SOURCE_DIR);
+  for (const char* dir : {"core", "examples", "tests/plugin_consumer"})
+    for (const auto& entry : fs::recursive_directory_iterator(source / dir))
+      if (entry.is_regular_file()) add(entry.path());
+  return key;
+}
+
+// Installs memscope into a prefix in the build tree and builds the
+// libraries against it; test processes share it (a lock), and it is built
+// again only when what it depends on changed.
 const std::string& built() {
-  static test::TempDir dir("plugin-consumer");
   static const std::string out = [] {
     if (MEMSCOPE_SANITIZED)
       test::skip("plugins built without AddressSanitizer cannot be loaded into the instrumented library; this "
                  "test runs in the normal build");
-    std::string log = dir.file("build.log");
-    std::string command = shell_word(std::string(MEMSCOPE_SOURCE_DIR) + "/tests/plugin_consumer/build.sh") + " " +
-                          shell_word(MEMSCOPE_SOURCE_DIR) + " " + shell_word(MEMSCOPE_BINARY_DIR) + " " +
-                          shell_word(dir.file("out")) + " > " + shell_word(log) + " 2>&1";
-    int status = std::system(command.c_str());
-    std::ifstream in(log);
-    std::stringstream text;
-    text << in.rdbuf();
-    INFO(text.str());
-    REQUIRE(status == 0);
-    return dir.file("out");
+    const std::string dir = std::string(MEMSCOPE_BINARY_DIR) + "/plugin-consumer";
+    int lock = ::open((dir + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    REQUIRE(lock >= 0);
+    REQUIRE(::flock(lock, LOCK_EX) == 0);
+    const std::string key = build_key();
+    std::ifstream old(dir + "/key");
+    std::stringstream old_key;
+    old_key << old.rdbuf();
+    if (old_key.str() != key || key.empty()) {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+      fs::create_directories(dir);
+      std::string log = dir + "/build.log";
+      std::string command = shell_word(std::string(MEMSCOPE_SOURCE_DIR) + "/tests/plugin_consumer/build.sh") + " " +
+                            shell_word(MEMSCOPE_SOURCE_DIR) + " " + shell_word(MEMSCOPE_BINARY_DIR) + " " +
+                            shell_word(dir) + " > " + shell_word(log) + " 2>&1";
+      int status = std::system(command.c_str());
+      std::ifstream in(log);
+      std::stringstream text;
+      text << in.rdbuf();
+      INFO(text.str());
+      if (status != 0) ::close(lock);
+      REQUIRE(status == 0);
+      std::ofstream(dir + "/key") << key;
+    }
+    ::close(lock);
+    return dir;
   }();
   return out;
 }
