@@ -25,6 +25,7 @@ PACKAGES=(
   libyara-dev
   catch2 libbenchmark-dev
   lz4 zstd xz-utils
+  zsh
 )
 
 install_deps() {
