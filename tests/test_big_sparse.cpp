@@ -13,9 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "core/layers/format_registry.h"
+#include "core/linux/discovery/discovery.h"
 #include "support/fixtures.h"
 #include "support/run_cli.h"
 #include "support/synthetic_linux.h"
+#include "support/synthetic_self_description.h"
 #include "support/temp_file.h"
 
 using namespace memscope;
@@ -122,4 +125,72 @@ TEST_CASE("64 GiB sparse copy of the fixture: info finds the kernel with and wit
   bool listed = false;
   for (const auto& b : all["all_banners"]["banners"]) listed = listed || b["text"].get<std::string>() == banner;
   CHECK(listed);
+}
+
+namespace {
+
+// The image's bytes followed by `extra` bytes of non-zero junk (no hole to
+// skip), counting what is read of the junk.
+class JunkAfter : public AddressSpace {
+ public:
+  JunkAfter(AddressSpace& below, uint64_t extra) : below_(below), end_(below.limit()), limit_(below.limit() + extra) {
+    share_generation(below);
+  }
+  std::string name() const override { return "junk-after"; }
+  AddressSpace* below() const override { return &below_; }
+  uint64_t limit() const override { return limit_; }
+  void ranges(const std::function<bool(const Range&)>& visit) const override {
+    bool go = true;
+    below_.ranges([&](const Range& r) { return go = visit(r); });
+    if (go) visit(Range{end_, limit_ - end_});
+  }
+  uint64_t junk_read() const { return junk_read_; }
+
+ protected:
+  IoResult do_read(uint64_t address, void* buffer, size_t n, unsigned flags) override {
+    auto* out = static_cast<uint8_t*>(buffer);
+    size_t below_part = address < end_ ? size_t(std::min<uint64_t>(n, end_ - address)) : 0;
+    if (below_part) {
+      IoResult first = below_.read(address, out, below_part, flags);
+      if (!first.ok() || below_part == n) return first;
+    }
+    const size_t junk = n - below_part;
+    for (size_t i = 0; i < junk; ++i) out[below_part + i] = uint8_t(0xa5 ^ ((address + below_part + i) >> 12));
+    junk_read_ += junk;
+    return IoResult{n, {}};
+  }
+
+ private:
+  AddressSpace& below_;
+  uint64_t end_, limit_;
+  uint64_t junk_read_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("discovery stops at the first validated kernel - listing every banner reads the whole image") {
+  test::TempDir dir("stop-early");
+  test::SyntheticLinux image;
+  test::add_self_description(image);  // VMCOREINFO in RAM: found without a profile
+  const std::string raw = dir.file("image.raw");
+  image.write_raw(raw);
+  auto layer = open_image(raw);
+  constexpr uint64_t kJunk = 4 * kGiB;
+  {
+    JunkAfter space(*layer, kJunk);
+    LinuxKernelInfo found = discover_linux_kernel(space, ImageNotes{}, nullptr);
+    CHECK(found.method == "vmcoreinfo in memory");
+    // At most the chunks the workers had in flight when the kernel was found.
+    INFO("junk read: " << space.junk_read());
+    CHECK(space.junk_read() < kJunk / 16);
+  }
+  {
+    JunkAfter space(*layer, kJunk);
+    DiscoveryOptions all;
+    all.list_all_banners = true;
+    LinuxKernelInfo found = discover_linux_kernel(space, ImageNotes{}, nullptr, all);
+    CHECK(found.method == "vmcoreinfo in memory");
+    // Every byte of the junk, some twice (the overlap between chunks).
+    CHECK(space.junk_read() >= kJunk);
+  }
 }
