@@ -167,7 +167,27 @@ struct ProcessJob {
   std::map<uint32_t, uint64_t> dropped;
   bool too_many = false;
   std::string error;
+  // Pages the page tables map that the image does not hold (a physical
+  // range not captured, device memory), scanned as zeros, and the first.
+  uint64_t unreadable_pages = 0;
+  uint64_t first_unreadable = 0;
 };
+
+constexpr uint64_t kPage = 4096;
+
+// Reads `block` of the job's process into `into`; a page that cannot be
+// read is zeros, counted. Blocks are page-aligned (VMAs and mappings are).
+void read_block(ProcessJob& job, const Range& block, uint8_t* into) {
+  IoResult io = job.space->read(block.start, into, block.size);
+  if (io.ok()) return;
+  // Rare: page by page from the one that failed.
+  for (uint64_t at = io.done & ~(kPage - 1); at < block.size; at += kPage) {
+    const uint64_t n = std::min<uint64_t>(kPage, block.size - at);
+    if (job.space->read(block.start + at, into + at, n).ok()) continue;
+    std::memset(into + at, 0, n);
+    if (job.unreadable_pages++ == 0) job.first_unreadable = block.start + at;
+  }
+}
 
 // A batch of a process's blocks, asked for by a worker, copied in by the
 // calling thread: blocks [first, end) one after the other in `buffer`.
@@ -550,10 +570,8 @@ std::vector<YaraProcessResult> YaraScanner::scan_processes(const std::vector<Yar
         for (size_t i = request->first; i < request->end; ++i) {
           const Range& block = request->job->blocks[i];
           try {
-            // The pages were mapped when the blocks were made; one that no
-            // longer reads (an overlay write to a table) is scanned as zeros.
-            IoResult io = request->job->space->read(block.start, into, block.size, kReadPad);
-            (*request->ok)[i - request->first] = io.done == block.size;
+            read_block(*request->job, block, into);
+            (*request->ok)[i - request->first] = 1;
             request->job->result.bytes_scanned += block.size;
             ++request->job->result.blocks;
             if (progress) progress->advance(block.size);
@@ -593,6 +611,10 @@ std::vector<YaraProcessResult> YaraScanner::scan_processes(const std::vector<Yar
                                    std::to_string(kMaxMatchesPerString) + " per string)");
     if (job.too_many)
       warnings.add("yarascan", label + ": a string matched more often than libyara records; some matches are missing");
+    if (job.unreadable_pages)
+      warnings.add("yarascan", label + ": " + std::to_string(job.unreadable_pages) +
+                                   " pages its page tables map are not in the image (the first at " +
+                                   hex_address(job.first_unreadable) + "); scanned as zeros");
     out[job.index] = std::move(job.result);
   }
   if (p.cancelled() && not_started)
