@@ -37,6 +37,8 @@ nlohmann::json physical_summary(PhysicalLayer& layer) {
   nlohmann::json details = nlohmann::json::object();
   for (const auto& [key, value] : layer.describe()) details[key] = value;
   j["details"] = details;
+  // What the image lacks (a file cut short): said here, and on stderr.
+  j["warnings"] = layer.warnings();
   const ImageNotes& notes = layer.notes();
   nlohmann::json n;
   n["cpus"] = notes.cpus.size();
@@ -69,6 +71,7 @@ void print_text(const nlohmann::json& j) {
   for (const auto& [key, value] : j["details"].items())
     std::cout << key << ":" << std::string(key.size() < 16 ? 16 - key.size() : 1, ' ') << value.get<std::string>()
               << "\n";
+  for (const auto& warning : j["warnings"]) std::cout << "Image warning:   " << warning.get<std::string>() << "\n";
   const auto& notes = j["notes"];
   std::cout << "CPU notes:       " << notes["cpus"].get<size_t>() << "\n";
   for (size_t i = 0; i < notes["cr3"].size(); ++i)
@@ -241,7 +244,24 @@ int run_info(const CommandContext& ctx) {
               << "\n";
   }
   // Ctrl-C: the partial result is printed, and the status says so.
-  return j["all_banners"].contains("scan") && j["all_banners"]["scan"].contains("incomplete") ? 130 : 0;
+  if (j["all_banners"].contains("scan") && j["all_banners"]["scan"].contains("incomplete")) return kExitInterrupted;
+  // What failed is said on stderr too, and in the status: 0 only when the
+  // kernel was found and every profile file named loaded (a script must
+  // not take "no kernel" for an answer), or when no kernel was asked for:
+  // --all-banners asks for the banners in memory (Volatility's
+  // banners.Banners), found or not.
+  int status = report_warnings(ctx.global, session.image().warnings());
+  const bool profile_named = !options.profile.empty() || !options.btf.empty() || !options.system_map.empty();
+  const bool kernel_asked = !ctx.options["all-banners"].as<bool>();
+  if (kernel.contains("error") && kernel_asked) {
+    std::cerr << "memscope: info: " << kernel["error"].get<std::string>() << "\n";
+    status = kExitFailed;
+  } else if (profile_named && kernel.contains("profile_error")) {
+    std::cerr << "memscope: info: the profile given could not be used: " << kernel["profile_error"].get<std::string>()
+              << "\n";
+    status = kExitFailed;
+  }
+  return status;
 }
 
 void add_info_options(po::options_description& options) {
