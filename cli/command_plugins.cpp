@@ -14,6 +14,8 @@
 #include "core/linux/discovery/discovery.h"
 #include "core/plugin/loader.h"
 #include "core/plugin/plugin.h"
+#include "core/report/report.h"
+#include "core/report/report_json.h"
 #include "core/session/session.h"
 
 namespace memscope::cli {
@@ -87,6 +89,12 @@ void add_plugin_options(const PluginInfo& info, po::options_description& options
         break;
     }
   }
+  // The report document around the rows (memscope report's, issue 13).
+  options.add_options()
+      ("envelope", po::bool_switch(),
+       "with -o json or jsonl: the rows inside memscope report's document (the image and its SHA-256, the "
+       "kernel, the profile, the warnings: docs/report-schema.json)")
+      ("no-hash", po::bool_switch(), "with --envelope: do not compute the image's SHA-256");
 }
 
 PluginArgs plugin_args(const PluginInfo& info, const po::variables_map& vm) {
@@ -164,6 +172,14 @@ void write_result(const PluginResult& result, OutputFormat format, const Command
 int run_plugin_command(const Plugin& plugin, const CommandContext& ctx) {
   OutputFormat format = parse_output_format(ctx.global.output);
   PluginArgs args = plugin_args(plugin.info, ctx.options);
+  // --envelope: hashing starts now, while the plugin reads the image.
+  const bool envelope = ctx.options.count("envelope") && ctx.options["envelope"].as<bool>();
+  const bool no_hash = ctx.options.count("no-hash") && ctx.options["no-hash"].as<bool>();
+  if (no_hash && !envelope) throw UsageError("--no-hash is for --envelope, which was not given");
+  if (envelope && format != OutputFormat::Json && format != OutputFormat::Jsonl)
+    throw UsageError("--envelope wraps -o json or -o jsonl (the report document), not " + output_format_name(format));
+  std::optional<EnvelopeBuilder> wrapper;
+  if (envelope) wrapper.emplace(ctx.global.file, !no_hash);
   Session session(session_options(ctx.global));
   try {
     find_kernel(session);
@@ -173,6 +189,12 @@ int run_plugin_command(const Plugin& plugin, const CommandContext& ctx) {
     throw;
   }
   PluginResult result = run_plugin(plugin, session, args);
+  if (wrapper) {
+    // The document is written whether the plugin succeeded or not: its
+    // status and reason say which.
+    std::cout << report_json(wrapper->finish(session, plugin, result), format == OutputFormat::Json ? 2 : -1) << "\n";
+    std::cout.flush();
+  }
   if (!result.ok) {
     // What was found on the way (the image's own warnings) still matters.
     report_warnings(ctx.global, result.table.warnings);
@@ -188,7 +210,7 @@ int run_plugin_command(const Plugin& plugin, const CommandContext& ctx) {
         unlisted_pid_warnings(session, pids_without_rows(result.table, args.ints("pid")));
     warnings.insert(warnings.end(), hints.begin(), hints.end());
   }
-  write_result(result, format, ctx);
+  if (!wrapper) write_result(result, format, ctx);
   return report_warnings(ctx.global, warnings);
 }
 

@@ -280,3 +280,52 @@ TEST_CASE("report: progress on a terminal, none with -q") {
   CHECK_THAT(quiet.err, !Catch::Contains("images"));
   CHECK(lines_of(quiet.out).size() == 1);
 }
+
+TEST_CASE("report: a single plugin's -o json --envelope is the report document of that plugin") {
+  test::TempDir dir("report-envelope");
+  test::CliRun run = test::run_cli(
+      {"linux.pslist", "-f", test::sample_image(), "-p", test::sample_profile(), "-o", "json", "--envelope"},
+      hermetic(dir));
+  INFO(run.err);
+  REQUIRE(run.status == 0);
+  {
+    std::ofstream(dir.file("envelope.json")) << run.out;
+  }
+  CHECK(test::report_schema_errors({dir.file("envelope.json")}) == "");
+  Json envelope = Json::parse(run.out);
+  REQUIRE(envelope["plugins"].size() == 1);
+  CHECK(envelope["image"]["sha256"] == test::sha256_of_file(test::sample_image()));
+  // The same document a report of that one plugin writes.
+  test::CliRun batch = report({"-f", test::sample_image(), "--plugins", "linux.pslist"}, dir);
+  REQUIRE(batch.status == 0);
+  CHECK(stable(envelope).dump() == stable(lines_of(batch.out)[0]).dump());
+
+  // JSONL: one line; without hashing.
+  test::CliRun line = test::run_cli({"linux.lsmod", "-f", test::sample_image(), "-p", test::sample_profile(), "-o",
+                                     "jsonl", "--envelope", "--no-hash"},
+                                    hermetic(dir));
+  REQUIRE(line.status == 0);
+  std::vector<Json> docs = lines_of(line.out);
+  REQUIRE(docs.size() == 1);
+  CHECK(docs[0]["image"]["sha256"].is_null());
+  CHECK(docs[0]["plugins"]["linux.lsmod"]["status"] == "ok");
+
+  // A plugin that fails still gives its document, saying why, and exit 1.
+  test::CliRun failed = test::run_cli({"linux.maps", "-f", test::sample_image(), "-p", test::sample_profile(), "-o",
+                                       "json", "--envelope", "--no-hash"},
+                                      hermetic(dir));
+  CHECK(failed.status == 1);
+  Json error = Json::parse(failed.out);
+  CHECK(error["plugins"]["linux.maps"]["status"] == "error");
+  CHECK_THAT(error["plugins"]["linux.maps"]["reason"].get<std::string>(), Catch::Contains("vm_area_struct"));
+
+  // Options that would not be used are usage errors.
+  test::CliRun text = test::run_cli(
+      {"linux.pslist", "-f", test::sample_image(), "-p", test::sample_profile(), "--envelope"}, hermetic(dir));
+  CHECK(text.status == 2);
+  CHECK_THAT(text.err, Catch::Contains("--envelope"));
+  test::CliRun no_hash = test::run_cli(
+      {"linux.pslist", "-f", test::sample_image(), "-p", test::sample_profile(), "-o", "json", "--no-hash"},
+      hermetic(dir));
+  CHECK(no_hash.status == 2);
+}

@@ -101,7 +101,9 @@ std::vector<std::string> plugin_problems(const Plugin& plugin) {
   // The command's global options, accepted after the plugin's name.
   static const std::set<std::string> global_options = {"file",   "profile", "symbols", "btf",     "system-map",
                                                        "output", "renderer", "quiet", "verbose", "strict",
-                                                       "wide",   "plugin-dir", "help", "version"};
+                                                       "wide",   "plugin-dir", "help", "version",
+                                                       // the plugin commands' own (memscope report's envelope)
+                                                       "envelope", "no-hash"};
   std::set<std::string> options;
   for (const PluginOption& option : info.options) {
     if (!is_lower_word(option.name, "-"))

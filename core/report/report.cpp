@@ -84,6 +84,25 @@ KernelSummary kernel_summary(const LinuxKernelInfo& kernel) {
                        .method_detail = kernel.method_detail};
 }
 
+// The profile and the kernel, or the reason in report.error.
+void fill_kernel_and_profile(ImageReport& report, Session& session) {
+  try {
+    const Profile& profile = session.profile();
+    ProfileSummary summary{.source = "", .reason = "", .path = profile.source(), .banner = profile.banner(),
+                           .producer = producer_of(profile.metadata())};
+    if (const auto& choice = session.profile_choice()) {
+      summary.source = choice->source;
+      summary.reason = choice->reason;
+    }
+    report.profile = std::move(summary);
+    report.kernel = kernel_summary(session.kernel());
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    report.error = e.what();
+  }
+}
+
 // Everything but the hash; throws what the Session throws when the image
 // cannot be opened.
 void analyse(ImageReport& report, const std::vector<const Plugin*>& plugins, const ReportOptions& options,
@@ -101,21 +120,7 @@ void analyse(ImageReport& report, const std::vector<const Plugin*>& plugins, con
 
   // The profile first (choosing it may need the kernel's banner), then the
   // kernel with it: both are shared by every plugin below.
-  try {
-    const Profile& profile = session.profile();
-    ProfileSummary summary{.source = "", .reason = "", .path = profile.source(), .banner = profile.banner(),
-                           .producer = producer_of(profile.metadata())};
-    if (const auto& choice = session.profile_choice()) {
-      summary.source = choice->source;
-      summary.reason = choice->reason;
-    }
-    report.profile = std::move(summary);
-    report.kernel = kernel_summary(session.kernel());
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    report.error = e.what();
-  }
+  fill_kernel_and_profile(report, session);
 
   const bool every_plugin = options.plugin_names.empty();
   for (const Plugin* plugin : plugins) {
@@ -214,6 +219,26 @@ ImageReport build_image_report(const std::string& path, const std::vector<const 
     } catch (const std::exception& e) {
       report.image_warnings.push_back(path + ": hashing failed: " + e.what());
     }
+  }
+  report.generated_at = utc_timestamp();
+  return report;
+}
+
+EnvelopeBuilder::EnvelopeBuilder(const std::string& image, bool hash) : image_(image) {
+  if (hash) hash_ = std::make_unique<ImageHash>(image);
+}
+
+EnvelopeBuilder::~EnvelopeBuilder() = default;
+
+ImageReport EnvelopeBuilder::finish(Session& session, const Plugin& plugin, const PluginResult& result) {
+  ImageReport report;
+  report.path = image_;
+  fill_image(report, session.image());
+  fill_kernel_and_profile(report, session);
+  report.plugins.push_back(ran(plugin, result));
+  if (hash_) {
+    report.sha256 = hash_->result();
+    if (!report.sha256) report.image_warnings.push_back(hash_->error());
   }
   report.generated_at = utc_timestamp();
   return report;

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -121,6 +122,28 @@ ImageReport build_image_report(const std::string& path, const std::vector<const 
 // Why a plugin cannot run unattended (it needs options a report does not
 // give), or nullopt. Used to skip it with that reason.
 std::optional<std::string> needs_options_reason(const Plugin& plugin, const PluginArgs& args);
+
+class ImageHash;
+class Session;
+
+// The single-plugin command's `--envelope`: the document of one plugin run
+// in a session the command opened itself. Hashing starts when the builder
+// is made, so that it runs while the plugin reads the image.
+class EnvelopeBuilder {
+ public:
+  EnvelopeBuilder(const std::string& image, bool hash);
+  ~EnvelopeBuilder();
+  EnvelopeBuilder(const EnvelopeBuilder&) = delete;
+  EnvelopeBuilder& operator=(const EnvelopeBuilder&) = delete;
+
+  // Waits for the hash. Never throws for what the session cannot find
+  // (the kernel or profile are then null, and `error` says why).
+  ImageReport finish(Session& session, const Plugin& plugin, const PluginResult& result);
+
+ private:
+  std::string image_;
+  std::unique_ptr<ImageHash> hash_;
+};
 
 // memscope's version, as the document's `tool` gives it.
 const char* memscope_version();
