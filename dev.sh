@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # memscope's one entry point for setting up, building and testing.
 #
-#   ./dev.sh demo   install what is missing, build, run `memscope info` and linux.pstree on the sample image
+#   ./dev.sh demo   install what is missing, build, run `memscope info`, linux.pstree and `memscope report`
+#                   (JSON and an HTML page) on the sample image
 #   ./dev.sh test   install what is missing, build, run the whole test suite (ctest)
 #   ./dev.sh deps   only install the Debian packages memscope needs
 #   ./dev.sh build  only configure and build (into ./build)
@@ -26,7 +27,10 @@ PACKAGES=(
   catch2 libbenchmark-dev
   lz4 zstd xz-utils
   zsh
+  python3-jsonschema
 )
+# Only for `./dev.sh test` (large): the browser the HTML report is tested in.
+TEST_PACKAGES=(chromium)
 
 install_deps() {
   local missing=()
@@ -63,8 +67,17 @@ case "${1:-}" in
     "$BUILD_DIR/memscope" info -f samples/sample.lime -p samples/sample-profile.json
     echo
     "$BUILD_DIR/memscope" linux.pstree -f samples/sample.lime -p samples/sample-profile.json
+    echo
+    # A report never replaces an earlier one: the demo starts from an empty folder.
+    rm -rf "$BUILD_DIR/demo-report" && mkdir -p "$BUILD_DIR/demo-report"
+    "$BUILD_DIR/memscope" report -f samples/sample.lime -p samples/sample-profile.json \
+      --out-dir "$BUILD_DIR/demo-report" --html "$BUILD_DIR/demo-report" -q
+    report_dir=$(cd "$BUILD_DIR/demo-report" && pwd)
+    echo "memscope report: $report_dir/sample.lime.json"
+    echo "HTML page (open it in a browser, no server needed): $report_dir/sample.lime.html"
     ;;
   test)
+    PACKAGES+=("${TEST_PACKAGES[@]}")
     install_deps
     build
     cd "$BUILD_DIR"
