@@ -265,6 +265,39 @@ TEST_CASE("psscan: a PID table with a cycle is bounded, named, and the rest inta
   }
 }
 
+TEST_CASE("psscan: a task only the carve finds whose state is alive is neither exited nor hidden and is named in a warning") {
+  // A sleeping process unlinked from every view the kernel keeps (task
+  // list, PID table, children list) and from no runqueue: its memory says
+  // it did not exit, so it must not be filed with the exited tasks.
+  SyntheticOptions options;
+  options.exited = SyntheticLinux::default_exited();
+  SyntheticProcess unlinked = options.exited->front();
+  unlinked.pid = 160;
+  unlinked.comm = "unlinked_all";
+  unlinked.state = 1;  // TASK_INTERRUPTIBLE
+  unlinked.exit_state = 0;
+  options.exited->push_back(unlinked);
+  SyntheticLinux kernel(options);
+  SyntheticSession image(kernel);
+  Table table = run(image, "linux.psscan");
+  auto rows = by_offset(table);
+  const uint64_t address = kernel.exited_task_address(160);
+  REQUIRE(rows.count(address) == 1);
+  const Row& row = *rows[address];
+  CHECK(get<std::string>(table, row, "state") == "S");
+  CHECK(flag(table, row, "carved"));
+  CHECK_FALSE(flag(table, row, "exited"));
+  CHECK_FALSE(flag(table, row, "hidden"));
+  CHECK(warned(table, "task " + hex(address) + " (pid 160 unlinked_all) is found only by the carve"));
+  CHECK(warned(table, "its state (S) is not an exited task's"));
+  // The dead ones are still exited, without a warning of their own.
+  for (const SyntheticProcess& p : SyntheticLinux::default_exited()) {
+    INFO("exited task " << p.pid);
+    CHECK(flag(table, *rows[kernel.exited_task_address(p.pid)], "exited"));
+    CHECK_FALSE(warned(table, "pid " + std::to_string(p.pid) + " " + p.comm));
+  }
+}
+
 TEST_CASE("task carve: random pages and forged task_structs give no task, the real ones stay") {
   SyntheticLinux kernel;
   // 4 MiB of random bytes in otherwise unused direct-mapped memory.

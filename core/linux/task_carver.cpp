@@ -123,7 +123,7 @@ bool TaskCarver::plausible_bytes(const uint8_t* data) const {
   return true;
 }
 
-bool TaskCarver::validate(uint64_t address, std::string* why) const {
+bool TaskCarver::validate(uint64_t address, std::string* why, bool* dead) const {
   auto fail = [&](const std::string& reason) {
     if (why) *why = reason;
     return false;
@@ -169,6 +169,7 @@ bool TaskCarver::validate(uint64_t address, std::string* why) const {
     uint64_t pgd = 0;
     if (!pointer(mm + mm_pgd_, pgd) || !space.translate(pgd)) return fail("its mm's pgd does not translate");
   }
+  if (dead) *dead = dead_bytes(data);
   return true;
 }
 
@@ -202,8 +203,9 @@ CarveResult TaskCarver::carve(AddressSpace& physical, uint64_t direct_map, Warni
       },
       [&](const ScanCandidate& candidate) {
         ++out.candidates;
-        if (validate(direct_map + candidate.address))
-          out.tasks.push_back({candidate.address, direct_map + candidate.address});
+        bool dead = false;
+        if (validate(direct_map + candidate.address, nullptr, &dead))
+          out.tasks.push_back({candidate.address, direct_map + candidate.address, dead});
         else
           ++out.rejected;
         return true;

@@ -39,6 +39,7 @@ namespace memscope::linux_kernel {
 struct CarvedTask {
   uint64_t physical = 0;
   uint64_t address = 0;  // kernel virtual address (the direct map's)
+  bool dead = false;     // an exit state, or TASK_DEAD: a task that exited
 };
 
 struct CarveOptions {
@@ -73,8 +74,9 @@ class TaskCarver {
   bool plausible_bytes(const uint8_t* data) const;
   size_t bytes_needed() const { return needed_; }
   // Stage 2 for the task_struct at kernel address `address`; `why` says
-  // what failed.
-  bool validate(uint64_t address, std::string* why = nullptr) const;
+  // what failed; `dead` is set for a task that exited (an exit state or
+  // TASK_DEAD).
+  bool validate(uint64_t address, std::string* why = nullptr, bool* dead = nullptr) const;
 
  private:
   struct Field {

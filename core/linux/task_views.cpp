@@ -30,7 +30,7 @@ bool task_hidden(unsigned views, std::optional<int64_t> tid) {
   return (views & (kTaskInPidTable | kTaskOnRunqueue | kTaskInChildren)) != 0;
 }
 
-bool task_exited(unsigned views) { return views == kTaskCarved; }
+bool task_exited(unsigned views, bool dead) { return views == kTaskCarved && dead; }
 
 TaskViews::TaskViews(const KernelView& kernel) : kernel_(kernel) {}
 
@@ -205,8 +205,9 @@ TaskViews::Census TaskViews::all(Warnings& warnings, const TaskViewOptions& opti
           auto it = by_physical.find(c.physical);
           if (it != by_physical.end()) {
             tasks[it->second].views |= kTaskCarved;
+            tasks[it->second].dead = c.dead;
           } else {
-            tasks.push_back({c.address, c.physical, kTaskCarved});
+            tasks.push_back({c.address, c.physical, kTaskCarved, c.dead});
           }
         }
       } catch (const Error& e) {
@@ -233,7 +234,12 @@ std::vector<ScannedTask> scan_tasks(const KernelView& kernel, Warnings& warnings
     t.task = reader.read(s.address, warnings);
     t.views = s.views;
     t.hidden = task_hidden(s.views, t.task.tid);
-    t.exited = task_exited(s.views);
+    t.exited = task_exited(s.views, s.dead);
+    if (s.views == kTaskCarved && !s.dead)
+      warnings.add("psscan: " + t.task.label() + " is found only by the carve of physical memory, yet its state (" +
+                   t.task.state.value_or("?") +
+                   ") is not an exited task's: unlinked from every view of the kernel (task list, PID table, "
+                   "runqueues, children lists), or freed without exiting");
     out.push_back(std::move(t));
   }
   auto key = [](const ScannedTask& t) {

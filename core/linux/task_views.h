@@ -11,7 +11,8 @@
 //   the carve         task_structs found in physical memory (task_carver.h).
 // A task seen by any view but the list is hidden, unless it is a CPU's idle
 // task (pid 0), which the kernel never lists; a task only the carve finds is
-// an exited one whose memory is not reused yet.
+// an exited one whose memory is not reused yet when its memory says it
+// exited (an exit state, TASK_DEAD), and is named in a warning otherwise.
 //
 // A view that cannot be used on this kernel (a profile without the PID
 // table's types, a kernel without per-CPU runqueues) is a warning naming
@@ -42,13 +43,16 @@ struct TaskSighting {
   uint64_t address = 0;              // kernel virtual address of the task_struct
   std::optional<uint64_t> physical;  // where it lies, when it translates
   unsigned views = 0;                // TaskViewBits
+  bool dead = false;                 // the carve saw an exit state or TASK_DEAD
 };
 
 // Alive (the PID table, a runqueue or a parent's children list holds it)
 // but not on the task list; a CPU's idle task (tid 0) never is.
 bool task_hidden(unsigned views, std::optional<int64_t> tid);
-// Found by the carve alone: a dead task's memory.
-bool task_exited(unsigned views);
+// Found by the carve alone, and dead: an exited task's memory. A task the
+// carve alone finds whose state is a live one is neither exited nor (by
+// the views) hidden: scan_tasks warns about it.
+bool task_exited(unsigned views, bool dead);
 
 struct TaskViewOptions {
   bool carve = true;
@@ -95,7 +99,9 @@ struct ScannedTask {
 
 // The census read task by task (TaskReader), sorted by PID, then thread
 // ID, then address; tasks whose ids cannot be read come last. `carve`
-// receives the carve's figures when it ran.
+// receives the carve's figures when it ran. A task only the carve finds
+// whose state is not a dead task's gets a warning naming it: it is in
+// none of the kernel's views, yet did not exit.
 std::vector<ScannedTask> scan_tasks(const KernelView& kernel, Warnings& warnings, const TaskViewOptions& options = {},
                                     std::optional<CarveResult>* carve = nullptr);
 
