@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -248,13 +249,16 @@ TEST_CASE("plugin loading: linux.kthreads on the fixture names each kernel threa
   REQUIRE(result.ok);
   const Table& table = result.table;
   size_t comm = table.column_index("comm"), function = table.column_index("function"),
-         pid = table.column_index("pid");
+         pid = table.column_index("pid"), full_name = table.column_index("full_name");
+  // The names /proc gave (whole, where comm keeps 15 characters).
+  std::map<int64_t, std::string> truth_names;
+  for (const auto& p : test::truth()["processes"]) truth_names[p["pid"].get<int64_t>()] = p["comm"];
   // The kernel threads the guest reported in its task list.
   size_t expected = 0;
   for (const auto& p : test::truth()["processes"])
     expected += p["kernel_thread"] == true && p.value("hidden", false) == false;
   CHECK(table.rows.size() == expected);
-  size_t named = 0, kworkers = 0;
+  size_t named = 0, kworkers = 0, long_names = 0;
   for (const Row& row : table.rows) {
     const auto* name = std::get_if<std::string>(&row.cells[comm]);
     const auto* fn = std::get_if<std::string>(&row.cells[function]);
@@ -270,7 +274,20 @@ TEST_CASE("plugin loading: linux.kthreads on the fixture names each kernel threa
     if (name->rfind("ksoftirqd/", 0) == 0) CHECK((fn && *fn == "smpboot_thread_fn"));
     // kthreadd is started by kernel_thread(), not kthread_create(): no function.
     if (row.cells[pid] == Value{int64_t{2}}) CHECK(fn == nullptr);
+    // A name longer than comm is kept whole in struct kthread, and /proc
+    // shows it (kworkers excepted: /proc adds their workqueue to the name;
+    // workqueue rescuers: /proc shows comm, the kernel keeps the whole).
+    const std::string& proc_name = truth_names[std::get<int64_t>(row.cells[pid])];
+    const auto* full = std::get_if<std::string>(&row.cells[full_name]);
+    if (full) CHECK((full->size() > 15 && full->rfind(*name, 0) == 0));
+    if (proc_name.size() > 15 && name->rfind("kworker/", 0) != 0) {
+      ++long_names;
+      CHECK((full && *full == proc_name));
+    }
   }
   CHECK(kworkers > 0);
+  CHECK(long_names > 0);
   CHECK(named + 1 >= table.rows.size());
+  // Every struct kthread was read.
+  CHECK(result.table.warnings.empty());
 }

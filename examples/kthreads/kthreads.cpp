@@ -43,7 +43,8 @@ const RowSchema<KthreadRow> kKthreadColumns{
     {"threadfn", &KthreadRow::threadfn, "the function it runs (struct kthread.threadfn)"},
     {"function", &KthreadRow::function, "that function's symbol (+offset) in the kernel image"},
     {"data", &KthreadRow::data, "the argument the function was given"},
-    {"full_name", &KthreadRow::full_name, "the whole name when comm cut it (struct kthread.full_name, 5.17+)"},
+    {"full_name", &KthreadRow::full_name,
+     "the whole name when comm cut it (struct kthread.full_name, on kernels that keep one)"},
 };
 
 // Longest full_name read: the kernel makes it with kvasprintf from a
@@ -104,7 +105,7 @@ void run_kthreads(Session& session, const PluginArgs& args, Rows<KthreadRow>& ro
           }
           row.data = Address{k["data"].pointer()};
           if (has_full_name && !k["full_name"].is_null())
-            row.full_name = k["full_name"].deref().as_string(kMaxFullName);
+            row.full_name = k["full_name"].as_string(kMaxFullName);
         }
       } catch (const Error& e) {
         // One smeared struct kthread costs its own cells, not the list.
