@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/errors.h"
 #include "core/linux/discovery/banners.h"
 #include "core/util/hex.h"
 #include "core/util/progress.h"
@@ -254,11 +255,11 @@ int run_info(const CommandContext& ctx) {
   const bool profile_named = !options.profile.empty() || !options.btf.empty() || !options.system_map.empty();
   const bool kernel_asked = !ctx.options["all-banners"].as<bool>();
   if (kernel.contains("error") && kernel_asked) {
-    std::cerr << "memscope: info: " << kernel["error"].get<std::string>() << "\n";
+    print_error(std::cerr, "info: " + kernel["error"].get<std::string>(), "", ctx.global.verbose);
     status = kExitFailed;
   } else if (profile_named && kernel.contains("profile_error")) {
-    std::cerr << "memscope: info: the profile given could not be used: " << kernel["profile_error"].get<std::string>()
-              << "\n";
+    print_error(std::cerr, "info: the profile given could not be used: " + kernel["profile_error"].get<std::string>(),
+                "", ctx.global.verbose);
     status = kExitFailed;
   }
   return status;
