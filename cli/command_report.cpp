@@ -55,9 +55,9 @@ void require_folder(const std::string& path, const char* option) {
     throw UsageError(std::string(option) + " " + path + " is not writable: " + std::strerror(errno));
 }
 
-// The JSONL stream: stdout, or a new file (an existing one is refused
-// before any image is opened, never overwritten). One write per line, so a
-// reader following the file sees whole lines.
+// The JSONL stream: stdout, a pipe or device, or a new file (an existing
+// regular file is refused before any image is opened, never overwritten).
+// One write per line, so a reader following the file sees whole lines.
 class JsonlStream {
  public:
   explicit JsonlStream(const std::string& path) : path_(path) {
@@ -65,7 +65,13 @@ class JsonlStream {
       fd_ = STDOUT_FILENO;
       return;
     }
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    // A pipe, a device or a process substitution (/dev/fd/63) is a stream,
+    // not a report file: written to as it is.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+      fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    else
+      fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd_ < 0)
       throw Error("--jsonl " + path + ": " +
                   (errno == EEXIST ? std::string("exists: a report is never written over; choose another name")
