@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/plugin/loader.h"
+#include "core/scan/cancel.h"
 #include "core/util/ordered_pipeline.h"
 
 namespace memscope {
@@ -20,6 +22,23 @@ size_t run_report_batch(const std::vector<std::string>& images, const std::vecto
         ReportProgress step;
         if (progress.step)
           step = [&, index](const std::string& image, const std::string& plugin) { progress.step(index, image, plugin); };
+        // After Ctrl-C no image is opened: each gets its document, saying so.
+        if (interrupt_token().requested()) {
+          ImageReport stopped;
+          stopped.path = images[index];
+          stopped.error = images[index] + ": not analysed: interrupted (Ctrl-C)";
+          for (const Plugin* plugin : plugins) {
+            PluginReport entry;
+            entry.name = plugin->info.name;
+            entry.origin = plugin_origin(plugin->info.name);
+            entry.reason = "not run: interrupted (Ctrl-C)";
+            entry.table.columns = plugin->info.columns;
+            stopped.plugins.push_back(std::move(entry));
+          }
+          stopped.generated_at = utc_timestamp();
+          slot = std::move(stopped);
+          return;
+        }
         slot = build_image_report(images[index], plugins, options, step);
       },
       [&](uint64_t index, std::optional<ImageReport>& slot) {

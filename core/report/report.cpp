@@ -9,6 +9,7 @@
 
 #include "core/plugin/loader.h"
 #include "core/report/image_hash.h"
+#include "core/scan/cancel.h"
 #include "core/session/session.h"
 #include "core/util/error.h"
 
@@ -124,6 +125,9 @@ void analyse(ImageReport& report, const std::vector<const Plugin*>& plugins, con
 
   const bool every_plugin = options.plugin_names.empty();
   for (const Plugin* plugin : plugins) {
+    // Ctrl-C: the plugin running finishes what it has (scans stop, marked
+    // incomplete); the rest are not started and the image counts as failed.
+    if (!report.error && interrupt_token().requested()) report.error = report.path + ": interrupted (Ctrl-C)";
     if (report.error) {
       report.plugins.push_back(skipped(*plugin, "not run: " + *report.error));
       continue;
