@@ -533,7 +533,7 @@ TEST_CASE("dump folder: a file not committed leaves nothing behind / the folder 
 
 // --- --pid as analysts type it, through the command -------------------------------
 
-TEST_CASE("--pid forms on the command line: psaux / envars and the process memory and file plugins") {
+TEST_CASE("pid list forms on the command line: psaux / envars and the process memory and file plugins") {
   SyntheticOptions options = with_vmas(VmaIndexKind::kMapleTree);
   options.files = true;
   SyntheticLinux kernel(options);
