@@ -114,7 +114,7 @@ std::string refusal_of(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("plugin loading: the out-of-tree example loads, says where it comes from, and runs") {
+TEST_CASE("plugin loading: the out-of-tree example loads and says where it comes from and runs") {
   PluginLoadResult result = load_plugin_library(example());
   INFO((result.refused.empty() ? "" : result.refused[0]));
   REQUIRE(result.loaded.size() == 1);

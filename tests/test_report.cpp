@@ -265,7 +265,7 @@ TEST_CASE("report: -j runs images in parallel with the same documents as -j 1") 
   for (size_t i = 0; i < 4; ++i) CHECK(stable(a[i]).dump() == stable(b[i]).dump());
 }
 
-TEST_CASE("report: progress on a terminal, none with -q") {
+TEST_CASE("report: progress on a terminal and none with -q") {
   test::TempDir dir("report-progress");
   test::CliOptions terminal = hermetic(dir);
   terminal.stderr_is_terminal = true;

@@ -104,7 +104,7 @@ TEST_CASE("report batch: after Ctrl-C no image is opened and each document says 
   }
 }
 
-TEST_CASE("report files: written whole, never over an earlier one, numbered instead") {
+TEST_CASE("report files: written whole and never over an earlier one (numbered instead)") {
   test::TempDir dir("report-files");
   CHECK(report_base_name("/cases/42/mem.lime") == "mem.lime");
   CHECK(report_base_name("mem.lime") == "mem.lime");
@@ -132,7 +132,7 @@ TEST_CASE("report files: written whole, never over an earlier one, numbered inst
   CHECK_THROWS_WITH(write_new_file(dir.file("absent"), "x", ".json", "y"), Catch::Contains(dir.file("absent")));
 }
 
-TEST_CASE("report: plugin selection, options a report cannot give, an image that cannot be opened") {
+TEST_CASE("report: plugin selection and options a report cannot give and an image that cannot be opened") {
   CHECK_THROWS_WITH(select_plugins({"linux.pslist", "linux.nope", "nope"}),
                     Catch::Contains("'linux.nope'") && Catch::Contains("'nope'"));
   std::vector<const Plugin*> two = select_plugins({"linux.pstree", "linux.pslist", "linux.pstree"});

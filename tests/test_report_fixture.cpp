@@ -76,7 +76,7 @@ Batch& batch() {
 
 }  // namespace
 
-TEST_CASE("report fixture: one batch of every format and a corrupt file: one failure, every document valid") {
+TEST_CASE("report fixture: one batch of every format and a corrupt file gives one failure and valid documents") {
   Batch& b = batch();
   INFO(b.run.err);
   CHECK(b.run.status == 1);
@@ -106,7 +106,7 @@ TEST_CASE("report fixture: one batch of every format and a corrupt file: one fai
   CHECK_THAT(b.run.err, Catch::Contains("corrupt.lime: failed"));
 }
 
-TEST_CASE("report fixture: image, kernel and profile agree with truth.json") {
+TEST_CASE("report fixture: image and kernel and profile agree with truth.json") {
   Batch& b = batch();
   const Json& truth = test::truth();
   for (size_t i = 0; i < 4; ++i) {
