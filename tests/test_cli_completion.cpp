@@ -150,6 +150,51 @@ TEST_CASE("completion: the zsh script parses and offers every plugin and option"
   CHECK_THAT(zsh, Catch::Contains("format:(text json jsonl csv none)"));
 }
 
+// What zsh lists for `line` and a double Tab, in an interactive zsh on a
+// pseudo-terminal (zsh/zpty) with the generated script in its fpath: the
+// completion system run for real. Empty when zsh is not installed.
+std::string zsh_listing(const std::string& line, const std::string& until) {
+  int status = 0;
+  if (shell("command -v zsh", status).empty()) return "";
+  test::TempDir dir("zsh-completion");
+  std::ofstream(dir.file("_memscope")) << script("zsh");
+  std::ofstream driver(dir.file("drive.zsh"));
+  driver << "zmodload zsh/zpty\n"
+            "zpty z 'zsh -f -i'\n"
+            "zpty -w z " << quoted("PS1='> '; fpath=(" + dir.path() + " $fpath); autoload -Uz compinit; compinit -u -D; "
+                                   "path=(" + fs::path(MEMSCOPE_CLI_PATH).parent_path().string() + " $path)") << "\n"
+            "zpty -w -n z " << quoted(line) << "$'\\t\\t'\n"
+            "out=''\n"
+            "for i in {1..100}; do\n"
+            "  while zpty -r -t z chunk; do out+=$chunk; done\n"
+            "  [[ $out == *" << quoted(until) << "* ]] && break\n"
+            "  sleep 0.1\n"
+            "done\n"
+            "print -r -- \"$out\"\n"
+            "zpty -d z\n";
+  driver.close();
+  return shell("zsh -f " + quoted(dir.file("drive.zsh")) + " 2>&1", status);
+}
+
+TEST_CASE("completion: zsh completes names and options in an interactive shell") {
+  std::string names = zsh_listing("memscope linux.ps", "linux.pstree");
+  if (names.empty()) {
+    if (std::getenv("CI")) FAIL("zsh is not installed");
+    WARN("zsh is not installed: zsh completion is not run");
+    return;
+  }
+  INFO(names);
+  for (const char* plugin : {"linux.psaux", "linux.pslist", "linux.psscan", "linux.pstree"})
+    CHECK_THAT(names, Catch::Contains(plugin));
+  CHECK(names.find("linux.lsmod") == std::string::npos);
+  std::string options = zsh_listing("memscope linux.pslist --p", "--profile");
+  INFO(options);
+  CHECK_THAT(options, Catch::Contains("--pid") && Catch::Contains("--profile"));
+  std::string formats = zsh_listing("memscope linux.pslist -o ", "jsonl");
+  INFO(formats);
+  CHECK_THAT(formats, Catch::Contains("csv") && Catch::Contains("jsonl") && Catch::Contains("none"));
+}
+
 TEST_CASE("completion: the scripts are built and installed with the package") {
   const std::string build = MEMSCOPE_BINARY_DIR;
   CHECK(read_file(build + "/completion/memscope") == script("bash"));
