@@ -121,7 +121,7 @@ Plugin make_plugin(PluginInfo info, const RowSchema<Record>& schema, std::type_i
 // Why `plugin` cannot be registered (empty: it can): a name not of the form
 // "os.name", a missing description or run, no columns, a column key that
 // is not snake_case, repeated, or one the renderers use ("children",
-// "depth"), an option name repeated or taken by the command's global
+// "depth", "parent"), an option name repeated or taken by the command's global
 // options.
 std::vector<std::string> plugin_problems(const Plugin& plugin);
 
