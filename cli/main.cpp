@@ -324,7 +324,12 @@ int run(int argc, char** argv, bool& verbose) {
   global.output_given = vm.count("output") || vm.count("renderer");
   if (command->output_is_file) {
     if (vm.count("renderer")) throw UsageError(command->name + ": -o names the output file here; -r is not used");
-    if (vm.count("output")) global.output = vm["output"].as<std::string>();
+    // A format name (profile info -o JSON) in its canonical spelling; a
+    // file name as it is.
+    if (vm.count("output")) {
+      global.output = vm["output"].as<std::string>();
+      if (auto format = memscope::find_output_format(global.output)) global.output = memscope::output_format_name(*format);
+    }
   } else {
     global.output = output_format(global, vm, *command);
   }
