@@ -18,6 +18,7 @@
 
 using namespace memscope;
 using test::ModuleLayoutKind;
+using test::NetfilterLayoutKind;
 using test::SyntheticLinux;
 using test::SyntheticOptions;
 
@@ -248,8 +249,27 @@ TEST_CASE("ftrace lists the ops with their filter and names the module of a hook
   }
 }
 
-TEST_CASE("netfilter lists each namespace's hooks per family and hook point") {
-  SyntheticLinux kernel(hook_options());
+const char* netfilter_layout_name(NetfilterLayoutKind layout) {
+  switch (layout) {
+    case NetfilterLayoutKind::kFamilyArrays: return "hooks_<family>[] of nf_hook_entries (4.16+)";
+    case NetfilterLayoutKind::kEntriesMatrix: return "hooks[family][hook] of nf_hook_entries (4.14-4.15)";
+    case NetfilterLayoutKind::kEntryChains: return "hooks[family][hook] of nf_hook_entry chains (4.10-4.13)";
+    case NetfilterLayoutKind::kOpsLists: return "hooks[family][hook] of nf_hook_ops lists (4.3-4.9)";
+    case NetfilterLayoutKind::kGlobalLists: return "the global nf_hooks lists (before 4.3)";
+  }
+  return "?";
+}
+
+TEST_CASE("netfilter lists each namespace's hooks per family and hook point / each kernel's layout") {
+  const auto layout = GENERATE(NetfilterLayoutKind::kFamilyArrays, NetfilterLayoutKind::kEntriesMatrix,
+                               NetfilterLayoutKind::kEntryChains, NetfilterLayoutKind::kOpsLists,
+                               NetfilterLayoutKind::kGlobalLists);
+  INFO(netfilter_layout_name(layout));
+  SyntheticOptions options = hook_options();
+  options.netfilter_layout = layout;
+  SyntheticLinux kernel(options);
+  // Hooks were per namespace from 4.3 on; before, one global set.
+  const bool namespaced = layout != NetfilterLayoutKind::kGlobalLists;
   SECTION("clean") {
     Table table = run(kernel, "linux.netfilter");
     INFO(all_warnings(table));
@@ -259,11 +279,15 @@ TEST_CASE("netfilter lists each namespace's hooks per family and hook point") {
     CHECK(get<std::string>(table, v4, "hook") == "POST_ROUTING");
     CHECK(get<int64_t>(table, v4, "priority") == -225);
     CHECK(get<std::string>(table, v4, "symbol") == "nf_ipv4_postroute");
-    CHECK(get<uint64_t>(table, v4, "netns") == 4026531840u);
+    if (namespaced)
+      CHECK(get<uint64_t>(table, v4, "netns") == 4026531840u);
+    else
+      CHECK_FALSE(get<uint64_t>(table, v4, "netns"));
     auto v6 = rows_where(table, "family", "ipv6");
     REQUIRE(v6.size() == 2);
     CHECK(get<uint64_t>(table, *v6[0], "position") == 0);
     CHECK(get<std::string>(table, *v6[0], "symbol") == "nf_ipv6_local_in");
+    CHECK(get<int64_t>(table, *v6[0], "priority") == 0);
     CHECK(get<uint64_t>(table, *v6[1], "position") == 1);
     CHECK(get<int64_t>(table, *v6[1], "priority") == 100);
     CHECK(get<std::string>(table, *v6[1], "hook") == "LOCAL_IN");
@@ -281,11 +305,24 @@ TEST_CASE("netfilter lists each namespace's hooks per family and hook point") {
     const Row& module_row = row_with_address(table, "handler", in_module);
     CHECK(get<std::string>(table, module_row, "module") == "e1000");
     CHECK(get<std::string>(table, module_row, "hook") == "PRE_ROUTING");
+    CHECK(get<int64_t>(table, module_row, "priority") == -300);
     CHECK(get<bool>(table, module_row, "hooked") == false);
     const Row& rootkit_row = row_with_address(table, "handler", nowhere);
     CHECK(get<std::string>(table, rootkit_row, "family") == "arp");
     CHECK(get<std::string>(table, rootkit_row, "hook") == "OUT");
     CHECK(get<bool>(table, rootkit_row, "hooked") == true);
+  }
+  SECTION("a wild pointer where one hook point's hooks are") {
+    kernel.wild_netfilter_hooks("ipv4", 4);
+    Table table = run(kernel, "linux.netfilter");
+    INFO(all_warnings(table));
+    CHECK(any_warning_contains(table, hex_address(SyntheticLinux::kUnmappedKernelAddress)));
+    CHECK(rows_where(table, "family", "ipv6").size() == 2);
+    // A list is recovered through its prev links; a pointer's hooks are lost.
+    const bool lists = layout == NetfilterLayoutKind::kOpsLists || layout == NetfilterLayoutKind::kGlobalLists;
+    auto v4 = rows_where(table, "family", "ipv4");
+    REQUIRE(v4.size() == (lists ? 1u : 0u));
+    if (lists) CHECK(get<std::string>(table, *v4[0], "symbol") == "nf_ipv4_postroute");
   }
 }
 

@@ -43,6 +43,7 @@ constexpr uint64_t kNttyOps = kHookData + 0x2800;
 constexpr uint64_t kSerialOps = kHookData + 0x2900;
 constexpr uint64_t kStrings = kHookData + 0x2a00;
 constexpr uint64_t kInitNet = kHookData + 0x3000;
+constexpr uint64_t kNfHooks = kHookData + 0x5000;  // the global nf_hooks (before 4.3)
 // Where an unmappable table is placed: past the image's 8 MiB mapping.
 constexpr uint64_t kUnmappedTable = 0x900000;
 
@@ -70,6 +71,17 @@ uint64_t serial_function(unsigned i) { return kFunctions + 0x5000 + 0x40 * i; }
 uint64_t ntty_function(unsigned i) { return kFunctions + 0x5400 + 0x40 * i; }
 constexpr uint64_t kKeyboardCallback = kFunctions + 0x6000;
 constexpr uint64_t kFtraceCallback = kFunctions + 0x6100;
+
+// The [family][hook] matrices of 4.x: NFPROTO_NUMPROTO x NF_MAX_HOOKS,
+// indexed by the NFPROTO_* values (include/uapi/linux/netfilter.h).
+constexpr unsigned kNfProtocols = 13, kNfMaxHooks = 8;
+unsigned nfproto(const std::string& family) {
+  static const std::pair<const char*, unsigned> kValues[] = {{"ipv4", 2},   {"arp", 3},   {"netdev", 5},
+                                                            {"bridge", 7}, {"ipv6", 10}, {"decnet", 12}};
+  for (const auto& [name, value] : kValues)
+    if (family == name) return value;
+  throw std::logic_error("SyntheticLinux: no NFPROTO value for " + family);
+}
 
 }  // namespace
 
@@ -146,16 +158,50 @@ void SyntheticLinux::add_hook_types() {
                                   {"NF_INET_LOCAL_OUT", 3},
                                   {"NF_INET_POST_ROUTING", 4},
                                   {"NF_INET_NUMHOOKS", 5}});
-  L.record("nf_hook_entry", 0x10, {{"priv", 0, voidp}, {"hook", 8, fn}});
-  L.record("nf_hook_entries", 8, {{"num_hook_entries", 0, u16}, {"hooks", 8, array_t(struct_t("nf_hook_entry"), 0)}});
-  L.record("nf_hook_ops", 0x38, {{"hook", 0x10, fn}, {"pf", 0x28, base_t("unsigned char")}, {"hooknum", 0x2c, u32},
-                                 {"priority", 0x30, i32}});
-  const json entries = ptr_t(struct_t("nf_hook_entries"));
-  L.record("netns_nf", 0x100, {{"hooks_ipv4", 0x68, array_t(entries, 5)}, {"hooks_ipv6", 0x90, array_t(entries, 5)},
-                               {"hooks_arp", 0xb8, array_t(entries, 3)}, {"hooks_bridge", 0xd0, array_t(entries, 5)}});
+  const NetfilterLayoutKind nf = options_.netfilter_layout;
+  const bool lists = nf == NetfilterLayoutKind::kOpsLists || nf == NetfilterLayoutKind::kGlobalLists;
+  // nf_hook_ops: on a list_head of its own before 4.10.
+  std::vector<SyntheticLinux::Layout::Field> ops_members = {
+      {"hook", 0x10, fn}, {"pf", 0x28, base_t("unsigned char")}, {"hooknum", 0x2c, u32}, {"priority", 0x30, i32}};
+  if (lists) ops_members.push_back({"list", 0, struct_t("list_head")});
+  L.record("nf_hook_ops", 0x38, ops_members);
+  if (nf == NetfilterLayoutKind::kEntryChains) {
+    // 4.10-4.13: a chain of entries, each holding a copy of its ops.
+    L.record("nf_hook_entry", 0x50, {{"next", 0, ptr_t(struct_t("nf_hook_entry"))},
+                                     {"ops", 8, struct_t("nf_hook_ops")},
+                                     {"orig_ops", 0x40, ptr_t(struct_t("nf_hook_ops"))}});
+  } else if (!lists) {
+    L.record("nf_hook_entry", 0x10, {{"priv", 0, voidp}, {"hook", 8, fn}});
+    L.record("nf_hook_entries", 8,
+             {{"num_hook_entries", 0, u16}, {"hooks", 8, array_t(struct_t("nf_hook_entry"), 0)}});
+  }
+  if (nf != NetfilterLayoutKind::kFamilyArrays)
+    // An anonymous enum in the kernel; found by its enumerators.
+    L.enumeration("nfproto", {{"NFPROTO_UNSPEC", 0},
+                              {"NFPROTO_INET", 1},
+                              {"NFPROTO_IPV4", 2},
+                              {"NFPROTO_ARP", 3},
+                              {"NFPROTO_NETDEV", 5},
+                              {"NFPROTO_BRIDGE", 7},
+                              {"NFPROTO_IPV6", 10},
+                              {"NFPROTO_DECNET", 12},
+                              {"NFPROTO_NUMPROTO", 13}});
+  const json matrix_element = nf == NetfilterLayoutKind::kEntriesMatrix ? ptr_t(struct_t("nf_hook_entries"))
+                              : nf == NetfilterLayoutKind::kEntryChains ? ptr_t(struct_t("nf_hook_entry"))
+                                                                        : struct_t("list_head");
+  const json matrix = array_t(array_t(matrix_element, kNfMaxHooks), kNfProtocols);
+  if (nf == NetfilterLayoutKind::kFamilyArrays) {
+    const json entries = ptr_t(struct_t("nf_hook_entries"));
+    L.record("netns_nf", 0x100, {{"hooks_ipv4", 0x68, array_t(entries, 5)}, {"hooks_ipv6", 0x90, array_t(entries, 5)},
+                                 {"hooks_arp", 0xb8, array_t(entries, 3)}, {"hooks_bridge", 0xd0, array_t(entries, 5)}});
+  } else if (nf != NetfilterLayoutKind::kGlobalLists) {
+    L.record("netns_nf", 0x700, {{"hooks", 0x18, matrix}});
+  }
   L.record("ns_common", 0x18, {{"inum", 0x10, u32}});
-  L.record("net", 0x1180, {{"list", 0x20, struct_t("list_head")}, {"ns", 0x80, struct_t("ns_common")},
-                           {"nf", 0xa38, struct_t("netns_nf")}});
+  std::vector<SyntheticLinux::Layout::Field> net_members = {{"list", 0x20, struct_t("list_head")},
+                                                            {"ns", 0x80, struct_t("ns_common")}};
+  if (nf != NetfilterLayoutKind::kGlobalLists) net_members.push_back({"nf", 0xa38, struct_t("netns_nf")});
+  L.record("net", 0x1180, net_members);
 }
 
 void SyntheticLinux::add_hook_symbols(nlohmann::json& symbols) const {
@@ -186,6 +232,8 @@ void SyntheticLinux::add_hook_symbols(nlohmann::json& symbols) const {
   sym("tty_ldiscs", kTtyLdiscs, array_t(ptr_t(struct_t("tty_ldisc_ops")), 4));
   sym("net_namespace_list", kNetNamespaceList, struct_t("list_head"));
   sym("init_net", kInitNet, struct_t("net"));
+  if (options_.netfilter_layout == NetfilterLayoutKind::kGlobalLists)
+    sym("nf_hooks", kNfHooks, array_t(array_t(struct_t("list_head"), kNfMaxHooks), kNfProtocols));
   for (unsigned i = 0; i < kSyscalls; ++i) sym(std::string("__x64_sys_") + kSyscallNames[i], syscall_function(i));
   for (unsigned i = 0; i < kIa32Syscalls; ++i) sym("__ia32_sys_" + std::to_string(i), ia32_function(i));
   for (unsigned v = 0; v < kIrqVectorsFrom; ++v) sym("asm_exc_" + std::to_string(v), exception_function(v));
@@ -246,6 +294,14 @@ void SyntheticLinux::build_hooks() {
   h.second_net = alloc("net");
   put_field(h.second_net, "net", "ns.inum", 4026532200u);
   list_add_tail(h.second_net + offset_of("net", "list"), data(kNetNamespaceList));
+  // Lists of hooks start empty (self-linked) in every namespace.
+  const NetfilterLayoutKind nf = options_.netfilter_layout;
+  std::vector<uint64_t> matrices;
+  if (nf == NetfilterLayoutKind::kOpsLists)
+    matrices = {init_net + offset_of("net", "nf.hooks"), h.second_net + offset_of("net", "nf.hooks")};
+  if (nf == NetfilterLayoutKind::kGlobalLists) matrices = {data(kNfHooks)};
+  for (uint64_t matrix : matrices)
+    for (unsigned i = 0; i < kNfProtocols * kNfMaxHooks; ++i) list_init(matrix + i * layout_->record_size("list_head"));
   add_netfilter_hook("ipv4", 4, text(kNfIpv4PostRoute), -225);
   add_netfilter_hook("ipv6", 1, text(kNfIpv6LocalIn), 0);
   add_netfilter_hook("ipv6", 1, text(kNfIpv6LocalIn2), 100);
@@ -385,9 +441,50 @@ uint64_t SyntheticLinux::add_keyboard_notifier(uint64_t callback, int priority) 
   return block;
 }
 
+// Where init_net keeps `family`'s hook `hook`: a pointer (to an
+// nf_hook_entries blob or the first nf_hook_entry of a chain) or, for the
+// list layouts, a list_head.
+uint64_t SyntheticLinux::netfilter_slot(const std::string& family, unsigned hook) const {
+  const NetfilterLayoutKind nf = options_.netfilter_layout;
+  if (nf == NetfilterLayoutKind::kFamilyArrays)
+    return symbol_address("init_net") + offset_of("net", "nf.hooks_" + family) + 8 * hook;
+  const uint64_t element = nf == NetfilterLayoutKind::kOpsLists || nf == NetfilterLayoutKind::kGlobalLists
+                               ? layout_->record_size("list_head")
+                               : 8;
+  const uint64_t matrix = nf == NetfilterLayoutKind::kGlobalLists
+                              ? symbol_address("nf_hooks")
+                              : symbol_address("init_net") + offset_of("net", "nf.hooks");
+  return matrix + (nfproto(family) * kNfMaxHooks + hook) * element;
+}
+
 void SyntheticLinux::add_netfilter_hook(const std::string& family, unsigned hook, uint64_t handler, int priority) {
   if (!hooks_) throw std::logic_error("SyntheticLinux: built without hooks");
-  const uint64_t slot = symbol_address("init_net") + offset_of("net", "nf.hooks_" + family) + 8 * hook;
+  const NetfilterLayoutKind nf = options_.netfilter_layout;
+  const uint64_t slot = netfilter_slot(family, hook);
+  uint64_t ops = slab_alloc(layout_->record_size("nf_hook_ops"));
+  std::vector<uint8_t> zeros(layout_->record_size("nf_hook_ops"));
+  put_kernel(ops, zeros.data(), zeros.size());
+  put_field(ops, "nf_hook_ops", "hook", handler);
+  put_field(ops, "nf_hook_ops", "hooknum", hook);
+  put_field(ops, "nf_hook_ops", "priority", static_cast<uint32_t>(priority));
+  if (nf == NetfilterLayoutKind::kOpsLists || nf == NetfilterLayoutKind::kGlobalLists) {
+    list_add_tail(ops + offset_of("nf_hook_ops", "list"), slot);
+    return;
+  }
+  if (nf == NetfilterLayoutKind::kEntryChains) {
+    // A new entry at the chain's end, with a copy of the ops.
+    const uint64_t entry = slab_alloc(layout_->record_size("nf_hook_entry"));
+    std::vector<uint8_t> copy(layout_->record_size("nf_hook_ops"));
+    space_->read(kernel_physical(ops), copy.data(), copy.size());
+    put_kernel(entry + offset_of("nf_hook_entry", "ops"), copy.data(), copy.size());
+    put_field(entry, "nf_hook_entry", "next", 0);
+    put_field(entry, "nf_hook_entry", "orig_ops", ops);
+    uint64_t link = slot;
+    for (uint64_t next; (next = space_->read_value<uint64_t>(kernel_physical(link))) != 0;)
+      link = next + offset_of("nf_hook_entry", "next");
+    put_kernel_u64(link, entry);
+    return;
+  }
   const uint64_t old = space_->read_value<uint64_t>(kernel_physical(slot));
   const uint64_t entry_size = layout_->record_size("nf_hook_entry");
   const uint64_t hooks_offset = offset_of("nf_hook_entries", "hooks");
@@ -402,10 +499,6 @@ void SyntheticLinux::add_netfilter_hook(const std::string& family, unsigned hook
                            space_->read_value<uint64_t>(kernel_physical(ops_slot)));
     }
   }
-  uint64_t ops = slab_alloc(layout_->record_size("nf_hook_ops"));
-  put_field(ops, "nf_hook_ops", "hook", handler);
-  put_field(ops, "nf_hook_ops", "hooknum", hook);
-  put_field(ops, "nf_hook_ops", "priority", static_cast<uint32_t>(priority));
   entries.emplace_back(handler, ops);
   // A new blob, as nf_hook_entries_grow makes one: entries, then their ops.
   const uint64_t count = entries.size();
@@ -450,8 +543,12 @@ void SyntheticLinux::unmap_syscall_table() {
 }
 
 void SyntheticLinux::wild_netfilter_hooks(const std::string& family, unsigned hook) {
-  put_kernel_u64(symbol_address("init_net") + offset_of("net", "nf.hooks_" + family) + 8 * hook,
-                 kUnmappedKernelAddress);
+  // The pointer, or a list head's next.
+  const NetfilterLayoutKind nf = options_.netfilter_layout;
+  if (nf == NetfilterLayoutKind::kOpsLists || nf == NetfilterLayoutKind::kGlobalLists)
+    put_field(netfilter_slot(family, hook), "list_head", "next", kUnmappedKernelAddress);
+  else
+    put_kernel_u64(netfilter_slot(family, hook), kUnmappedKernelAddress);
 }
 
 void SyntheticLinux::wild_tty_driver_ops() {

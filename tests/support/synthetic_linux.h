@@ -161,6 +161,11 @@ enum class LogBufferKind { kRingBuffer, kLogBuf };
 // maple tree mm->mm_mt (6.1+), the rbtree mm->mm_rb with the mmap list
 // beside it (before 6.1), or only the mmap list.
 enum class VmaIndexKind { kNone, kMapleTree, kRbTree, kMmapList };
+// Where netfilter hooks are (with hooks): net->nf.hooks_<family>[] of
+// nf_hook_entries (4.16+); net->nf.hooks[family][hook] of nf_hook_entries
+// (4.14-4.15), of nf_hook_entry chains (4.10-4.13) or of nf_hook_ops lists
+// (4.3-4.9); the global nf_hooks[family][hook] lists (before 4.3).
+enum class NetfilterLayoutKind { kFamilyArrays, kEntriesMatrix, kEntryChains, kOpsLists, kGlobalLists };
 
 struct SyntheticOptions {
   TaskStateField task_state = TaskStateField::kUnderscoreState;
@@ -183,6 +188,7 @@ struct SyntheticOptions {
   // The kernel's hook points, clean (system call tables, IDT, ftrace,
   // netfilter, tty, keyboard notifiers): support/synthetic_hooks.cpp.
   bool hooks = false;
+  NetfilterLayoutKind netfilter_layout = NetfilterLayoutKind::kFamilyArrays;
   // What the rootkit-hunting plugins read (support/synthetic_rootkit.cpp):
   // the PID table, per-CPU runqueues, the kernel log, sysfs and the module
   // tree, BPF programs, and task_structs of exited tasks left in memory.
@@ -284,7 +290,8 @@ class SyntheticLinux {
   // notifier_block (at the chain's head).
   uint64_t add_ftrace_ops(uint64_t func, const std::vector<uint64_t>& targets);
   uint64_t add_keyboard_notifier(uint64_t callback, int priority);
-  // A hook at init_net's hooks_<family>[hook], after those already there.
+  // A hook at init_net's hooks_<family>[hook] (or where the layout keeps
+  // that family's hook), after those already there.
   void add_netfilter_hook(const std::string& family, unsigned hook, uint64_t handler, int priority);
   // The serial driver's tty_operations / the n_tty line discipline's ops.
   void hook_tty_operation(const std::string& operation, uint64_t target);
@@ -436,6 +443,7 @@ class SyntheticLinux {
   void add_hook_symbols(nlohmann::json& symbols) const;
   void build_hooks();
   void write_gate(unsigned vector, uint64_t handler);
+  uint64_t netfilter_slot(const std::string& family, unsigned hook) const;
   // support/synthetic_rootkit.cpp
   struct RootkitState;
   void add_rootkit_types();
