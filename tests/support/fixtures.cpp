@@ -28,7 +28,7 @@ bool running_in_ci() {
 void skip(const std::string& why) {
   std::cerr << "SKIPPED: " << why << std::endl;
   std::cout << "SKIPPED: " << why << std::endl;
-  std::_Exit(4);
+  std::_Exit(kSkipExitCode);
 }
 
 void skip_unless_ci(const std::string& why) {

@@ -25,6 +25,9 @@ std::string fixture_file(const std::string& name, const std::string& set = "linu
 const nlohmann::json& truth(const std::string& set = "linux-6.1");
 
 // Ends the current test as skipped, with `why` on stderr.
+// The exit status of a skipped test executable (SKIP_RETURN_CODE in
+// tests/CMakeLists.txt; catch_main.cpp keeps failures off it).
+inline constexpr int kSkipExitCode = 4;
 [[noreturn]] void skip(const std::string& why);
 
 // True when the environment says CI=true.
