@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/util/error.h"
+#include "core/util/limits.h"
 #include "core/util/registry.h"
 
 namespace memscope {
@@ -65,6 +66,7 @@ struct GlobalOptions {
   bool verbose = false;       // -v: an error's details
   bool strict = false;        // --strict: exit status 3 when there are warnings
   bool wide = false;          // --wide: text cells are never cut to the terminal
+  Limits limits;              // --max-list, --max-string, --max-object, --max-candidates (docs/limits.md)
 };
 
 struct CommandContext {

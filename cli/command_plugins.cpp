@@ -27,6 +27,7 @@ SessionOptions session_options(const GlobalOptions& global) {
   options.symbol_dirs = global.symbol_dirs;
   options.btf = global.btf;
   options.system_map = global.system_map;
+  options.limits = global.limits;
   return options;
 }
 

@@ -35,6 +35,18 @@ po::options_description global_options(GlobalOptions& global) {
       ("verbose,v", po::bool_switch(&global.verbose), "the details of an error (what was tried)")
       ("strict", po::bool_switch(&global.strict),
        "exit status 3 when the analysis ran but its results are incomplete (warnings)")
+      ("max-list", po::value(&global.limits.max_list)->value_name("N"),
+       ("entries one walk of a kernel list yields at most (default " + std::to_string(Limits{}.max_list) +
+        "; docs/limits.md)").c_str())
+      ("max-string", po::value(&global.limits.max_string)->value_name("N"),
+       ("bytes of a string read through a pointer, at most (default " + std::to_string(Limits{}.max_string) +
+        ")").c_str())
+      ("max-object", po::value(&global.limits.max_object)->value_name("N"),
+       ("bytes allocated for one object the image sizes, at most (default " + std::to_string(Limits{}.max_object) +
+        ")").c_str())
+      ("max-candidates", po::value(&global.limits.max_candidates)->value_name("N"),
+       ("candidates a memory carve validates per scanned chunk, at most (default " +
+        std::to_string(Limits{}.max_candidates) + ")").c_str())
       ("help,h", "show help (for a subcommand or plugin: memscope NAME --help)")
       ("version", "show the version");
   return options;

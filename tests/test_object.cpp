@@ -271,7 +271,11 @@ TEST_CASE("strings stop at NUL / at the length cap and at unreadable memory") {
   space.map(0x20000, 0x3000);
   put<uint64_t>(space, a + 32, 0x20000);
   CHECK(item["label"].as_string(100) == std::string(100, 'A'));
-  CHECK(item["label"].as_string().size() == 4096);
+  CHECK(item["label"].as_string(4096).size() == 4096);
+  // Without a cap of its own, the max_string limit: a string it cuts is
+  // no value, and the error names the limit (core/util/limits.h).
+  CHECK_THROWS_AS(item["label"].as_string(), LimitError);
+  CHECK_THROWS_WITH(item["label"].as_string(), Catch::Contains("max_string") && Catch::Contains("--max-string"));
 
   // A string running into unmapped memory is returned as far as it goes.
   space.put(0x30000 + 4096 - 3, "xyz", 3);

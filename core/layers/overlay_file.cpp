@@ -11,6 +11,7 @@
 #include "core/util/error.h"
 #include "core/util/hex.h"
 #include "core/layers/mapped_file.h"
+#include "core/layers/physical_layer.h"
 
 namespace memscope {
 namespace {
@@ -200,7 +201,29 @@ class Reader {
 
 }  // namespace
 
+namespace {
+
+// The evidence is never an output: renaming the overlay over it would give
+// the evidence's name to the overlay. Compared by device and inode, so no
+// spelling of the path (a symlink, "./", a hard link) gets past.
+void refuse_evidence(const Overlay& overlay, const ImageIdentity& image, const std::string& path) {
+  struct stat target {};
+  if (::stat(path.c_str(), &target) != 0) return;  // a new file
+  std::vector<std::string> evidence{image.path};
+  for (const AddressSpace* layer = overlay.below(); layer; layer = layer->below())
+    if (const auto* physical = dynamic_cast<const PhysicalLayer*>(layer)) evidence.push_back(physical->path());
+  for (const std::string& image_path : evidence) {
+    struct stat st {};
+    if (!image_path.empty() && ::stat(image_path.c_str(), &st) == 0 && st.st_dev == target.st_dev &&
+        st.st_ino == target.st_ino)
+      throw Error(path + ": is the evidence image " + image_path + "; refusing to write an overlay over it");
+  }
+}
+
+}  // namespace
+
 void save_overlay(const Overlay& overlay, const ImageIdentity& image, const std::string& path) {
+  refuse_evidence(overlay, image, path);
   if (image.path.size() > kMaxString || image.fingerprint.size() > kMaxString)
     throw Error(path + ": image path or fingerprint longer than 4096 bytes cannot be stored in an overlay file");
   std::vector<uint64_t> addresses = overlay.dirty_page_addresses();

@@ -5,6 +5,7 @@
 
 #include "core/util/error.h"
 #include "core/util/hex.h"
+#include "core/util/limits.h"
 
 namespace memscope::linux_kernel {
 
@@ -53,7 +54,10 @@ std::vector<Object> list_entries_recovering(const Object& head, std::string_view
       break;
     }
     if (entries.size() + tail.size() >= options.limit) {
-      warnings.add(what + ": walking backward, limit of " + std::to_string(options.limit) + " entries reached");
+      warnings.add(what + ": walking backward, more than " + std::to_string(options.limit) + " entries: stopped at " +
+                   (options.limit == active_limits().max_list
+                        ? limit_hint("max_list", options.limit, kMaxListOption)
+                        : "the walk's limit"));
       break;
     }
     if (!seen_backward.insert(node).second) {

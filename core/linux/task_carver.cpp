@@ -5,6 +5,7 @@
 
 #include "core/util/error.h"
 #include "core/util/hex.h"
+#include "core/util/limits.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -214,7 +215,8 @@ CarveResult TaskCarver::carve(AddressSpace& physical, uint64_t direct_map, Warni
   if (out.stats.dropped_hits)
     warnings.add("task carve: " + std::to_string(out.stats.dropped_hits) +
                  " candidates dropped in chunks holding more than " + std::to_string(options.max_candidates_per_chunk) +
-                 " (forged or repeated structures?)");
+                 " (forged or repeated structures?): " +
+                 limit_hint("max_candidates", options.max_candidates_per_chunk, kMaxCandidatesOption));
   if (out.stats.interrupted) warnings.add("task carve: incomplete: interrupted");
   for (const std::string& fault : out.stats.fault_messages) warnings.add("task carve: " + fault);
   return out;

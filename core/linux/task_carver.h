@@ -33,6 +33,7 @@
 #include "core/linux/kernel_view.h"
 #include "core/linux/warnings.h"
 #include "core/scan/scan_engine.h"
+#include "core/util/limits.h"
 
 namespace memscope::linux_kernel {
 
@@ -46,7 +47,8 @@ struct CarveOptions {
   unsigned threads = 0;  // 0: every core
   std::string progress;  // a progress bar's label ("" for none)
   const CancelToken* cancel = &interrupt_token();
-  size_t max_candidates_per_chunk = 4096;
+  // The max_candidates limit (core/util/limits.h) unless set.
+  size_t max_candidates_per_chunk = active_limits().max_candidates;
   uint64_t begin = 0, end = ~uint64_t{0};  // physical range to carve
 };
 

@@ -4,6 +4,7 @@
 
 #include "core/util/error.h"
 #include "core/util/hex.h"
+#include "core/util/limits.h"
 #include "core/linux/list.h"
 
 namespace memscope::linux_kernel {
@@ -21,6 +22,83 @@ FieldRef id_field(const Profile& profile, const TypeInfo& cred, const std::strin
   if (type.is_record()) return profile.field(cred, name + ".val");
   return field;
 }
+
+// CLOCK_BOOTTIME now, as of the kernel's last timekeeping update:
+// tk_core.timekeeper.tkr_mono.base + offs_boot (kernel/time/timekeeping.c).
+// tk_core is an anonymous struct { seqcount seq; struct timekeeper
+// timekeeper; }: the member's offset comes from the symbol's type when the
+// profile has it, else from the seqcount's size. nullopt when the profile
+// lacks any of it, or the value read is not a plausible uptime.
+std::optional<uint64_t> read_boot_time_now(const KernelView& kernel) {
+  const Profile& profile = kernel.profile();
+  try {
+    const SymbolInfo* tk_core = profile.find_symbol("tk_core");
+    const TypeInfo* timekeeper = profile.find_type("timekeeper");
+    if (!tk_core || !timekeeper || !profile.find_member(*timekeeper, "offs_boot")) return std::nullopt;
+    uint64_t offset = 0;
+    if (tk_core->type.valid() && profile.type(tk_core->type).is_record() &&
+        profile.find_member(profile.type(tk_core->type), "timekeeper")) {
+      offset = profile.find_member(profile.type(tk_core->type), "timekeeper")->offset;
+    } else {
+      const TypeInfo* seq = profile.find_type("seqcount_raw_spinlock_t");
+      if (!seq) seq = profile.find_type("seqcount_t");
+      if (!seq) return std::nullopt;
+      offset = (seq->size + 7) & ~uint64_t{7};
+    }
+    Object tk = kernel.object("timekeeper", kernel.symbol_address("tk_core") + offset);
+    const uint64_t base = tk["tkr_mono"]["base"].as_u64();
+    const uint64_t offs_boot = tk["offs_boot"].as_u64();
+    const uint64_t now = base + offs_boot;
+    // A century of uptime, or a sum that wrapped: not a clock.
+    constexpr uint64_t kCentury = uint64_t{100} * 365 * 24 * 3600 * 1'000'000'000;
+    if (now < base || now > kCentury) return std::nullopt;
+    return now;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+// A comm as a name can be: no control bytes, UTF-8 (a multi-byte character
+// the kernel cut at 15 bytes may end it unfinished).
+bool printable_comm(const std::string& comm) {
+  size_t i = 0;
+  while (i < comm.size()) {
+    const auto c = static_cast<unsigned char>(comm[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    const size_t extra = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 0;
+    if (extra == 0 || c < 0xc2 || c > 0xf4) return false;
+    for (size_t k = 1; k <= extra && i + k < comm.size(); ++k)
+      if ((static_cast<unsigned char>(comm[i + k]) & 0xc0) != 0x80) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+// The bytes of a string as C writes them: printable ASCII as is, the rest
+// as \xNN (for warnings about binary names).
+std::string escaped(const std::string& text) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += ch;
+    } else {
+      out += "\\x";
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+  }
+  return out;
+}
+
+// The slack allowed past the kernel's last timekeeping update: a task
+// created since (within a tick, longer on an idle tickless CPU).
+constexpr uint64_t kStartTimeSlackNs = uint64_t{60} * 1'000'000'000;
 
 }  // namespace
 
@@ -77,6 +155,28 @@ TaskReader::TaskReader(const KernelView& kernel) : kernel_(kernel), profile_(ker
   gid_ = id_field(profile_, cred, "gid");
   euid_ = id_field(profile_, cred, "euid");
   egid_ = id_field(profile_, cred, "egid");
+  boot_now_ = read_boot_time_now(kernel_);
+}
+
+void TaskReader::judge(Task& task) const {
+  auto id = [&](const char* name, const std::optional<int64_t>& value) {
+    if (value && (*value < 0 || *value > kPidMaxLimit))
+      task.implausible.push_back(std::string(name) + " " + std::to_string(*value) + " is outside 0.." +
+                                 std::to_string(kPidMaxLimit) + " (PID_MAX_LIMIT)");
+  };
+  id("pid", task.pid);
+  id("tid", task.tid);
+  if (task.comm) {
+    const TypeInfo& comm_type = profile_.type(comm_.type);
+    if (comm_type.kind == TypeKind::kArray && comm_type.count && task.comm->size() >= comm_type.count)
+      task.implausible.push_back("comm has no NUL within its " + std::to_string(comm_type.count) + " bytes");
+    else if (!printable_comm(*task.comm))
+      task.implausible.push_back("comm \"" + escaped(*task.comm) + "\" holds non-printable bytes");
+  }
+  if (task.start_time && boot_now_ && *task.start_time > *boot_now_ + kStartTimeSlackNs)
+    task.implausible.push_back("start time " + std::to_string(*task.start_time) +
+                               " ns is after the boot clock's present (" + std::to_string(*boot_now_) + " ns)");
+  task.valid = task.implausible.empty();
 }
 
 std::vector<uint64_t> TaskReader::processes(Warnings& warnings) const {
@@ -150,6 +250,13 @@ Task TaskReader::read(uint64_t address, Warnings& warnings) const {
   }
   failed.attempt("mm", [&] { out.mm = t[mm_].pointer(); });
   failed.report(warnings, "task", out.label());
+  judge(out);
+  if (!out.valid) {
+    std::string why;
+    for (const std::string& reason : out.implausible) why += (why.empty() ? "" : "; ") + reason;
+    warnings.add("task: implausible fields", out.label() + ": not a plausible task (memory read as one: a smeared "
+                                             "list or a wild pointer?): " + why + "; shown with valid=false");
+  }
   return out;
 }
 
@@ -195,6 +302,12 @@ std::vector<std::string> TaskReader::read_strings(AddressSpace& space, uint64_t 
                        " MiB the kernel allows; reading the first " + std::to_string(kMaxStringBlockBytes >> 20) +
                        " MiB");
     length = kMaxStringBlockBytes;
+  }
+  if (length > active_limits().max_object) {
+    warnings.add(what + ": " + std::to_string(length) + " bytes at " + hex_address(start) + " are more than " +
+                 limit_hint("max_object", active_limits().max_object, kMaxObjectOption) + "; reading the first " +
+                 std::to_string(active_limits().max_object));
+    length = active_limits().max_object;
   }
   std::string block(length, '\0');
   // Page by page, so that a page missing from the image (swapped out, not

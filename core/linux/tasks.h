@@ -36,6 +36,11 @@ namespace memscope::linux_kernel {
 // 2.6.27): the task is a kernel thread.
 inline constexpr uint64_t kPfKthread = 0x00200000;
 
+// PID_MAX_LIMIT (include/linux/threads.h) on 64-bit kernels: no pid or
+// tid can be larger; a task showing one was read from something that is
+// not a task.
+inline constexpr int64_t kPidMaxLimit = int64_t{4} << 20;
+
 // Upper bound for one argument or environment block. The kernel refuses an
 // exec whose strings exceed 3/4 of _STK_LIM (8 MiB), i.e. 6 MiB
 // (fs/exec.c), so a longer block is corrupt or forged.
@@ -59,6 +64,13 @@ struct Task {
   std::optional<std::string> state;    // as ps shows it: "R", "S", "I", "Z", ...
   std::optional<bool> kernel_thread;
   uint64_t mm = 0;  // mm_struct address; 0 for kernel threads and exited tasks
+  // False when fields that were read cannot be a task's: a pid or tid
+  // outside 0..PID_MAX_LIMIT, a comm with control bytes, invalid UTF-8 or
+  // no NUL, a start time after the boot's present. Such a row is memory
+  // read as a task (a smeared list, a wild pointer), shown with valid
+  // false and a warning naming the task and `implausible`.
+  bool valid = true;
+  std::vector<std::string> implausible;
 
   // "task 0xffff... (pid 201 bash)", for messages.
   std::string label() const;
@@ -90,8 +102,13 @@ class TaskReader {
   // Every thread of the group led by `leader`, the leader first. A leader
   // whose thread list cannot be walked yields itself alone (with a warning).
   std::vector<uint64_t> threads(uint64_t leader, Warnings& warnings) const;
-  // Reads one task; at most one warning for it, listing what failed.
+  // Reads one task; at most one warning for it, listing what failed, and
+  // one when its fields are implausible (Task::valid).
   Task read(uint64_t address, Warnings& warnings) const;
+  // The boot clock's present (CLOCK_BOOTTIME, ns) as the kernel last
+  // updated it (tk_core's timekeeper), when the profile says where:
+  // start times after it are implausible.
+  std::optional<uint64_t> boot_time_now() const { return boot_now_; }
 
   // The process's address space, or nullopt: silently for a task without
   // mm (kernel threads, zombies), with a warning when its mm or page
@@ -119,6 +136,9 @@ class TaskReader {
   std::optional<FieldRef> signal_;
   // cred ids: "uid" or "uid.val" (kuid_t).
   FieldRef uid_, gid_, euid_, egid_;
+  std::optional<uint64_t> boot_now_;
+  // Fills task.valid and task.implausible.
+  void judge(Task& task) const;
 };
 
 }  // namespace memscope::linux_kernel

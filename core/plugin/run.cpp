@@ -1,6 +1,7 @@
 #include <chrono>
 
 #include "core/util/error.h"
+#include "core/util/limits.h"
 #include "core/plugin/plugin.h"
 #include "core/session/session.h"
 
@@ -28,6 +29,8 @@ PluginResult run_plugin(const Plugin& plugin, Session& session, const PluginArgs
   result.plugin = plugin.info.name;
   result.table.columns = plugin.info.columns;
   auto start = std::chrono::steady_clock::now();
+  // The session's limits are what the walkers read while the plugin runs.
+  ScopedLimits limits(session.options().limits);
   try {
     check_requirements(plugin.info, session);
     plugin.run(session, args, result.table);

@@ -21,6 +21,7 @@
 #include "core/types/profile.h"
 #include "core/layers/x86_64_paging.h"
 #include "core/session/profile_source.h"
+#include "core/util/limits.h"
 
 namespace memscope {
 
@@ -34,6 +35,9 @@ struct SessionOptions {
   // Keep scanning after the kernel is found, to list every banner in
   // memory (`memscope info`); costs a full scan of the image.
   bool list_all_banners = false;
+  // How far walks follow the image (docs/limits.md): active while a plugin
+  // runs on this session (run_plugin).
+  Limits limits;
 };
 
 class Session {

@@ -240,16 +240,25 @@ std::string Object::read_cstring(uint64_t address, size_t max_len) const {
 }
 
 std::string Object::as_string(size_t max_len) const {
+  const bool limited = max_len == kStringLimit;
+  if (limited) max_len = static_cast<size_t>(std::min<uint64_t>(active_limits().max_string, SIZE_MAX - 1));
+  // The max_string limit cut the string (no NUL within it): not a value.
+  auto checked = [&](std::string text, uint64_t at, uint64_t room) {
+    if (limited && text.size() == max_len && room > max_len)
+      throw LimitError("string at " + hex(at) + " (" + type_name() + " at " + hex(address_) + ") has no NUL within " +
+                       limit_hint("max_string", max_len, kMaxStringOption));
+    return text;
+  };
   if (type_->kind == TypeKind::kArray && is_byte_sized_integer(profile_->type(type_->target))) {
     uint64_t limit = type_->count ? std::min<uint64_t>(type_->count, max_len) : max_len;
-    return read_cstring(address_, limit);
+    return checked(read_cstring(address_, limit), address_, type_->count ? type_->count : ~uint64_t{0});
   }
   if (type_->kind == TypeKind::kPointer && is_byte_sized_integer(profile_->type(type_->target))) {
     uint64_t target = pointer();
     if (target == 0)
       throw ReadError(0, space_->name(),
                       space_->name() + ": NULL string pointer (" + type_name() + " at " + hex(address_) + ")");
-    return read_cstring(target, max_len);
+    return checked(read_cstring(target, max_len), target, ~uint64_t{0});
   }
   fail("not a char array or char pointer");
 }
@@ -271,6 +280,12 @@ std::optional<std::string_view> Object::enum_name() const {
 }
 
 std::vector<uint8_t> Object::bytes(size_t max_bytes) const {
+  if (max_bytes == kStringLimit) {
+    max_bytes = static_cast<size_t>(std::min<uint64_t>(active_limits().max_object, SIZE_MAX));
+    if (type_->size > max_bytes)
+      throw LimitError(type_name() + " at " + hex(address_) + " is " + std::to_string(type_->size) +
+                       " bytes, more than " + limit_hint("max_object", max_bytes, kMaxObjectOption));
+  }
   std::vector<uint8_t> out(std::min<uint64_t>(type_->size, max_bytes));
   if (!out.empty()) read_raw(address_, out.data(), out.size());
   return out;
@@ -341,7 +356,11 @@ void ListWalk::visit(uint64_t node) {
     return;
   }
   if (node == 0) return stop("NULL next pointer");
-  if (yielded_ >= options_.limit) return stop("limit of " + std::to_string(options_.limit) + " entries reached");
+  if (yielded_ >= options_.limit)
+    return stop(options_.limit == active_limits().max_list
+                    ? "more than " + std::to_string(options_.limit) + " entries: stopped at " +
+                          limit_hint("max_list", options_.limit, kMaxListOption)
+                    : "limit of " + std::to_string(options_.limit) + " entries reached");
   if (!visited_.insert(node).second) return stop("cycle: node " + hex(node) + " seen twice");
   if (!read_pointer(node + next_offset_, pending_next_, ("the next pointer of node " + hex(node)).c_str())) return;
   node_ = node;

@@ -34,6 +34,7 @@
 
 #include "core/layers/address_space.h"
 #include "core/types/profile.h"
+#include "core/util/limits.h"
 
 namespace memscope {
 
@@ -86,8 +87,12 @@ class Object {
   // A char array (up to its length) or a char pointer (the string it points
   // to), stopping at the first NUL or after max_len bytes. For a pointer,
   // a string cut by unreadable memory is returned as far as it could be
-  // read; nothing readable at all throws ReadError.
-  std::string as_string(size_t max_len = 4096) const;
+  // read; nothing readable at all throws ReadError. Without max_len, the
+  // max_string limit (core/util/limits.h) applies, and a string it cuts
+  // (no NUL within it) throws LimitError naming the limit and the address
+  // instead of passing a cut string off as the value.
+  static constexpr size_t kStringLimit = ~size_t{0};
+  std::string as_string(size_t max_len = kStringLimit) const;
   int64_t enum_value() const;
   // The enumerator's name, or nullopt for a value no enumerator has.
   std::optional<std::string_view> enum_name() const;
@@ -105,8 +110,9 @@ class Object {
       return static_cast<T>(as_u64());
     }
   }
-  // The object's raw bytes (at most max_bytes; throws ReadError).
-  std::vector<uint8_t> bytes(size_t max_bytes = 1 << 20) const;
+  // The object's raw bytes (at most max_bytes, by default the max_object
+  // limit; throws ReadError).
+  std::vector<uint8_t> bytes(size_t max_bytes = kStringLimit) const;
 
  private:
   Object(const Profile* profile, AddressSpace* space, const TypeInfo* type, uint64_t address)
@@ -136,9 +142,10 @@ Object symbol_object(const Profile& profile, AddressSpace& space, std::string_vi
 // --- Bounded walks of kernel linked lists -----------------------------------
 
 struct WalkOptions {
-  // At most this many entries are yielded (PID_MAX_LIMIT by default: no
-  // kernel list of interest is longer; a forged one stops here).
-  size_t limit = 4u << 20;
+  // At most this many entries are yielded: by default the max_list limit
+  // (core/util/limits.h; PID_MAX_LIMIT unless raised): no kernel list of
+  // interest is longer, a forged one stops here with a warning naming it.
+  size_t limit = active_limits().max_list;
 };
 
 // A single-pass range over the entries of a list. A walk never throws for

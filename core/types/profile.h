@@ -323,6 +323,14 @@ class ProfileBuilder {
   // The source file as it was when it was read (taken before reading it,
   // so that a change during the read makes the record stale, not wrong).
   void set_source_identity(const FileIdentity& identity);
+  // Load-time checks, for sources of real profiles (the ISF loader, BTF):
+  // finish() then refuses, naming the field or symbol, what a truthful
+  // source never gives, instead of building a profile that reads wrong
+  // values: a member (or a bitfield's bits) outside its struct or union, a
+  // member whose type (or whose array's element type) the profile does not
+  // define (a pointer to one is fine: an opaque pointer), a symbol given
+  // twice at two addresses.
+  void check_consistency();
 
   // The type named `name` in the namespace of `kind` (kBase; kStruct or
   // kUnion share one namespace; kEnum), created undefined on first use.
@@ -348,8 +356,9 @@ class ProfileBuilder {
 
   // Sorts, computes derived sizes, flattens anonymous members and writes
   // the profile format into one heap buffer, which the Profile views. The
-  // builder is spent afterwards. Throws ProfileError on inconsistent input
-  // (array sizes overflowing 64 bits, bitfields wider than their base, ...).
+  // builder is spent afterwards. Throws ProfileError naming what is wrong
+  // on inconsistent input (array sizes overflowing 64 bits, bitfields
+  // wider than their base, and with check_consistency() what it checks).
   std::shared_ptr<const Profile> finish();
 
  private:

@@ -9,6 +9,7 @@
 #include "core/types/profile.h"
 #include "core/types/profile_format.h"
 #include "core/util/error.h"
+#include "core/util/hex.h"
 
 namespace memscope {
 
@@ -81,6 +82,7 @@ struct ProfileBuilder::State {
   std::vector<PendingEnumerator> enumerators;
   std::vector<SymbolInfo> symbols;
   bool finished = false;
+  bool check_consistency = false;
 
   [[noreturn]] void fail(const std::string& what) const {
     throw ProfileError("profile " + metadata.source_path + ": " + what);
@@ -135,6 +137,7 @@ struct ProfileBuilder::State {
 
   void compute_sizes();
   std::vector<MemberInfo> sorted_members();
+  void check_layouts(const std::vector<MemberInfo>& members) const;
   std::vector<MemberInfo> member_lookup(const std::vector<MemberInfo>& members);
   std::vector<EnumeratorInfo> sorted_enumerators();
   void sort_symbols();
@@ -194,6 +197,7 @@ ProfileBuilder::~ProfileBuilder() = default;
 
 ProfileMetadata& ProfileBuilder::metadata() { return state_->metadata; }
 void ProfileBuilder::set_source_identity(const FileIdentity& identity) { state_->identity = identity; }
+void ProfileBuilder::check_consistency() { state_->check_consistency = true; }
 size_t ProfileBuilder::type_count() const { return state_->types.size(); }
 size_t ProfileBuilder::symbol_count() const { return state_->symbols.size(); }
 
@@ -430,16 +434,63 @@ std::vector<EnumeratorInfo> ProfileBuilder::State::sorted_enumerators() {
   return out;
 }
 
-// Symbols sorted by name; of duplicates, the last given wins.
+// Symbols sorted by name; of duplicates, the last given wins. With the
+// consistency checks on, a name given at two addresses refuses the profile
+// naming it: which address is right cannot be known.
 void ProfileBuilder::State::sort_symbols() {
   std::stable_sort(symbols.begin(), symbols.end(),
                    [&](const SymbolInfo& a, const SymbolInfo& b) { return view(a.name) < view(b.name); });
   size_t out = 0;
   for (size_t i = 0; i < symbols.size(); ++i) {
-    if (i + 1 < symbols.size() && view(symbols[i + 1].name) == view(symbols[i].name)) continue;
+    if (i + 1 < symbols.size() && view(symbols[i + 1].name) == view(symbols[i].name)) {
+      if (check_consistency && symbols[i + 1].address != symbols[i].address)
+        fail("symbol '" + std::string(view(symbols[i].name)) + "' is given twice, at " +
+             hex(symbols[i].address) + " and at " + hex(symbols[i + 1].address) +
+             ": a symbol table that lies (which address is right cannot be known)");
+      continue;
+    }
     symbols[out++] = symbols[i];
   }
   symbols.resize(out);
+}
+
+// Load-time checks of what a source says about each struct and union, so
+// that a lying or broken profile is refused with the field it got wrong
+// instead of reading the wrong bytes later: every member must lie inside
+// its record (a bitfield's bits inside it), and a member's own type (or
+// its array's element type) must be defined somewhere in the profile; a
+// pointer to a type the profile lacks is fine (an opaque pointer, as
+// real kernels have many).
+void ProfileBuilder::State::check_layouts(const std::vector<MemberInfo>& members) const {
+  auto record_name = [&](const TypeInfo& t) {
+    return std::string(type_kind_name(t.kind)) + " " + (t.name.length ? std::string(view(t.name)) : "(anonymous)");
+  };
+  for (const TypeInfo& t : types) {
+    if (!t.is_record() || !t.defined) continue;
+    for (uint32_t m = t.members_begin; m < t.members_end; ++m) {
+      const MemberInfo& member = members[m];
+      const std::string where =
+          record_name(t) + " member '" + std::string(view(member.name)) + "' at offset " + hex(member.offset);
+      // The type that must be defined: the member's, or its (nested)
+      // array's elements'.
+      const TypeInfo* own = &types[member.type.id];
+      while (own->kind == TypeKind::kArray && own->target.id < types.size()) own = &types[own->target.id];
+      if (own->kind == TypeKind::kBitfield && own->target.id < types.size()) own = &types[own->target.id];
+      if (!own->defined)
+        fail(where + " has type " + std::string(type_kind_name(own->kind)) + " '" + std::string(view(own->name)) +
+             "', which the profile does not define");
+      const TypeInfo& type = types[member.type.id];
+      if (type.kind == TypeKind::kBitfield) {
+        const uint64_t end_bit = type.bit_position + uint64_t{type.bit_length};
+        if (member.offset > t.size || end_bit > (t.size - member.offset) * 8)
+          fail(where + ": its bits " + std::to_string(type.bit_position) + "-" + std::to_string(end_bit - 1) +
+               " lie outside the " + std::to_string(t.size) + "-byte " + record_name(t));
+      } else if (member.offset > t.size || type.size > t.size - member.offset) {
+        fail(where + " of " + std::to_string(type.size) + " bytes lies outside the " + std::to_string(t.size) +
+             "-byte " + record_name(t));
+      }
+    }
+  }
 }
 
 // The (name-sorted) symbols by address; aliases stay in name order.
@@ -495,6 +546,7 @@ std::shared_ptr<const Profile> ProfileBuilder::finish() {
 
   s.compute_sizes();
   std::vector<MemberInfo> members = s.sorted_members();
+  if (s.check_consistency) s.check_layouts(members);
   std::vector<MemberInfo> lookup = s.member_lookup(members);
   std::vector<EnumeratorInfo> enumerators = s.sorted_enumerators();
   s.sort_symbols();

@@ -40,4 +40,11 @@ class ProfileError : public Error {
   using Error::Error;
 };
 
+// A named limit (core/util/limits.h) stopped a read before the image's
+// data ended: the message names the limit and the option that raises it.
+class LimitError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace memscope

@@ -247,22 +247,32 @@ std::unique_ptr<ElfCoreLayer> ElfCoreLayer::open(std::shared_ptr<const MappedFil
   if (ehdr.e_phentsize != sizeof(Elf64_Phdr))
     throw FormatError(path + ": ELF program header size " + std::to_string(ehdr.e_phentsize) +
                       " at offset 0x36 (expected " + std::to_string(sizeof(Elf64_Phdr)) + ")");
-  // header_count comes from a 32-bit field at most: the product fits. A
-  // file cut inside the table keeps the headers before the cut.
+  // The count the header declares (e_phnum, or section 0's sh_info for
+  // PN_XNUM): libelf quietly gives no more than the file holds, which
+  // would hide a table cut short. The counts are 32-bit at most: the
+  // products fit. A file cut inside the table keeps the headers before
+  // the cut.
   std::vector<std::string> warnings;
+  uint64_t declared = ehdr.e_phnum;
+  if (declared == PN_XNUM && ehdr.e_shoff && file->contains(ehdr.e_shoff, sizeof(Elf64_Shdr))) {
+    Elf64_Shdr first;
+    std::memcpy(&first, file->data() + ehdr.e_shoff, sizeof first);
+    declared = first.sh_info;
+  }
   size_t readable = header_count;
-  if (!file->contains(ehdr.e_phoff, header_count * sizeof(Elf64_Phdr))) {
+  if (!file->contains(ehdr.e_phoff, header_count * sizeof(Elf64_Phdr)))
     readable = ehdr.e_phoff < file->size() ? static_cast<size_t>((file->size() - ehdr.e_phoff) / sizeof(Elf64_Phdr)) : 0;
-    if (readable == 0)
-      throw FormatError(path + ": " + std::to_string(header_count) + " ELF program headers at file offset " +
-                        hex(ehdr.e_phoff) + " run past the end of the file at " + hex(file->size()) +
-                        " (truncated image?): not one is whole");
+  declared = std::max<uint64_t>(declared, header_count);
+  if (readable == 0)
+    throw FormatError(path + ": " + std::to_string(declared) + " ELF program headers at file offset " +
+                      hex(ehdr.e_phoff) + " run past the end of the file at " + hex(file->size()) +
+                      " (truncated image?): not one is whole");
+  if (readable < declared)
     warnings.push_back(path + ": truncated: the file ends at " + hex(file->size()) +
                        " inside the program header table: headers #" + std::to_string(readable) + "-#" +
-                       std::to_string(header_count - 1) + " (from file offset " +
+                       std::to_string(declared - 1) + " (from file offset " +
                        hex(ehdr.e_phoff + readable * sizeof(Elf64_Phdr)) +
                        ") are lost, and the memory they describe with them");
-  }
 
   Summary summary;
   NoteCollector collector(*file, summary);

@@ -170,8 +170,10 @@ void Lz4FrameLayer::build_index() {
   // Ends the walk early: with blocks indexed, a warning; without, an error.
   auto stop = [&](const std::string& why) {
     if (blocks_.empty()) throw FormatError(why);
+    cut_short_ = true;
     warnings_.push_back(why + "; the " + std::to_string(blocks_.size()) + " block(s) before it (image bytes 0x0-" +
-                        hex(decompressed_total) + ") are read, the rest of the file is not");
+                        hex(decompressed_total) + ") are read: any memory past " + hex(decompressed_total) +
+                        " is not in the file");
   };
 
   constexpr size_t kMaxTinyBlocks = 1 << 20;
@@ -394,7 +396,7 @@ std::string Lz4FrameLayer::serialize_index() const {
   };
   out.append(kIndexMagic, 8);
   put32(kIndexVersion);
-  put32(0);
+  put32(cut_short_ ? 1 : 0);
   put64(file_->size());
   put64(frames_.size());
   put64(blocks_.size());
@@ -444,7 +446,8 @@ bool Lz4FrameLayer::load_index(const std::string& path) {
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   const uint64_t n = bytes.size();
   if (lz4s::crc32(p, n - 4) != load_u32(p + n - 4)) return false;
-  if (std::memcmp(p, kIndexMagic, 8) != 0 || load_u32(p + 8) != kIndexVersion) return false;
+  if (std::memcmp(p, kIndexMagic, 8) != 0 || load_u32(p + 8) != kIndexVersion || load_u32(p + 12) > 1) return false;
+  const bool cut_short = load_u32(p + 12) == 1;
   if (load_u64(p + 16) != file_->size()) return false;
   const uint64_t frame_count = load_u64(p + 24), block_count = load_u64(p + 32), dict_count = load_u64(p + 40);
   uint64_t at = 48;
@@ -508,6 +511,7 @@ bool Lz4FrameLayer::load_index(const std::string& path) {
   }
   if (at != n - 4 || blocks.empty()) return false;
   warnings_ = std::move(warnings);
+  cut_short_ = cut_short;
   frames_ = std::move(frames);
   blocks_ = std::move(blocks);
   dictionaries_ = std::move(dictionaries);
@@ -596,7 +600,10 @@ IoResult Lz4FrameLayer::do_read(uint64_t address, void* buffer, size_t n, unsign
     const uint64_t at = address + result.done;
     if (at >= data_size_ || at < address) {
       if (!(flags & kReadPad)) {
-        result.fault = Fault{at, format(), "physical address beyond the end of the image"};
+        result.fault = Fault{at, format(),
+                             cut_short_ ? "not in the file: " + file_->path() + " is cut short, its memory ends at " +
+                                              hex(data_size_) + " (truncated image)"
+                                        : std::string("physical address beyond the end of the image")};
         return result;
       }
       std::memset(out + result.done, 0, n - result.done);

@@ -109,6 +109,7 @@ class Lz4FrameLayer : public PhysicalLayer {
   std::string index_origin_;
   std::string index_path_;
   std::vector<std::string> warnings_;
+  bool cut_short_ = false;  // indexing stopped before the end of the file
 };
 
 }  // namespace memscope

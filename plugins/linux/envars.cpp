@@ -11,6 +11,7 @@ struct EnvarsRow {
   std::optional<int64_t> pid{};
   std::optional<std::string> comm{};
   std::string key{}, value{};
+  bool valid = true;
 };
 
 const RowSchema<EnvarsRow> kEnvarsColumns{
@@ -18,6 +19,7 @@ const RowSchema<EnvarsRow> kEnvarsColumns{
     {"comm", &EnvarsRow::comm, "command name"},
     {"key", &EnvarsRow::key, "variable name (before the first '=')"},
     {"value", &EnvarsRow::value, "value (after the first '='; empty if there is none)"},
+    {"valid", &EnvarsRow::valid, "false when the task's fields cannot be a task's (memory read as one; see the warning)"},
 };
 
 void run_envars(Session& session, const PluginArgs& args, Rows<EnvarsRow>& rows) {
@@ -32,7 +34,8 @@ void run_envars(Session& session, const PluginArgs& args, Rows<EnvarsRow>& rows)
       rows.add({.pid = task.pid,
                 .comm = task.comm,
                 .key = entry.substr(0, equals),
-                .value = equals == std::string::npos ? std::string() : entry.substr(equals + 1)});
+                .value = equals == std::string::npos ? std::string() : entry.substr(equals + 1),
+                .valid = task.valid});
     }
   });
 }

@@ -15,6 +15,7 @@ struct HiddenProcessRow {
   std::optional<int64_t> pid{}, tid{}, ppid{};
   std::optional<std::string> comm{}, state{};
   bool in_task_list = false, in_pid_table = false, on_runqueue = false, carved = false, exited = false, hidden = false;
+  bool valid = true;
 };
 
 const RowSchema<HiddenProcessRow> kHiddenProcessColumns{
@@ -30,6 +31,7 @@ const RowSchema<HiddenProcessRow> kHiddenProcessColumns{
     {"carved", &HiddenProcessRow::carved, "found by carving physical memory"},
     {"exited", &HiddenProcessRow::exited, "a dead task found only by carving"},
     {"hidden", &HiddenProcessRow::hidden, "alive (PID table, runqueue or a parent's children) but not on the task list"},
+    {"valid", &HiddenProcessRow::valid, "false when the task's fields cannot be a task's (memory read as one; see the warning)"},
 };
 
 void run_hidden_processes(Session& session, const PluginArgs& args, Rows<HiddenProcessRow>& rows) {
@@ -51,7 +53,8 @@ void run_hidden_processes(Session& session, const PluginArgs& args, Rows<HiddenP
               .on_runqueue = (t.views & kTaskOnRunqueue) != 0,
               .carved = (t.views & kTaskCarved) != 0,
               .exited = t.exited,
-              .hidden = t.hidden});
+              .hidden = t.hidden,
+              .valid = t.task.valid});
   }
   filter.report_unmatched(rows.warnings(), "among the hidden processes");
 }

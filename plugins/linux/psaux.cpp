@@ -12,6 +12,7 @@ struct PsauxRow {
   std::optional<int64_t> pid{}, ppid{};
   std::optional<std::string> comm{};
   std::optional<std::vector<std::string>> args{};
+  bool valid = true;
 };
 
 // One column of arguments, a list: text and CSV show it shell-quoted (an
@@ -21,12 +22,13 @@ const RowSchema<PsauxRow> kPsauxColumns{
     {"ppid", &PsauxRow::ppid, "parent's process ID"},
     {"comm", &PsauxRow::comm, "command name"},
     {"args", &PsauxRow::args, "the arguments (argv), or [comm] for kernel threads and zombies as ps shows them"},
+    {"valid", &PsauxRow::valid, "false when the task's fields cannot be a task's (memory read as one; see the warning)"},
 };
 
 void run_psaux(Session& session, const PluginArgs& args, Rows<PsauxRow>& rows) {
   ProcessWalk processes(kernel_view(session), rows.warnings(), PidFilter(args.ints("pid")));
   processes.for_each([&](const Task& task) {
-    PsauxRow row{.pid = task.pid, .ppid = task.ppid, .comm = task.comm};
+    PsauxRow row{.pid = task.pid, .ppid = task.ppid, .comm = task.comm, .valid = task.valid};
     if (task.mm == 0) {
       // Kernel threads, and processes that have exited (zombies).
       row.args = std::vector<std::string>{"[" + task.comm.value_or("?") + "]"};

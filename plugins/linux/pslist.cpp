@@ -16,6 +16,7 @@ struct PslistRow {
   uint64_t threads = 0;
   std::optional<bool> kernel_thread{};
   std::optional<std::string> state{};
+  bool valid = true;
 };
 
 const RowSchema<PslistRow> kPslistColumns{
@@ -31,6 +32,7 @@ const RowSchema<PslistRow> kPslistColumns{
     {"threads", &PslistRow::threads, "number of threads of the process"},
     {"kernel_thread", &PslistRow::kernel_thread, "true for kernel threads (PF_KTHREAD)"},
     {"state", &PslistRow::state, "state as ps shows it (R, S, D, I, Z, ...)"},
+    {"valid", &PslistRow::valid, "false when the task's fields cannot be a task's (memory read as one; see the warning)"},
 };
 
 PslistRow pslist_row(const Task& t, size_t threads) {
@@ -49,7 +51,8 @@ PslistRow pslist_row(const Task& t, size_t threads) {
           .start_time = t.start_time,
           .threads = threads,
           .kernel_thread = t.kernel_thread,
-          .state = t.state};
+          .state = t.state,
+          .valid = t.valid};
 }
 
 void run_pslist(Session& session, const PluginArgs& args, Rows<PslistRow>& rows) {

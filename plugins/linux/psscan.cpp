@@ -16,6 +16,7 @@ struct PsscanRow {
   std::optional<int64_t> pid{}, tid{}, ppid{};
   std::optional<std::string> comm{}, state{};
   bool in_task_list = false, in_pid_table = false, on_runqueue = false, carved = false, exited = false, hidden = false;
+  bool valid = true;
 };
 
 const RowSchema<PsscanRow> kPsscanColumns{
@@ -31,6 +32,7 @@ const RowSchema<PsscanRow> kPsscanColumns{
     {"carved", &PsscanRow::carved, "found by carving physical memory"},
     {"exited", &PsscanRow::exited, "a dead task found only by carving"},
     {"hidden", &PsscanRow::hidden, "alive (PID table, runqueue or a parent's children) but not on the task list"},
+    {"valid", &PsscanRow::valid, "false when the task's fields cannot be a task's (memory read as one; see the warning)"},
 };
 
 void run_psscan(Session& session, const PluginArgs& args, Rows<PsscanRow>& rows) {
@@ -52,7 +54,8 @@ void run_psscan(Session& session, const PluginArgs& args, Rows<PsscanRow>& rows)
               .on_runqueue = (t.views & kTaskOnRunqueue) != 0,
               .carved = (t.views & kTaskCarved) != 0,
               .exited = t.exited,
-              .hidden = t.hidden});
+              .hidden = t.hidden,
+              .valid = t.task.valid});
   }
   filter.report_unmatched(rows.warnings(), "among the tasks found");
 }

@@ -21,6 +21,7 @@ struct PstreeRow {
   std::optional<uint32_t> uid{};
   uint64_t threads = 0;
   Address offset{};
+  bool valid = true;
 };
 
 const RowSchema<PstreeRow> kPstreeColumns{
@@ -30,6 +31,7 @@ const RowSchema<PstreeRow> kPstreeColumns{
     {"uid", &PstreeRow::uid, "real user ID"},
     {"threads", &PstreeRow::threads, "number of threads"},
     {"offset", &PstreeRow::offset, "address of the task_struct"},
+    {"valid", &PstreeRow::valid, "false when the task's fields cannot be a task's (memory read as one; see the warning)"},
 };
 
 struct Node {
@@ -75,7 +77,8 @@ Row tree_row(const std::vector<Node>& nodes, const Placed& placed, Rows<PstreeRo
                       .comm = t.comm,
                       .uid = t.creds ? std::optional<uint32_t>(t.creds->uid) : std::nullopt,
                       .threads = node.threads,
-                      .offset = Address{t.address}});
+                      .offset = Address{t.address},
+                      .valid = t.valid});
   for (const Placed& child : placed.children) row.children.push_back(tree_row(nodes, child, rows));
   return row;
 }

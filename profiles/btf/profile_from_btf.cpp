@@ -60,6 +60,8 @@ class Generator {
         refs_(btf.type_count()) {}
 
   std::shared_ptr<const Profile> run() {
+    // A BTF that lies about a layout is refused naming the field.
+    builder_.check_consistency();
     ProfileMetadata& meta = builder_.metadata();
     meta.os = "linux";
     meta.producer_name = "memscope";
@@ -73,7 +75,13 @@ class Generator {
     records();
     enums();
     symbols();
-    return builder_.finish();
+    try {
+      return builder_.finish();
+    } catch (const ProfileError& e) {
+      // The BTF's layouts lie (a member outside its struct): BTF this
+      // generator cannot use.
+      throw FormatError(e.what());
+    }
   }
 
  private:

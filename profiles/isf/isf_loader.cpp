@@ -549,6 +549,9 @@ std::shared_ptr<const Profile> parse(Input&& input, const std::string& source, s
                                      const FileIdentity& identity = {}) {
   ProfileBuilder builder(source);
   builder.set_source_identity(identity);
+  // An ISF that lies (a field outside its struct, a type it never defines,
+  // a symbol given twice) is refused naming it, not read as wrong values.
+  builder.check_consistency();
   IsfHandler handler(source, &builder, std::move(position));
   try {
     json::sax_parse(std::forward<Input>(input), &handler);
