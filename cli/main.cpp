@@ -8,6 +8,7 @@
 // uses, a value of the wrong kind is a usage error (exit status 2) with a
 // suggestion when one is close. Every error is one line on stderr
 // (cli/errors.h); docs/cli.md lists the exit statuses.
+#include <cctype>
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -150,7 +151,7 @@ UsageError usage_error(const po::error& e, const Command* command, const po::opt
 
 // -o / -r: one format, by memscope's or Volatility's name, any case. A
 // folder there is Volatility's -o (output folder): say which option that is.
-std::string output_format(const GlobalOptions& global, const po::variables_map& vm, const Command& command) {
+std::string output_format(const po::variables_map& vm, const Command& command) {
   std::vector<std::string> given;
   for (const char* option : {"output", "renderer"})
     if (vm.count(option)) given.push_back(vm[option].as<std::string>());
@@ -188,7 +189,6 @@ std::string output_format(const GlobalOptions& global, const po::variables_map& 
     for (const std::string& o : command.outputs) valid += (valid.empty() ? "" : ", ") + o;
     throw UsageError(command.name + " has no " + name + " output (-o " + valid + ")");
   }
-  (void)global;
   return name;
 }
 
@@ -331,7 +331,7 @@ int run(int argc, char** argv, bool& verbose) {
       if (auto format = memscope::find_output_format(global.output)) global.output = memscope::output_format_name(*format);
     }
   } else {
-    global.output = output_format(global, vm, *command);
+    global.output = output_format(vm, *command);
   }
   check_paths(global, *command, vm);
 
