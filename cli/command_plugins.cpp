@@ -159,10 +159,8 @@ void find_kernel(Session& session) {
   }
 }
 
-// Writes the rows to stdout in the chosen format. Everything a plugin run
-// prints on stdout goes through here: the place for what wraps the rows
-// (issue 13's `-o json --envelope`: the image, profile and warnings around
-// them) when it lands.
+// Writes the rows to stdout in the chosen format (with --envelope, the
+// report document is written instead, by run_plugin_command).
 void write_result(const PluginResult& result, OutputFormat format, const CommandContext& ctx) {
   TextOptions text;
   text.width = ctx.global.wide ? 0 : terminal_width();
