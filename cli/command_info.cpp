@@ -254,12 +254,22 @@ int run_info(const CommandContext& ctx) {
   int status = report_warnings(ctx.global, session.image().warnings());
   const bool profile_named = !options.profile.empty() || !options.btf.empty() || !options.system_map.empty();
   const bool kernel_asked = !ctx.options["all-banners"].as<bool>();
+  if (profile_named && !session.has_profile()) {
+    // The profile named is the first thing to fix: a kernel that needs it
+    // cannot be found without it.
+    std::string why = kernel.value("profile_error", std::string());
+    if (why.empty()) {
+      try {
+        session.profile();
+      } catch (const std::exception& e) {
+        why = e.what();
+      }
+    }
+    print_error(std::cerr, "info: the profile given could not be used: " + why, "", ctx.global.verbose);
+    status = kExitFailed;
+  }
   if (kernel.contains("error") && kernel_asked) {
     print_error(std::cerr, "info: " + kernel["error"].get<std::string>(), "", ctx.global.verbose);
-    status = kExitFailed;
-  } else if (profile_named && kernel.contains("profile_error")) {
-    print_error(std::cerr, "info: the profile given could not be used: " + kernel["profile_error"].get<std::string>(),
-                "", ctx.global.verbose);
     status = kExitFailed;
   }
   return status;

@@ -1,0 +1,111 @@
+// What reaches the analyst on the command line when the evidence is
+// damaged: `-q` hides progress, never the warnings that say a result is
+// incomplete. A flipped bit in the compressed chunk that holds a task
+// costs that task's fields; the command says so on stderr (with -q too),
+// exits 0, or 3 with --strict; a truncated image's own warning comes
+// first, and `info` shows it.
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "core/layers/format_registry.h"
+#include "formats/lz4/lz4_seekable.h"
+#include "formats/lz4/lz4_seekable_writer.h"
+#include "support/run_cli.h"
+#include "support/synthetic_linux.h"
+#include "support/temp_file.h"
+
+using namespace memscope;
+
+namespace {
+
+std::vector<uint8_t> read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), {});
+}
+
+void write_all(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+}  // namespace
+
+TEST_CASE("cli: a flipped bit in the chunk holding a task / -q still shows the warning naming the chunk") {
+  test::SyntheticLinux kernel;
+  test::TempDir dir("hostile-cli");
+  const std::string raw = dir.file("image.raw"), lz4 = dir.file("image.lz4"), profile = dir.file("profile.json");
+  kernel.write_raw(raw);
+  kernel.write_profile(profile);
+  {
+    auto source = open_image(raw);
+    Lz4WriteOptions options;
+    options.chunk_size = 4096;
+    options.threads = 1;
+    write_lz4_seekable(*source, lz4, options);
+  }
+  // The chunk of the raw image (physical address = data offset) that holds
+  // task 205's task_struct.
+  const uint64_t physical = kernel.kernel_physical(kernel.task_address(205));
+  std::vector<uint8_t> bytes = read_all(lz4);
+  uint64_t index = physical / 4096, at = 0, size = 0;
+  {
+    auto layer = Lz4SeekableLayer::open(std::make_shared<const MappedFile>(lz4));
+    at = layer->frame_offset(index);
+    size = layer->entry(index).compressed_size;
+  }
+  bytes[at + size / 2] ^= 0x01;
+  write_all(lz4, bytes);
+
+  test::CliRun clean = test::run_cli({"linux.pslist", "-f", raw, "-p", profile, "-o", "jsonl"});
+  REQUIRE(clean.status == 0);
+  for (const std::vector<std::string>& flags : {std::vector<std::string>{"-q"}, std::vector<std::string>{}}) {
+    std::vector<std::string> args = {"linux.pslist", "-f", lz4, "-p", profile, "-o", "jsonl"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    test::CliRun damaged = test::run_cli(args);
+    INFO(damaged.err);
+    CHECK(damaged.status == 0);
+    CHECK_THAT(damaged.err, Catch::Contains("warning:") && Catch::Contains("chunk " + std::to_string(index)));
+    CHECK(damaged.out != clean.out);
+  }
+  test::CliRun strict = test::run_cli({"linux.pslist", "-f", lz4, "-p", profile, "-q", "--strict"});
+  CHECK(strict.status == 3);
+  CHECK_THAT(strict.err, Catch::Contains("chunk " + std::to_string(index)));
+}
+
+TEST_CASE("cli: a truncated image's warning reaches stderr with -q / info shows it and still finds the kernel") {
+  test::SyntheticLinux kernel;
+  test::TempDir dir("hostile-cli-cut");
+  const std::string image = dir.file("image.lime"), profile = dir.file("profile.json");
+  kernel.write_lime(image);
+  kernel.write_profile(profile);
+  std::vector<uint8_t> bytes = read_all(image);
+  bytes.resize(bytes.size() - 4096 * 3);
+  write_all(image, bytes);
+  test::CliRun pslist = test::run_cli({"linux.pslist", "-f", image, "-p", profile, "-q"});
+  INFO(pslist.err);
+  CHECK(pslist.status == 0);
+  CHECK_THAT(pslist.err, Catch::Contains("warning: " + image + ": truncated"));
+  test::CliRun info = test::run_cli({"info", "-f", image, "-p", profile, "-q"});
+  INFO(info.err);
+  CHECK(info.status == 0);
+  CHECK_THAT(info.out, Catch::Contains("Image warning:") && Catch::Contains("truncated"));
+  CHECK_THAT(info.err, Catch::Contains("truncated"));
+}
+
+TEST_CASE("cli: info fails when no kernel is found or the profile named cannot be used / says so on stderr") {
+  test::TempDir dir("hostile-cli-info");
+  const std::string junk = dir.file("junk.raw");
+  write_all(junk, std::vector<uint8_t>(8192, 0x5a));
+  test::CliRun none = test::run_cli({"info", "-f", junk});
+  CHECK(none.status == 1);
+  CHECK_THAT(none.err, Catch::Contains("memscope: info:") && Catch::Contains("no Linux kernel"));
+  // Listing banners asks for no kernel: no failure when there is none.
+  test::CliRun banners = test::run_cli({"info", "-f", junk, "--all-banners"});
+  CHECK(banners.status == 0);
+  test::CliRun missing = test::run_cli({"info", "-f", test::sample_image(), "-p", dir.file("absent.json")});
+  CHECK(missing.status == 1);
+  CHECK_THAT(missing.err, Catch::Contains("profile") && Catch::Contains("absent.json"));
+  test::CliRun fine = test::run_cli({"info", "-f", test::sample_image(), "-p", test::sample_profile()});
+  CHECK(fine.status == 0);
+  CHECK(fine.err.empty());
+}
