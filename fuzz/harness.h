@@ -8,7 +8,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -22,6 +24,7 @@
 #include "core/layers/x86_64_paging.h"
 #include "core/linux/discovery/kallsyms.h"
 #include "core/linux/discovery/vmcoreinfo.h"
+#include "core/types/profile_format.h"
 #include "core/util/error.h"
 #include "fuzz/fuzz_support.h"
 #include "fuzz/profile_exercise.h"
@@ -111,10 +114,10 @@ inline int run_isf(const uint8_t* data, size_t size) {
 // A profile cache entry (format 2): open() checks only the header and
 // directory, as for every mapped entry, so lookups run on unverified
 // tables first (they must be bounds-checked whatever the tables say), then
-// verify() reads everything.
-inline int run_profile_cache(const uint8_t* data, size_t size) {
-  std::shared_ptr<uint64_t[]> buffer(new uint64_t[size / 8 + 1]);  // 8-byte aligned, as a mapping
-  std::copy(data, data + size, reinterpret_cast<uint8_t*>(buffer.get()));
+// verify() reads everything. Each input is tried as it is (its checksums
+// refuse most mutations) and then as a cache that lies: its checksums
+// made to match whatever its tables and header say.
+inline void open_profile_entry(std::shared_ptr<uint64_t[]> buffer, size_t size) {
   try {
     auto profile = Profile::open(buffer, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(buffer.get()), size),
                                  "fuzz.msprof");
@@ -125,6 +128,27 @@ inline int run_profile_cache(const uint8_t* data, size_t size) {
     exercise_profile(*profile, /*verify=*/true);
   } catch (const Error&) {
   }
+}
+
+inline int run_profile_cache(const uint8_t* data, size_t size) {
+  namespace pf = profile_format;
+  std::shared_ptr<uint64_t[]> buffer(new uint64_t[size / 8 + 1]);  // 8-byte aligned, as a mapping
+  auto* bytes = reinterpret_cast<uint8_t*>(buffer.get());
+  std::copy(data, data + size, bytes);
+  open_profile_entry(buffer, size);
+  if (size < pf::kHeaderSize) return 0;
+  std::copy(data, data + size, bytes);
+  for (uint32_t i = 0; i < pf::kTableCount; ++i) {
+    pf::TableEntry entry;
+    const size_t at = sizeof(pf::Header) + i * sizeof(pf::TableEntry);
+    std::memcpy(&entry, bytes + at, sizeof entry);
+    if (entry.offset > size || entry.length > size - entry.offset) continue;
+    entry.checksum = pf::table_checksum(bytes + entry.offset, entry.length);
+    std::memcpy(bytes + at, &entry, sizeof entry);
+  }
+  const uint64_t checksum = pf::header_checksum(bytes);
+  std::memcpy(bytes + offsetof(pf::Header, header_checksum), &checksum, sizeof checksum);
+  open_profile_entry(buffer, size);
   return 0;
 }
 

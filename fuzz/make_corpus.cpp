@@ -183,7 +183,7 @@ void profile_seeds() {
     seed("profile_cache", name, bytes.data(), bytes.size());
   }
 
-  BtfBlobBuilder b;
+  test::BtfBlobBuilder b;
   uint32_t u32 = b.int_type("unsigned int", 4, 0);
   uint32_t chr = b.int_type("char", 1, 1);
   uint32_t node = b.next_id();
