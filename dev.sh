@@ -3,18 +3,23 @@
 #
 #   ./dev.sh demo   install what is missing, build, run `memscope info`, linux.pstree and `memscope report`
 #                   (JSON and an HTML page) on the sample image
-#   ./dev.sh test   install what is missing, build, run the whole test suite (ctest)
+#   ./dev.sh test   install what is missing, build, run the whole test suite (ctest); with
+#                   SANITIZE=1, then build it again with AddressSanitizer and UBSan (into
+#                   ./build-asan) and run it there: any leak or undefined behaviour fails it
 #   ./dev.sh deps   only install the Debian packages memscope needs
 #   ./dev.sh build  only configure and build (into ./build)
 #
 # Environment: BUILD_DIR (default ./build), BUILD_TYPE (default Release),
-# JOBS (default: all cores), MEMSCOPE_FIXTURES (folder of the real test images,
-# default ../shared/fixtures).
+# ASAN_BUILD_DIR (default ./build-asan), SANITIZE=1 (test: add the sanitizer
+# run; off until the whole suite is shown clean under it within CI's time), JOBS (default: all cores), MEMSCOPE_FIXTURES (folder of the real test
+# images, default ../shared/fixtures).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_TYPE=${BUILD_TYPE:-Release}
+ASAN_BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
+SANITIZE=${SANITIZE:-0}
 JOBS=${JOBS:-$(nproc)}
 
 # Debian 12 packages needed to build, test and run memscope.
@@ -58,6 +63,31 @@ build() {
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 
+# The sanitizer build: ASan + UBSan (-DMEMSCOPE_SANITIZE=ON), at -O1 (what
+# the sanitizers are made for, and the quicker build), no benchmarks.
+build_sanitized() {
+  cmake -S . -B "$ASAN_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG" \
+    "-DCMAKE_C_FLAGS_RELEASE=-O1 -DNDEBUG" -DMEMSCOPE_WERROR=ON -DMEMSCOPE_SANITIZE=ON \
+    -DMEMSCOPE_BUILD_BENCH=OFF ${CMAKE_ARGS:-} >/dev/null
+  cmake --build "$ASAN_BUILD_DIR" -j "$JOBS"
+}
+
+# Every report fails the test that caused it: an ASan error or leak stops
+# the process (halt_on_error, detect_leaks), and the build makes UBSan's
+# reports fatal (-fno-sanitize-recover). .ci/lsan.supp may only name
+# third-party libraries (see the comments in it).
+run_sanitized_tests() {
+  local here
+  here=$(pwd)
+  (
+    cd "$ASAN_BUILD_DIR"
+    export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:check_initialization_order=1:strict_init_order=1"
+    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:report_error_type=1"
+    export LSAN_OPTIONS="suppressions=$here/.ci/lsan.supp:print_suppressions=0"
+    ctest --output-on-failure -j "$JOBS"
+  )
+}
+
 case "${1:-}" in
   deps) install_deps ;;
   build) install_deps; build ;;
@@ -80,11 +110,14 @@ case "${1:-}" in
     PACKAGES+=("${TEST_PACKAGES[@]}")
     install_deps
     build
-    cd "$BUILD_DIR"
-    ctest --output-on-failure -j "$JOBS"
+    (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS")
+    if [ "$SANITIZE" != 0 ]; then
+      build_sanitized
+      run_sanitized_tests
+    fi
     ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
