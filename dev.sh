@@ -11,7 +11,8 @@
 #
 # Environment: BUILD_DIR (default ./build), BUILD_TYPE (default Release),
 # ASAN_BUILD_DIR (default ./build-asan), SANITIZE=1 (test: add the sanitizer
-# run; off until the whole suite is shown clean under it within CI's time), JOBS (default: all cores), MEMSCOPE_FIXTURES (folder of the real test
+# run; off until the whole suite is shown clean under it within CI's time),
+# JOBS (default: all cores), MEMSCOPE_FIXTURES (folder of the real test
 # images, default ../shared/fixtures).
 set -euo pipefail
 cd "$(dirname "$0")"
