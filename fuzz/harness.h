@@ -65,7 +65,13 @@ inline void exercise_layer(PhysicalLayer& layer, Bytes& choices) {
   }
   size_t extents = 0;
   layer.extents(0, ~uint64_t{0}, [&](const PhysicalExtent&) { return ++extents < 64; });
-  for (int i = 0; i < 8; ++i) read(choices.u64() % (layer.limit() + 1), choices.u16() % kReadSize + 1);
+  // Addresses up to the layer's limit (which may be 2^64 - 1: a range
+  // that ends at the top of the address space).
+  const uint64_t limit = layer.limit();
+  for (int i = 0; i < 8; ++i) {
+    const uint64_t pick = choices.u64();
+    read(limit == ~uint64_t{0} ? pick : pick % (limit + 1), choices.u16() % kReadSize + 1);
+  }
   if (!ranges.empty())
     (void)layer.scan_read(ranges.front().start, buffer.data(),
                           static_cast<size_t>(std::min<uint64_t>(ranges.front().size, kScanSize)));
