@@ -369,7 +369,8 @@ TEST_CASE("ELF core lies are caught without over-reading") {
     CHECK_THROWS_AS(open_image(image.path()), FormatError);
   }
   SECTION("a PT_LOAD past the end of the file: what the file holds is served / the rest named missing") {
-    bytes.resize(bytes.size() - 0x100);
+    REQUIRE(bytes.size() > 0x100);
+    bytes.erase(bytes.end() - 0x100, bytes.end());  // (resize: GCC 12 at -O1 warns of an overflow it cannot rule out)
     image.write(bytes);
     auto layer = open_image(image.path());
     REQUIRE(layer->warnings().size() == 1);
