@@ -94,8 +94,18 @@ int on_scan_message(YR_SCAN_CONTEXT* context, int message, void* data, void* use
   YR_STRING* string = nullptr;
   yr_rule_strings_foreach(rule, string) {
     if (STRING_IS_PRIVATE(string)) continue;
-    YR_MATCH* match = nullptr;
-    yr_string_matches_foreach(context, string, match) {
+    // libyara 4.2 keeps matches in a notebook that does not align its
+    // records, so each is copied out before any field is read: a member
+    // access through a misaligned pointer is undefined (UBSan reports
+    // it), a byte copy is not. This is the walk yr_string_matches_foreach
+    // does, skipping private matches as it does.
+    const YR_MATCH* next = context->matches[string->idx].head;
+    while (next != nullptr) {
+      YR_MATCH record;
+      std::memcpy(&record, next, sizeof record);
+      next = record.next;
+      if (record.is_private) continue;
+      const YR_MATCH* match = &record;
       const uint64_t offset = static_cast<uint64_t>(match->offset);
       if (sink->candidates) {
         if (offset >= sink->chunk_size) continue;  // the next chunk's: it starts there
