@@ -3,15 +3,15 @@
 #
 #   ./dev.sh demo   install what is missing, build, run `memscope info`, linux.pstree and `memscope report`
 #                   (JSON and an HTML page) on the sample image
-#   ./dev.sh test   install what is missing, build, run the whole test suite (ctest); with
-#                   SANITIZE=1, then build it again with AddressSanitizer and UBSan (into
-#                   ./build-asan) and run it there: any leak or undefined behaviour fails it
+#   ./dev.sh test   install what is missing, build, run the whole test suite (ctest), then
+#                   build it again with AddressSanitizer and UBSan (into ./build-asan) and
+#                   run it there: any leak or undefined behaviour fails it
 #   ./dev.sh deps   only install the Debian packages memscope needs
 #   ./dev.sh build  only configure and build (into ./build)
 #
 # Environment: BUILD_DIR (default ./build), BUILD_TYPE (default Release),
-# ASAN_BUILD_DIR (default ./build-asan), SANITIZE=1 (test: add the sanitizer
-# run; off until the whole suite is shown clean under it within CI's time),
+# ASAN_BUILD_DIR (default ./build-asan), SANITIZE=0 (test: leave out the
+# sanitizer run, for a quicker local check; CI always has it),
 # JOBS (default: all cores), MEMSCOPE_FIXTURES (folder of the real test
 # images, default ../shared/fixtures).
 set -euo pipefail
@@ -20,7 +20,7 @@ cd "$(dirname "$0")"
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_TYPE=${BUILD_TYPE:-Release}
 ASAN_BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
-SANITIZE=${SANITIZE:-0}
+SANITIZE=${SANITIZE:-1}
 JOBS=${JOBS:-$(nproc)}
 
 # Debian 12 packages needed to build, test and run memscope.
