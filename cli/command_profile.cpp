@@ -93,8 +93,16 @@ int profile_info(const CommandContext& ctx) {
   }
   const ProfileMetadata& meta = profile->metadata();
   const bool mapped = profile->origin() != meta.source_path;
-  size_t typed_symbols = 0;
-  for (const SymbolInfo& s : profile->symbols()) typed_symbols += typed(*profile, s);
+  // One count per name; a name's other addresses (repeats) apart.
+  size_t typed_symbols = 0, named_symbols = 0, repeats = 0;
+  for (const SymbolInfo& s : profile->symbols()) {
+    if (s.repeat()) {
+      ++repeats;
+      continue;
+    }
+    ++named_symbols;
+    typed_symbols += typed(*profile, s);
+  }
   std::vector<std::string> untyped, missing;
   plugin_symbols(*profile, untyped, missing);
   nlohmann::json j = {
@@ -108,13 +116,14 @@ int profile_info(const CommandContext& ctx) {
       {"types", profile->types().size()},
       {"members", profile->member_count()},
       {"enumerators", profile->enumerator_count()},
-      {"symbols", profile->symbols().size()},
+      {"symbols", named_symbols},
+      {"symbol_repeats", repeats},
       {"typed", typed_symbols},
       {"untyped_used", untyped},
       {"missing_used", missing},
   };
   std::vector<const char*> keys = {"file", "source", "storage", "banner", "os", "format", "producer", "types",
-                                   "members", "enumerators", "symbols", "typed", "untyped_used", "missing_used"};
+                                   "members", "enumerators", "symbols", "symbol_repeats", "typed", "untyped_used", "missing_used"};
   if (choice) {
     j["chosen_by"] = choice->source;
     j["why"] = choice->reason;
@@ -136,7 +145,9 @@ int profile_info(const CommandContext& ctx) {
       else if (value.is_array())
         text = joined(value.get<std::vector<std::string>>()) + " (symbols plugins use)";
       else if (std::string(key) == "typed")
-        text = value.dump() + " of " + std::to_string(profile->symbols().size()) + " symbols have a type";
+        text = value.dump() + " of " + std::to_string(named_symbols) + " symbols have a type";
+      else if (std::string(key) == "symbol_repeats")
+        text = value.dump() + " other addresses of names listed more than once (found by address)";
       else
         text = value.dump();
       std::string label = labels.count(key) ? labels.at(key) : key;

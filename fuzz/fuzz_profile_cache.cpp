@@ -1,4 +1,4 @@
-// libFuzzer target for the mapped profile cache (profile format 2): the body is
+// libFuzzer target for the mapped profile cache (profile format 3): the body is
 // memscope::fuzz::run_profile_cache (fuzz/harness.h), which the regression tests replay.
 #include "fuzz/harness.h"
 

@@ -117,7 +117,7 @@ inline int run_isf(const uint8_t* data, size_t size) {
   return 0;
 }
 
-// A profile cache entry (format 2): open() checks only the header and
+// A profile cache entry (format 3): open() checks only the header and
 // directory, as for every mapped entry, so lookups run on unverified
 // tables first (they must be bounds-checked whatever the tables say), then
 // verify() reads everything. Each input is tried as it is (its checksums

@@ -15,6 +15,7 @@
 #include "profiles/btf/btf.h"
 #include "profiles/btf/global_types.h"
 #include "profiles/btf/isf_from_btf.h"
+#include "profiles/btf/profile_from_btf.h"
 #include "profiles/isf/isf_writer.h"
 #include "profiles/system_map.h"
 #include "support/fixtures.h"
@@ -365,6 +366,47 @@ TEST_CASE("ISF from BTF: symbols and metadata of a miniature kernel") {
   CHECK(sym["linux_banner"]["constant_data"] == base64_encode(*options.banner + "\n" + std::string(1, '\0')));
   CHECK(sym["linux_banner"]["type"] == json{{"count", 0}, {"kind", "array"}, {"subtype", base("char")}});
   CHECK(report.symbols == sym.size());
+}
+
+TEST_CASE("Profile from BTF: a name listed twice keeps the last address / the other is found by address") {
+  MiniKernel k;
+  Btf btf = Btf::parse(k.b.bytes(), "mini.btf");
+  auto profile = profile_from_btf(btf, k.map(), ProfileFromBtfOptions{});
+  CHECK(profile->symbol("twice") == 0xffffffff82007000ull);
+  const SymbolInfo* in_first = profile->nearest_symbol(0xffffffff82006010ull);
+  REQUIRE(in_first);
+  CHECK(profile->name(*in_first) == "twice");
+  CHECK(in_first->address == 0xffffffff82006000ull);
+  CHECK(in_first->repeat());
+  const SymbolInfo* in_last = profile->nearest_symbol(0xffffffff82007010ull);
+  REQUIRE(in_last);
+  CHECK(in_last->address == 0xffffffff82007000ull);
+  CHECK_FALSE(in_last->repeat());
+  profile->verify();
+}
+
+TEST_CASE("Profile from BTF: on the fixture every System.map address is found by address / none lost to its name") {
+  const SystemMap map = load_system_map(test::fixture("System.map"));
+  ProfileFromBtfOptions options;
+  auto profile = profile_from_btf(Btf::load(test::fixture("vmlinux.btf")), map, options);
+  std::map<std::string_view, std::set<uint64_t>> addresses;
+  for (const SystemMapSymbol& s : map.symbols) addresses[s.name].insert(s.address);
+  size_t repeated = 0, checked = 0;
+  for (const SystemMapSymbol& s : map.symbols) {
+    if (addresses[s.name].size() < 2) continue;
+    ++repeated;
+    // The nearest symbol at the address is one that starts there (of
+    // aliases at one address any may answer): never a symbol below it.
+    const SymbolInfo* found = profile->nearest_symbol(s.address);
+    REQUIRE(found);
+    INFO(s.name << " at " << hex(s.address));
+    CHECK(found->address == s.address);
+    ++checked;
+  }
+  // A real kernel's System.map repeats names (static symbols of one name
+  // in several files): the test must have met some.
+  CHECK(repeated > 0);
+  CHECK(checked == repeated);
 }
 
 TEST_CASE("ISF from BTF: every reference names a defined type / every entry has the ISF shape") {

@@ -118,6 +118,12 @@ std::shared_ptr<const Profile> synthetic_profile(uint32_t seed) {
     TypeRef type = pick(2) ? scalars[pick(uint32_t(scalars.size()))] : TypeRef();
     b.add_symbol("sym" + std::to_string(pick(symbols)), address, type);  // duplicates: the last wins
   }
+  // Other addresses of some names (System.map's static symbols of one
+  // name), of names never given too, some twice or at the name's own address.
+  for (uint32_t r = 0, n = symbols ? pick(12) : 0; r < n; ++r) {
+    std::string name = pick(4) ? "sym" + std::to_string(pick(symbols)) : "rep" + std::to_string(pick(3));
+    b.add_symbol_repeat(name, pick(3) == 0 ? 0xffffffff81000000ull + pick(4) * 16 : 0xffffffff80000000ull + rng());
+  }
   b.add_symbol("linux_banner", 0xffffffff82000000ull, b.array_of(chr, 0));
   return b.finish();
 }
@@ -253,8 +259,62 @@ TEST_CASE("format: the synthetic profiles keep the builder's meaning") {
   CHECK(p->enum_constant("dup", "DUP_A") == 7);
   // Undefined types exist but are not found.
   CHECK(p->find_type("opaque0") == nullptr);
-  // Symbols: sorted, unique.
-  for (size_t i = 1; i < p->symbols().size(); ++i) CHECK(p->name(p->symbols()[i - 1]) < p->name(p->symbols()[i]));
+  // Symbols: sorted; a name twice only as a repeat at another address.
+  for (size_t i = 1; i < p->symbols().size(); ++i) {
+    const SymbolInfo& before = p->symbols()[i - 1];
+    const SymbolInfo& s = p->symbols()[i];
+    if (s.repeat()) {
+      CHECK(p->name(before) == p->name(s));
+      CHECK(before.address != s.address);
+    } else {
+      CHECK(p->name(before) < p->name(s));
+    }
+  }
+}
+
+TEST_CASE("format: a name's other addresses are found by address / the name keeps the last given") {
+  ProfileBuilder b("/repeats");
+  b.add_symbol("watchdog", 0x5000);          // a variable
+  b.add_symbol_repeat("watchdog", 0x2000);   // a static function of that name
+  b.add_symbol_repeat("watchdog", 0x2000);   // listed twice: kept once
+  b.add_symbol_repeat("watchdog", 0x5000);   // the name's own address: dropped
+  b.add_symbol("before", 0x1f00);
+  b.add_symbol_repeat("only_repeats", 0x3000);  // never given to add_symbol:
+  b.add_symbol_repeat("only_repeats", 0x2800);  // its lowest address is its own
+  auto p = b.finish();
+  p->verify();
+  auto near = [&](uint64_t address) -> std::pair<std::string, uint64_t> {
+    const SymbolInfo* s = p->nearest_symbol(address);
+    return s ? std::pair{std::string(p->name(*s)), s->address} : std::pair{std::string("-"), uint64_t(0)};
+  };
+  CHECK(near(0x1f80) == std::pair{std::string("before"), uint64_t(0x1f00)});
+  CHECK(near(0x2010) == std::pair{std::string("watchdog"), uint64_t(0x2000)});
+  CHECK(near(0x2900) == std::pair{std::string("only_repeats"), uint64_t(0x2800)});
+  CHECK(near(0x3001) == std::pair{std::string("only_repeats"), uint64_t(0x3000)});
+  CHECK(near(0x5001) == std::pair{std::string("watchdog"), uint64_t(0x5000)});
+  CHECK(p->symbol("watchdog") == 0x5000);
+  CHECK(p->symbol("only_repeats") == 0x2800);
+  size_t repeats = 0;
+  for (const SymbolInfo& s : p->symbols()) repeats += s.repeat();
+  CHECK(repeats == 2);
+  CHECK(p->symbols().size() == 5);
+
+  // Mapped from a file, the same answers; a repeat whose name is not the
+  // one before it, or with an unknown flag, is refused by verify.
+  test::TempDir dir("profile-format-repeats");
+  require_same_answers(*p, dir.file("repeats.msprof"));
+  Buffer forged = copy_of(p->bytes());
+  for (size_t i = 0; i < p->symbols().size(); ++i)
+    if (!p->symbols()[i].repeat()) {
+      record<SymbolInfo>(forged, pf::kSymbols, i)->flags = SymbolInfo::kRepeat;
+      break;
+    }
+  reseal(forged);
+  CHECK_THROWS_AS(open_forged(forged)->verify(), FormatError);
+  Buffer flagged = copy_of(p->bytes());
+  record<SymbolInfo>(flagged, pf::kSymbols, 0)->flags = 4;
+  reseal(flagged);
+  CHECK_THROWS_AS(open_forged(flagged)->verify(), FormatError);
 }
 
 TEST_CASE("format: nearest_symbol gives the symbol at or below an address") {

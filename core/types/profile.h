@@ -113,10 +113,20 @@ struct EnumeratorInfo {
 };
 
 struct SymbolInfo {
+  // flags: a repeat is one more address of the name the symbol before it
+  // has. System.map lists a static symbol once per file defining one of
+  // that name (a function `watchdog` and a variable `watchdog`); the name
+  // finds one address (find_symbol: the one the source gave last, as
+  // dwarf2json keeps), and every address is found by address
+  // (nearest_symbol), so that a pointer into either is named.
+  static constexpr uint32_t kRepeat = 1;
+
   StringRef name;
   uint64_t address = 0;  // link-time address (before any KASLR slide)
   TypeRef type;          // may be invalid: not every symbol has a type
-  uint32_t reserved = 0;
+  uint32_t flags = 0;
+
+  bool repeat() const { return (flags & kRepeat) != 0; }
 };
 
 // The index of named types: sorted by (name, defined first, namespace),
@@ -257,7 +267,8 @@ class Profile {
   // every symbol lies above `address`. Symbols have no sizes, so the answer
   // may be a symbol that ends before `address`: callers bound the distance.
   const SymbolInfo* nearest_symbol(uint64_t address) const;
-  // Sorted by name.
+  // Sorted by name; a name's repeats (SymbolInfo::repeat) follow it. Code
+  // that wants one entry per name skips the repeats.
   std::span<const SymbolInfo> symbols() const { return symbols_; }
 
   // Totals, for messages and tests.
@@ -350,6 +361,11 @@ class ProfileBuilder {
   void set_pointer_size(uint64_t size);
 
   void add_symbol(std::string_view name, uint64_t address, TypeRef type = TypeRef());
+  // Another address of a name add_symbol gives (or gave): found by address
+  // only (SymbolInfo::repeat). An address equal to the name's own is
+  // dropped; a name never given to add_symbol takes its first repeat as
+  // its address.
+  void add_symbol_repeat(std::string_view name, uint64_t address);
 
   size_t type_count() const;
   size_t symbol_count() const;

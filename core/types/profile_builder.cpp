@@ -81,6 +81,7 @@ struct ProfileBuilder::State {
   std::vector<PendingMember> members;
   std::vector<PendingEnumerator> enumerators;
   std::vector<SymbolInfo> symbols;
+  std::vector<SymbolInfo> repeats;  // add_symbol_repeat's, merged by sort_symbols
   bool finished = false;
   bool check_consistency = false;
 
@@ -299,6 +300,15 @@ void ProfileBuilder::add_symbol(std::string_view name, uint64_t address, TypeRef
   list.push_back(symbol);
 }
 
+void ProfileBuilder::add_symbol_repeat(std::string_view name, uint64_t address) {
+  if (state_->symbols.size() + state_->repeats.size() >= 0xffffffffull) state_->fail("too many symbols");
+  SymbolInfo symbol;
+  symbol.name = state_->append(name);
+  symbol.address = address;
+  symbol.flags = SymbolInfo::kRepeat;
+  state_->repeats.push_back(symbol);
+}
+
 // ---------------------------------------------------------------------------
 // finish(): the tables, then the buffer
 
@@ -452,6 +462,36 @@ void ProfileBuilder::State::sort_symbols() {
     symbols[out++] = symbols[i];
   }
   symbols.resize(out);
+  if (repeats.empty()) return;
+  // Each name's repeats after it, by address, without the name's own
+  // address or twice the same one.
+  std::sort(repeats.begin(), repeats.end(), [&](const SymbolInfo& a, const SymbolInfo& b) {
+    std::string_view x = view(a.name), y = view(b.name);
+    return x != y ? x < y : a.address < b.address;
+  });
+  std::vector<SymbolInfo> merged;
+  merged.reserve(symbols.size() + repeats.size());
+  size_t r = 0;
+  for (size_t i = 0; i <= symbols.size(); ++i) {
+    // Repeats of names add_symbol never gave: the first is the name's own.
+    while (r < repeats.size() && (i == symbols.size() || view(repeats[r].name) < view(symbols[i].name))) {
+      SymbolInfo own = repeats[r];
+      own.flags = 0;
+      merged.push_back(own);
+      for (++r; r < repeats.size() && view(repeats[r].name) == view(own.name); ++r)
+        if (repeats[r].address != merged.back().address) merged.push_back(repeats[r]);
+    }
+    if (i == symbols.size()) break;
+    merged.push_back(symbols[i]);
+    const std::string_view name = view(symbols[i].name);
+    for (; r < repeats.size() && view(repeats[r].name) == name; ++r) {
+      const SymbolInfo& last = merged.back();
+      if (repeats[r].address != symbols[i].address && (!last.repeat() || last.address != repeats[r].address))
+        merged.push_back(repeats[r]);
+    }
+  }
+  repeats = {};
+  symbols = std::move(merged);
 }
 
 // Load-time checks of what a source says about each struct and union, so
@@ -527,6 +567,7 @@ std::vector<SymbolHashSlot> ProfileBuilder::State::symbol_hash() const {
   std::vector<SymbolHashSlot> slots(pf::symbol_hash_slots(symbols.size()));
   const size_t mask = slots.size() - 1;
   for (uint32_t i = 0; i < symbols.size(); ++i) {
+    if (symbols[i].repeat()) continue;  // found by address only
     uint64_t hash = pf::name_hash(view(symbols[i].name));
     size_t at = hash & mask;
     while (slots[at].symbol != 0) at = (at + 1) & mask;

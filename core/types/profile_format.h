@@ -20,7 +20,7 @@ namespace memscope::profile_format {
 static_assert(std::endian::native == std::endian::little, "the profile format is used in place: little-endian hosts only");
 
 inline constexpr char kMagic[8] = {'M', 'S', 'P', 'R', 'O', 'F', '\r', '\n'};
-inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kFormatVersion = 3;  // 3: symbol repeats (SymbolInfo::flags)
 inline constexpr uint64_t kAlignment = 8;
 
 // Table ids, also their order in the directory and in the file.

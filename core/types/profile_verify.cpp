@@ -50,11 +50,23 @@ void Profile::verify_tables() const {
   }
   for (const EnumeratorInfo& e : enumerators_) name(e);
 
-  // Symbols: unique names in order (find_symbol's binary search).
+  // Symbols: names in order, each once but for repeats, which follow
+  // their name by address (SymbolInfo::repeat).
+  size_t named = 0;
   for (size_t i = 0; i < symbols_.size(); ++i) {
-    check_type_ref(&symbols_[i], "symbol", i, symbols_[i].type, true);
-    if (i && !(name(symbols_[i - 1]) < name(symbols_[i])))
-      corrupt(&symbols_[i], "symbol " + std::to_string(i) + " is not in name order");
+    const SymbolInfo& s = symbols_[i];
+    check_type_ref(&s, "symbol", i, s.type, true);
+    if (s.flags & ~SymbolInfo::kRepeat) corrupt(&s, "symbol " + std::to_string(i) + " has unknown flags");
+    if (!s.repeat()) {
+      ++named;
+      if (i && !(name(symbols_[i - 1]) < name(s)))
+        corrupt(&s, "symbol " + std::to_string(i) + " is not in name order");
+      continue;
+    }
+    const SymbolInfo* before = i ? &symbols_[i - 1] : nullptr;
+    if (!before || name(*before) != name(s) || before->address == s.address ||
+        (before->repeat() && before->address > s.address))
+      corrupt(&s, "symbol " + std::to_string(i) + " repeats no name before it, or not in address order");
   }
   // Symbols by address: a permutation of the symbols, by address then index.
   std::vector<bool> seen(symbols_.size());
@@ -82,10 +94,11 @@ void Profile::verify_tables() const {
         slot.tag != uint32_t(pf::name_hash(name(symbols_[slot.symbol - 1])) >> 32))
       corrupt(&slot, "symbol hash slot " + std::to_string(at) + " is out of range or mistagged");
   }
-  if (used != symbols_.size())
-    corrupt(nullptr, "symbol hash holds " + std::to_string(used) + " symbols of " + std::to_string(symbols_.size()));
+  if (used != named)
+    corrupt(nullptr, "symbol hash holds " + std::to_string(used) + " symbols of " + std::to_string(named));
   for (const SymbolInfo& s : symbols_)
-    if (find_symbol(name(s)) != &s) corrupt(&s, "symbol '" + std::string(name(s)) + "' is not where its hash says");
+    if (!s.repeat() && find_symbol(name(s)) != &s)
+      corrupt(&s, "symbol '" + std::string(name(s)) + "' is not where its hash says");
 
   // Named types: in name order (find_type's binary search), named kinds
   // only, each with its type's own name.

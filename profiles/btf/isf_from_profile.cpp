@@ -126,8 +126,11 @@ class Exporter {
 
   json symbols() const {
     json out = json::object();
-    for (const SymbolInfo& s : profile_.symbols())
+    for (const SymbolInfo& s : profile_.symbols()) {
+      // An ISF holds one address per name: the one find_symbol gives.
+      if (s.repeat()) continue;
       out[std::string(profile_.name(s))] = json{{"address", s.address}, {"type", describe(s.type)}};
+    }
     if (!profile_.banner().empty() && out.contains("linux_banner"))
       out["linux_banner"]["constant_data"] = base64_encode(linux_banner_constant_data(profile_.banner()));
     return out;

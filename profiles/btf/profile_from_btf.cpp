@@ -586,12 +586,19 @@ class Generator {
     index.reserve(map_.symbols.size() + 1024);
     std::optional<uint64_t> per_cpu_start;
     std::vector<std::pair<uint32_t, uint64_t>> variable_addresses;  // (entry, address) of BTF variables
+    // Every address of a name listed more than once, each found by address
+    // (ProfileBuilder::add_symbol_repeat; the one the name keeps is dropped
+    // there): a pointer into a static function named like a variable
+    // elsewhere is then named right.
+    std::vector<std::pair<std::string_view, uint64_t>> repeats;
     for (const SystemMapSymbol& s : map_.symbols) {
       auto [it, inserted] = index.try_emplace(s.name, uint32_t(entries.size()));
       if (inserted) {
         entries.push_back(SymbolEntry{it->first, s.address, void_, false});
       } else {
         ++report_.duplicate_symbols;
+        repeats.emplace_back(it->first, entries[it->second].address);
+        repeats.emplace_back(it->first, s.address);
         entries[it->second].address = s.address;
       }
       if (s.name == "__per_cpu_start") per_cpu_start = s.address;
@@ -660,6 +667,7 @@ class Generator {
     if (options_.banner && !index.count("linux_banner"))
       report_.warnings.push_back("the symbol table has no linux_banner symbol; the banner is not recorded");
     for (const SymbolEntry& entry : entries) builder_.add_symbol(entry.name, entry.address, entry.type);
+    for (const auto& [name, address] : repeats) builder_.add_symbol_repeat(name, address);
     report_.symbols = entries.size();
   }
 
