@@ -22,6 +22,7 @@
 #include "formats/lime/lime_writer.h"
 #include "formats/lz4/lz4_seekable_writer.h"
 #include "formats/raw/raw_writer.h"
+#include "core/types/profile.h"
 #include "profiles/isf/isf_loader.h"
 #include "support/avml_writer.h"
 #include "support/buffer_space.h"
@@ -181,6 +182,18 @@ void profile_seeds() {
     auto profile = parse_isf_text(text, "seed.json");
     std::span<const uint8_t> bytes = profile->bytes();
     seed("profile_cache", name, bytes.data(), bytes.size());
+  }
+  {
+    // Symbol repeats (a name at several addresses, as System.map has).
+    ProfileBuilder b("seed-repeats");
+    b.add_symbol("watchdog", 0xffffffff82005000ull);
+    b.add_symbol_repeat("watchdog", 0xffffffff81002000ull);
+    b.add_symbol_repeat("watchdog", 0xffffffff81003000ull);
+    b.add_symbol("before", 0xffffffff81001f00ull);
+    b.add_symbol_repeat("only_repeats", 0xffffffff81004000ull);
+    auto profile = b.finish();
+    std::span<const uint8_t> bytes = profile->bytes();
+    seed("profile_cache", "repeats", bytes.data(), bytes.size());
   }
 
   test::BtfBlobBuilder b;

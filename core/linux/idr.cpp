@@ -5,7 +5,7 @@
 
 namespace memscope::linux_kernel {
 
-IdrWalker::IdrWalker(const Profile& profile) : profile_(profile), tree_(profile) {
+IdrWalker::IdrWalker(const Profile& profile) : tree_(profile) {
   const TypeInfo& idr = profile.require_type("idr");
   if (!profile.find_member(idr, "idr_rt"))
     profile.fail("struct idr has no idr_rt: the layered IDR of kernels before 4.11 is not supported");

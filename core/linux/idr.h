@@ -37,7 +37,6 @@ class IdrWalker {
   const XArrayWalker& tree() const { return tree_; }
 
  private:
-  const Profile& profile_;
   XArrayWalker tree_;
   FieldRef root_;
   std::optional<FieldRef> base_;
