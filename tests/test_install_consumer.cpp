@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "support/consumer_build.h"
 #include "support/fixture_profiles.h"
 #include "support/fixtures.h"
 #include "support/temp_file.h"
@@ -39,15 +40,8 @@ std::string run(const std::string& command) {
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-constexpr const char* kSanitizerFlags =
-    "CFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=undefined' "
-    "CXXFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=undefined' "
-    "LDFLAGS='-fsanitize=address,undefined' ";
-
 std::string consumer(const std::string& program, const std::vector<std::string>& args) {
-  // An instrumented library needs the sanitizer runtimes loaded first:
-  // in the sanitizer build the C program is built with them too.
-  std::string command = std::string(MEMSCOPE_SANITIZED ? kSanitizerFlags : "") + quoted(std::string(MEMSCOPE_SOURCE_DIR) + "/tests/install_consumer/run.sh") + " " +
+  std::string command = memscope::test::consumer_build_environment() + quoted(std::string(MEMSCOPE_SOURCE_DIR) + "/tests/install_consumer/run.sh") + " " +
                         quoted(MEMSCOPE_SOURCE_DIR) + " " + quoted(MEMSCOPE_BINARY_DIR) + " " + program;
   for (const std::string& a : args) command += " " + quoted(a);
   return run(command);

@@ -21,6 +21,7 @@
 #include "core/plugin/plugin.h"
 #include "core/report/report.h"
 #include "core/session/session.h"
+#include "support/consumer_build.h"
 #include "support/fixture_profiles.h"
 #include "support/fixtures.h"
 #include "support/report_schema.h"
@@ -74,13 +75,7 @@ const std::string& built() {
       fs::remove_all(dir, ec);
       fs::create_directories(dir);
       std::string log = dir + "/build.log";
-      // In the sanitizer build the plugins are instrumented as the library
-      // they load into is (the scripts' compilers read these variables).
-      std::string command = std::string(MEMSCOPE_SANITIZED ? "CFLAGS='-fsanitize=address,undefined' "
-                                                             "CXXFLAGS='-fsanitize=address,undefined' "
-                                                             "LDFLAGS='-fsanitize=address,undefined' "
-                                                           : "") +
-                            shell_word(std::string(MEMSCOPE_SOURCE_DIR) + "/tests/plugin_consumer/build.sh") + " " +
+      std::string command = test::consumer_build_environment() + shell_word(std::string(MEMSCOPE_SOURCE_DIR) + "/tests/plugin_consumer/build.sh") + " " +
                             shell_word(MEMSCOPE_SOURCE_DIR) + " " + shell_word(MEMSCOPE_BINARY_DIR) + " " +
                             shell_word(dir) + " > " + shell_word(log) + " 2>&1";
       int status = std::system(command.c_str());

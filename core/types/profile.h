@@ -363,8 +363,8 @@ class ProfileBuilder {
   void add_symbol(std::string_view name, uint64_t address, TypeRef type = TypeRef());
   // Another address of a name add_symbol gives (or gave): found by address
   // only (SymbolInfo::repeat). An address equal to the name's own is
-  // dropped; a name never given to add_symbol takes its first repeat as
-  // its address.
+  // dropped; a name never given to add_symbol takes the lowest of its
+  // repeats' addresses as its own.
   void add_symbol_repeat(std::string_view name, uint64_t address);
 
   size_t type_count() const;

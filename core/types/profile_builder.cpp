@@ -292,7 +292,7 @@ void ProfileBuilder::add_symbol(std::string_view name, uint64_t address, TypeRef
   if (type.valid()) state_->at(type, "symbol type");
   auto& list = state_->symbols;
   if (list.size() >= 0xffffffffull) state_->fail("too many symbols");
-  // Symbol names are unique: no point interning them.
+  // Symbol names are (nearly: repeats) unique: no point interning them.
   SymbolInfo symbol;
   symbol.name = state_->append(name);
   symbol.address = address;

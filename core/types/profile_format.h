@@ -31,7 +31,7 @@ enum TableId : uint32_t {
   kMembers,            // MemberInfo: direct members, grouped by record, layout order
   kMemberLookup,       // MemberInfo: per record sorted by name, anonymous members flattened
   kEnumerators,        // EnumeratorInfo, grouped by enum
-  kSymbols,            // SymbolInfo sorted by name (bytewise), names unique
+  kSymbols,            // SymbolInfo sorted by name (bytewise); a name twice only in repeats (flag 1)
   kSymbolsByAddress,   // SymbolAddressEntry sorted by (address, symbol index)
   kNamedTypes,         // NamedTypeEntry sorted by (name, defined first, namespace rank)
   kSymbolHash,         // SymbolHashSlot[2^k], or none without symbols
@@ -115,7 +115,8 @@ static_assert(offsetof(TypeInfo, id) == 0 && offsetof(TypeInfo, kind) == 4 && of
 static_assert(sizeof(MemberInfo) == 24 && offsetof(MemberInfo, offset) == 8 && offsetof(MemberInfo, type) == 16 &&
               offsetof(MemberInfo, anonymous) == 20);
 static_assert(sizeof(EnumeratorInfo) == 16 && offsetof(EnumeratorInfo, value) == 8);
-static_assert(sizeof(SymbolInfo) == 24 && offsetof(SymbolInfo, address) == 8 && offsetof(SymbolInfo, type) == 16);
+static_assert(sizeof(SymbolInfo) == 24 && offsetof(SymbolInfo, address) == 8 && offsetof(SymbolInfo, type) == 16 &&
+              offsetof(SymbolInfo, flags) == 20);
 static_assert(sizeof(NamedTypeEntry) == 16 && offsetof(NamedTypeEntry, type) == 8);
 static_assert(sizeof(SymbolAddressEntry) == 16 && offsetof(SymbolAddressEntry, symbol) == 8);
 static_assert(sizeof(SymbolHashSlot) == 8 && offsetof(SymbolHashSlot, symbol) == 4);

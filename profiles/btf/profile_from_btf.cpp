@@ -635,6 +635,7 @@ class Generator {
     std::vector<uint64_t> addresses;
     addresses.reserve(entries.size());
     for (const SymbolEntry& entry : entries) addresses.push_back(entry.address);
+    for (const auto& repeat : repeats) addresses.push_back(repeat.second);  // symbols too: an array ends there
     std::sort(addresses.begin(), addresses.end());
     auto extent = [&](uint64_t address) -> uint64_t {
       auto next = std::upper_bound(addresses.begin(), addresses.end(), address);

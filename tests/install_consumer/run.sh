@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs memscope from BUILD_DIR into a temporary prefix, builds the C
 # programs of this folder against it, and runs one of them with the
-# arguments given. CFLAGS and LDFLAGS reach the compiler (the sanitizer
-# build instruments the programs as it does the library).
+# arguments given. CC, CFLAGS and LDFLAGS choose the compiler and reach it
+# (the sanitizer build instruments the programs as it does the library).
 # Usage: run.sh SOURCE_DIR BUILD_DIR PROGRAM [ARGS...]   (PROGRAM: consumer or procs)
 set -euo pipefail
 source_dir=$1 build_dir=$2 program=$3

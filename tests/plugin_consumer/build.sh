@@ -4,8 +4,8 @@
 #   OUT/plugins/linux_kthreads.so    examples/kthreads with its own CMakeLists (find_package)
 #   OUT/pkgconfig/linux_kthreads.so  the same source with g++ and pkg-config memscope
 #   OUT/bad/*.so                     libraries memscope must refuse (this folder's CMakeLists)
-# CFLAGS, CXXFLAGS and LDFLAGS reach every compiler (the sanitizer build
-# instruments the plugins as it does the library).
+# CC, CXX, CFLAGS, CXXFLAGS and LDFLAGS choose the compilers and reach
+# them (the sanitizer build instruments the plugins as it does the library).
 # Usage: build.sh SOURCE_DIR BUILD_DIR OUT
 set -euo pipefail
 source_dir=$1 build_dir=$2 out=$3
@@ -21,7 +21,7 @@ cp "$out/build-kthreads/linux_kthreads.so" "$out/plugins/"
 pc_dir=$(dirname "$(find "$out/prefix" -name memscope.pc | head -n 1)")
 mkdir -p "$out/pkgconfig"
 # shellcheck disable=SC2046
-g++ -std=c++20 -O2 -fPIC -shared ${CXXFLAGS:-} ${LDFLAGS:-} $(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags memscope) \
+"${CXX:-g++}" -std=c++20 -O2 -fPIC -shared ${CXXFLAGS:-} ${LDFLAGS:-} $(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags memscope) \
   "$source_dir/examples/kthreads/kthreads.cpp" -o "$out/pkgconfig/linux_kthreads.so" \
   $(PKG_CONFIG_PATH="$pc_dir" pkg-config --libs memscope)
 

@@ -89,8 +89,8 @@ class Transcript {
   void symbol(const SymbolInfo& s) {
     std::string_view name = p_.name(s);
     const SymbolInfo* found = p_.find_symbol(name);
-    out_ << "symbol '" << name << "' " << s.address << ' ' << s.type.id << ' ' << (found == &s) << ' '
-         << p_.symbol(name).value_or(0) << '\n';
+    out_ << "symbol '" << name << "' " << s.address << ' ' << s.type.id << ' ' << s.flags << ' ' << (found == &s)
+         << ' ' << p_.symbol(name).value_or(0) << '\n';
     for (uint64_t at : {s.address - 1, s.address, s.address + 1}) {
       const SymbolInfo* near = p_.nearest_symbol(at);
       out_ << "  nearest " << at << ' ' << (near ? p_.name(*near) : "-") << '\n';
