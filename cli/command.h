@@ -103,6 +103,10 @@ struct Command {
   // True for commands that take several -f (report); for the others a
   // second -f is a usage error, not a silently dropped image.
   bool many_images = false;
+  // False where the exit status says something else (report: how many
+  // images failed; each document lists its warnings) or nothing can be
+  // incomplete (plugins): --strict is then a usage error, not ignored.
+  bool strict_applies = true;
   // More sections for `memscope NAME --help` (a plugin's columns).
   std::function<std::string()> help = {};
 };

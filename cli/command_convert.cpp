@@ -96,7 +96,8 @@ int run_convert(const CommandContext& ctx) {
       std::cerr << line << "\n";
     }
   }
-  return 0;
+  // Shown even with -q: the output lacks what the source lacked.
+  return report_warnings(ctx.global, r.source_warnings);
 }
 
 MEMSCOPE_REGISTER(command_registry(), Command{

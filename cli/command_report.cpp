@@ -225,6 +225,7 @@ MEMSCOPE_REGISTER(command_registry(), Command{
     // -o jsonl is what it writes without --out-dir.
     .outputs = {"jsonl"},
     .many_images = true,
+    .strict_applies = false,
 });
 
 }  // namespace

@@ -109,3 +109,56 @@ TEST_CASE("cli: info fails when no kernel is found or the profile named cannot b
   CHECK(fine.status == 0);
   CHECK(fine.err.empty());
 }
+
+TEST_CASE("cli: convert of a truncated image says what the source lacked / a seekable LZ4 output keeps saying it") {
+  test::SyntheticLinux kernel;
+  test::TempDir dir("hostile-cli-convert");
+  const std::string image = dir.file("image.lime"), profile = dir.file("profile.json");
+  kernel.write_lime(image);
+  kernel.write_profile(profile);
+  std::vector<uint8_t> bytes = read_all(image);
+  bytes.resize(bytes.size() - 4096 * 3);
+  write_all(image, bytes);
+  const std::string truncated_warning = image + ": truncated";
+
+  // raw cannot record it: stderr must, with -q too; --strict says incomplete.
+  test::CliRun raw = test::run_cli({"convert", image, dir.file("out.raw"), "--to", "raw", "-q"});
+  INFO(raw.err);
+  CHECK(raw.status == 0);
+  CHECK_THAT(raw.err, Catch::Contains("warning: " + truncated_warning));
+  test::CliRun strict = test::run_cli({"--strict", "convert", image, dir.file("strict.raw"), "--to", "raw", "-q"});
+  CHECK(strict.status == 3);
+  CHECK_THAT(strict.err, Catch::Contains(truncated_warning));
+
+  // Seekable LZ4 records it: whoever opens the output later is told.
+  const std::string lz4 = dir.file("out.lz4");
+  test::CliRun to_lz4 = test::run_cli({"convert", image, lz4, "-q"});
+  INFO(to_lz4.err);
+  REQUIRE(to_lz4.status == 0);
+  CHECK_THAT(to_lz4.err, Catch::Contains(truncated_warning));
+  auto layer = open_image(lz4);
+  REQUIRE(layer->warnings().size() == 1);
+  CHECK_THAT(layer->warnings()[0], Catch::Contains(lz4) && Catch::Contains("converted from image.lime") &&
+                                       Catch::Contains(truncated_warning));
+  test::CliRun pslist = test::run_cli({"linux.pslist", "-f", lz4, "-p", profile, "-q"});
+  CHECK(pslist.status == 0);
+  CHECK_THAT(pslist.err, Catch::Contains("converted from image.lime"));
+  // A whole image converts without any warning.
+  const std::string whole = dir.file("whole.lime");
+  kernel.write_lime(whole);
+  test::CliRun clean = test::run_cli({"convert", whole, dir.file("whole.lz4"), "-q"});
+  CHECK(clean.status == 0);
+  CHECK(clean.err.empty());
+  CHECK(open_image(dir.file("whole.lz4"))->warnings().empty());
+}
+
+TEST_CASE("cli: --strict where it cannot apply is a usage error / report and plugins") {
+  test::CliRun report = test::run_cli({"--strict", "report", "-f", test::sample_image(), "-p", test::sample_profile(),
+                                       "--jsonl", "-"});
+  CHECK(report.status == 2);
+  CHECK_THAT(report.err, Catch::Contains("--strict does not apply to report"));
+  CHECK(report.out.empty());
+  test::CliRun plugins = test::run_cli({"plugins", "--strict"});
+  CHECK(plugins.status == 2);
+  CHECK_THAT(plugins.err, Catch::Contains("--strict does not apply to plugins"));
+}

@@ -536,3 +536,33 @@ TEST_CASE("an empty image converts and reads as empty") {
   uint8_t byte;
   CHECK_FALSE(layer->read(0, &byte, 1).ok());
 }
+
+TEST_CASE("seekable lz4 metadata: the source's warnings round trip / a malformed list is refused naming it") {
+  lz4s::Metadata m;
+  m.data_size = 4096;
+  m.chunk_count = 1;
+  m.ranges.push_back(Range{0, 4096});
+  m.source_format = "lime";
+  m.source_name = "cut.lime";
+  m.source_warnings = {"cut.lime: truncated: physical 0x1000-0x1fff is not in the file", "second"};
+  std::vector<uint8_t> frame = lz4s::encode_metadata_frame(m);
+  const uint8_t* payload = frame.data() + lz4s::kSkippableHeaderSize;
+  const uint64_t size = frame.size() - lz4s::kSkippableHeaderSize;
+  lz4s::Metadata back = lz4s::decode_metadata_payload(payload, size, "x.lz4");
+  CHECK(back.source_warnings == m.source_warnings);
+  // None: no member written, none read.
+  m.source_warnings.clear();
+  std::vector<uint8_t> plain = lz4s::encode_metadata_frame(m);
+  std::string text(plain.begin(), plain.end());
+  CHECK(text.find("source_warnings") == std::string::npos);
+  // A list of something else than text.
+  std::string bad(frame.begin(), frame.end());
+  const size_t at = bad.find("\"second\"");
+  REQUIRE(at != std::string::npos);
+  bad.replace(at, 8, "12345678");
+  std::vector<uint8_t> forged(bad.begin(), bad.end());
+  uint8_t* forged_payload = forged.data() + lz4s::kSkippableHeaderSize;
+  lz4s::store_u32(forged_payload + size - 4, lz4s::crc32(forged_payload, size - 4));  // the CRC made to match
+  CHECK_THROWS_WITH(lz4s::decode_metadata_payload(forged.data() + lz4s::kSkippableHeaderSize, size, "x.lz4"),
+                    Catch::Contains("x.lz4") && Catch::Contains("source_warnings"));
+}

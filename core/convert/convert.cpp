@@ -121,6 +121,7 @@ ConvertResult convert_image(const std::string& in, const std::string& out, const
   result.source_format = source->format();
   result.target_format = writer->format;
   result.input_bytes = source->file_size();
+  result.source_warnings = source->warnings();
   std::vector<Range> ranges;
   source->ranges([&](const Range& r) {
     ranges.push_back(r);

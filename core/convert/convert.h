@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace memscope {
 
@@ -38,6 +39,10 @@ struct ConvertResult {
   double write_seconds = 0;
   double verify_seconds = 0;
   bool verified = false;
+  // What the source's reader warned of (a truncated or damaged image): the
+  // output holds only what the source held. Seekable LZ4 records them in
+  // its metadata; raw, LiME and ELF cannot, so the caller must show them.
+  std::vector<std::string> source_warnings;
 };
 
 // Converts `in` (any detected format) to `out`. Throws memscope::Error:

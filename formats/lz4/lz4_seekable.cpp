@@ -75,6 +75,10 @@ void Lz4SeekableLayer::parse() {
     throw FormatError(where + ": file offset 0x4: metadata frame of " + std::to_string(meta_payload) +
                       " bytes runs past the end of the file (truncated?)");
   meta_ = decode_metadata_payload(data + kSkippableHeaderSize, meta_payload, where);
+  // A file converted from damaged evidence says so, first, as the source did.
+  for (const std::string& warning : meta_.source_warnings)
+    add_warning(where + ": converted from " + (meta_.source_name.empty() ? "a source" : meta_.source_name) +
+                ", whose reader warned: " + warning);
   const uint64_t first_frame = kSkippableHeaderSize + meta_payload;
   chunk_shift_ = static_cast<unsigned>(__builtin_ctzll(meta_.chunk_size));
   range_data_offset_.reserve(meta_.ranges.size());

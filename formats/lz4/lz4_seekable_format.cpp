@@ -82,6 +82,7 @@ std::vector<uint8_t> encode_metadata_frame(const Metadata& m) {
   nlohmann::json j = {{"source_format", m.source_format}, {"source_name", m.source_name},
                       {"created", m.created},             {"tool", m.tool},
                       {"notes", notes_to_json(m.notes)}};
+  if (!m.source_warnings.empty()) j["source_warnings"] = m.source_warnings;
   std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (m.ranges.size() > std::numeric_limits<uint32_t>::max() / kRangeEntrySize)
     throw Error("lz4-seekable: too many physical ranges (" + std::to_string(m.ranges.size()) + ")");
@@ -195,6 +196,14 @@ Metadata decode_metadata_payload(const uint8_t* p, size_t size, const std::strin
   m.created = string_field(j, "created");
   m.tool = string_field(j, "tool");
   if (j.contains("notes")) m.notes = notes_from_json(j["notes"], at);
+  if (j.contains("source_warnings")) {
+    const nlohmann::json& warnings = j["source_warnings"];
+    if (!warnings.is_array()) throw FormatError(at + ": source_warnings is not an array");
+    for (const nlohmann::json& w : warnings) {
+      if (!w.is_string()) throw FormatError(at + ": source_warnings holds something other than text");
+      m.source_warnings.push_back(w.get<std::string>());
+    }
+  }
   return m;
 }
 

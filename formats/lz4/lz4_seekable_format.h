@@ -75,6 +75,10 @@ struct Metadata {
   std::string created;        // ISO 8601 UTC, "2024-05-01T12:00:00Z"
   std::string tool;           // "memscope 0.1.0"
   ImageNotes notes;
+  // What the source's reader warned of (a truncated acquisition, memory
+  // the source lacked): converting must not make damaged evidence look
+  // whole. The reader repeats them among its own warnings.
+  std::vector<std::string> source_warnings;
 };
 
 struct SeekEntry {

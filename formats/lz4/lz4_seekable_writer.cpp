@@ -323,6 +323,7 @@ Lz4WriteResult write_lz4_seekable(PhysicalLayer& source, const std::string& out_
   meta.created = utc_now_iso8601();
   meta.tool = std::string("memscope ") + MEMSCOPE_VERSION;
   meta.notes = source.notes();
+  meta.source_warnings = source.warnings();
 
   // A raw image's file is its data stream: one hash serves both.
   const bool file_is_data = meta.ranges.size() == 1 && meta.ranges[0].start == 0 &&
@@ -451,9 +452,11 @@ void verify_lz4_seekable(const std::string& path, unsigned threads, Progress* pr
   ChunkCache cache(0);
   auto layer = Lz4SeekableLayer::open(file, cache);
   // Whatever the reader had to work around (a seek table it could not
-  // use, chunks missing) is a file that was not written right.
-  if (!layer->warnings().empty()) throw FormatError(path + ": verification failed: " + layer->warnings().front());
+  // use, chunks missing) is a file that was not written right. The
+  // source's own warnings, which the reader repeats first, are not.
   const lz4s::Metadata& meta = layer->metadata();
+  if (layer->warnings().size() > meta.source_warnings.size())
+    throw FormatError(path + ": verification failed: " + layer->warnings()[meta.source_warnings.size()]);
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   struct Buffer {
     std::unique_ptr<uint8_t[]> bytes;
