@@ -28,6 +28,17 @@ void write_all(const std::string& path, const std::vector<uint8_t>& bytes) {
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
+// `kernel` as a LiME file cut three pages short (an acquisition that
+// stopped) at dir/image.lime, and its profile at dir/profile.json.
+void write_truncated_lime(test::SyntheticLinux& kernel, const test::TempDir& dir) {
+  const std::string image = dir.file("image.lime");
+  kernel.write_lime(image);
+  kernel.write_profile(dir.file("profile.json"));
+  std::vector<uint8_t> bytes = read_all(image);
+  bytes.resize(bytes.size() - 4096 * 3);
+  write_all(image, bytes);
+}
+
 }  // namespace
 
 TEST_CASE("cli: a flipped bit in the chunk holding a task / -q still shows the warning naming the chunk") {
@@ -75,12 +86,8 @@ TEST_CASE("cli: a flipped bit in the chunk holding a task / -q still shows the w
 TEST_CASE("cli: a truncated image's warning reaches stderr with -q / info shows it and still finds the kernel") {
   test::SyntheticLinux kernel;
   test::TempDir dir("hostile-cli-cut");
+  write_truncated_lime(kernel, dir);
   const std::string image = dir.file("image.lime"), profile = dir.file("profile.json");
-  kernel.write_lime(image);
-  kernel.write_profile(profile);
-  std::vector<uint8_t> bytes = read_all(image);
-  bytes.resize(bytes.size() - 4096 * 3);
-  write_all(image, bytes);
   test::CliRun pslist = test::run_cli({"linux.pslist", "-f", image, "-p", profile, "-q"});
   INFO(pslist.err);
   CHECK(pslist.status == 0);
@@ -113,12 +120,8 @@ TEST_CASE("cli: info fails when no kernel is found or the profile named cannot b
 TEST_CASE("cli: convert of a truncated image says what the source lacked / a seekable LZ4 output keeps saying it") {
   test::SyntheticLinux kernel;
   test::TempDir dir("hostile-cli-convert");
+  write_truncated_lime(kernel, dir);
   const std::string image = dir.file("image.lime"), profile = dir.file("profile.json");
-  kernel.write_lime(image);
-  kernel.write_profile(profile);
-  std::vector<uint8_t> bytes = read_all(image);
-  bytes.resize(bytes.size() - 4096 * 3);
-  write_all(image, bytes);
   const std::string truncated_warning = image + ": truncated";
 
   // raw cannot record it: stderr must, with -q too; --strict says incomplete.
