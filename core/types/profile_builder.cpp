@@ -472,23 +472,24 @@ void ProfileBuilder::State::sort_symbols() {
   std::vector<SymbolInfo> merged;
   merged.reserve(symbols.size() + repeats.size());
   size_t r = 0;
+  // After the name's own entry (just merged): its repeats, each address once.
+  auto merge_repeats_of = [&](const SymbolInfo& own) {
+    const std::string_view name = view(own.name);
+    for (; r < repeats.size() && view(repeats[r].name) == name; ++r)
+      if (repeats[r].address != own.address && repeats[r].address != merged.back().address)
+        merged.push_back(repeats[r]);
+  };
   for (size_t i = 0; i <= symbols.size(); ++i) {
     // Repeats of names add_symbol never gave: the first is the name's own.
     while (r < repeats.size() && (i == symbols.size() || view(repeats[r].name) < view(symbols[i].name))) {
-      SymbolInfo own = repeats[r];
+      SymbolInfo own = repeats[r++];
       own.flags = 0;
       merged.push_back(own);
-      for (++r; r < repeats.size() && view(repeats[r].name) == view(own.name); ++r)
-        if (repeats[r].address != merged.back().address) merged.push_back(repeats[r]);
+      merge_repeats_of(own);
     }
     if (i == symbols.size()) break;
     merged.push_back(symbols[i]);
-    const std::string_view name = view(symbols[i].name);
-    for (; r < repeats.size() && view(repeats[r].name) == name; ++r) {
-      const SymbolInfo& last = merged.back();
-      if (repeats[r].address != symbols[i].address && (!last.repeat() || last.address != repeats[r].address))
-        merged.push_back(repeats[r]);
-    }
+    merge_repeats_of(symbols[i]);
   }
   repeats = {};
   symbols = std::move(merged);
