@@ -103,10 +103,10 @@ struct Command {
   // True for commands that take several -f (report); for the others a
   // second -f is a usage error, not a silently dropped image.
   bool many_images = false;
-  // False where the exit status says something else (report: how many
-  // images failed; each document lists its warnings) or nothing can be
-  // incomplete (plugins): --strict is then a usage error, not ignored.
-  bool strict_applies = true;
+  // Why --strict does not apply, where it does not (report's exit status
+  // counts failed images; plugins lists nothing that can be incomplete):
+  // --strict is then a usage error saying this, not ignored. Empty: it applies.
+  std::string no_strict_because = {};
   // More sections for `memscope NAME --help` (a plugin's columns).
   std::function<std::string()> help = {};
 };

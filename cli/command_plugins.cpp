@@ -241,7 +241,7 @@ MEMSCOPE_REGISTER(command_registry(), Command{
     .add_options = {},
     .run = list_plugins,
     .uses_image = false,
-    .strict_applies = false,
+    .no_strict_because = "it reports no analysis that could be incomplete",
 });
 
 }  // namespace

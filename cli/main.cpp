@@ -196,11 +196,8 @@ std::string output_format(const po::variables_map& vm, const Command& command) {
 // checked before anything is opened: Volatility's -p is a plugin folder,
 // memscope's a profile file.
 void check_paths(const GlobalOptions& global, const Command& command, const po::variables_map& vm) {
-  if (global.strict && !command.strict_applies)
-    throw UsageError("--strict does not apply to " + command.name +
-                     (command.many_images ? ": each document lists its warnings and the exit status counts the images "
-                                            "that failed"
-                                          : ": it reports no analysis that could be incomplete"));
+  if (global.strict && !command.no_strict_because.empty())
+    throw UsageError("--strict does not apply to " + command.name + ": " + command.no_strict_because);
   if (!command.uses_image) {
     for (const char* option : {"file", "profile", "symbols", "btf", "system-map"})
       if (vm.count(option))
