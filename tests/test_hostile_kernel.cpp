@@ -19,25 +19,15 @@
 #include "support/synthetic_layout.h"
 #include "support/synthetic_linux.h"
 #include "support/synthetic_session.h"
+#include "support/table_cells.h"
 
 using namespace memscope;
 using memscope::test::SyntheticLinux;
 using memscope::test::SyntheticSession;
+using memscope::test::all_warnings;
+using memscope::test::cell;
 
 namespace {
-
-template <typename T>
-std::optional<T> cell(const Table& table, const Row& row, const std::string& key) {
-  const Value& v = row.cells.at(table.column_index(key));
-  if (const T* value = std::get_if<T>(&v)) return *value;
-  return std::nullopt;
-}
-
-std::string all_warnings(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
-}
 
 bool warned(const Table& table, const std::string& text) {
   return all_warnings(table).find(text) != std::string::npos;
