@@ -5,6 +5,7 @@
 // exits 0, or 3 with --strict; a truncated image's own warning comes
 // first, and `info` shows it.
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 
 #include "core/layers/format_registry.h"
@@ -34,9 +35,11 @@ void write_truncated_lime(test::SyntheticLinux& kernel, const test::TempDir& dir
   const std::string image = dir.file("image.lime");
   kernel.write_lime(image);
   kernel.write_profile(dir.file("profile.json"));
-  std::vector<uint8_t> bytes = read_all(image);
-  bytes.resize(bytes.size() - 4096 * 3);
-  write_all(image, bytes);
+  // Cut the file in place: a vector resized to size() - N made GCC 12's
+  // -Warray-bounds (at -O1 with ASan) assume the subtraction could wrap.
+  const uint64_t size = std::filesystem::file_size(image);
+  REQUIRE(size > 4096 * 3);
+  std::filesystem::resize_file(image, size - 4096 * 3);
 }
 
 }  // namespace
