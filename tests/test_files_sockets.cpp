@@ -14,8 +14,11 @@
 #include "core/util/hex.h"
 #include "support/synthetic_linux.h"
 #include "support/synthetic_session.h"
+#include "support/table_cells.h"
 
 using namespace memscope;
+using test::cell;
+using test::all_warnings;
 using test::SyntheticFile;
 using test::SyntheticLinux;
 using test::SyntheticOptions;
@@ -30,19 +33,6 @@ SyntheticOptions with_files(test::VmaIndexKind vmas = test::VmaIndexKind::kMaple
   return options;
 }
 
-template <typename T>
-std::optional<T> get(const Table& table, const Row& row, const std::string& key) {
-  const Value& v = row.cells.at(table.column_index(key));
-  if (const T* value = std::get_if<T>(&v)) return *value;
-  return std::nullopt;
-}
-
-std::string all_warnings(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
-}
-
 bool any_warning_contains(const Table& table, const std::string& text) {
   return std::any_of(table.warnings.begin(), table.warnings.end(),
                      [&](const std::string& w) { return w.find(text) != std::string::npos; });
@@ -52,7 +42,7 @@ bool any_warning_contains(const Table& table, const std::string& text) {
 std::map<std::pair<int64_t, uint64_t>, const Row*> by_descriptor(const Table& table) {
   std::map<std::pair<int64_t, uint64_t>, const Row*> out;
   for (const Row& row : table.rows) {
-    auto key = std::make_pair(get<int64_t>(table, row, "pid").value(), get<uint64_t>(table, row, "fd").value());
+    auto key = std::make_pair(cell<int64_t>(table, row, "pid").value(), cell<uint64_t>(table, row, "fd").value());
     INFO("pid " << key.first << " fd " << key.second);
     CHECK(out.emplace(key, &row).second);  // each descriptor once
   }
@@ -82,11 +72,11 @@ void check_lsof(const SyntheticLinux& kernel, const Table& table, const std::set
       auto it = rows.find({p->pid, uint64_t(f.fd)});
       REQUIRE(it != rows.end());
       const Row& row = *it->second;
-      CHECK(get<std::string>(table, row, "comm") == p->comm.substr(0, 15));
-      CHECK(get<std::string>(table, row, "path") == f.expected_path);
-      CHECK(get<std::string>(table, row, "type") == f.expected_type);
-      CHECK(get<std::string>(table, row, "mode") == f.expected_mode);
-      CHECK(get<uint64_t>(table, row, "inode") == f.inode_number);
+      CHECK(cell<std::string>(table, row, "comm") == p->comm.substr(0, 15));
+      CHECK(cell<std::string>(table, row, "path") == f.expected_path);
+      CHECK(cell<std::string>(table, row, "type") == f.expected_type);
+      CHECK(cell<std::string>(table, row, "mode") == f.expected_mode);
+      CHECK(cell<uint64_t>(table, row, "inode") == f.inode_number);
     }
   }
   CHECK(table.rows.size() == expected);
@@ -107,12 +97,12 @@ void check_sockstat(const SyntheticLinux& kernel, const Table& table) {
       auto it = rows.find({p->pid, uint64_t(f.fd)});
       REQUIRE(it != rows.end());
       const Row& row = *it->second;
-      CHECK(get<std::string>(table, row, "family") == s.expected_family);
-      CHECK(get<std::string>(table, row, "type") == s.expected_type);
-      CHECK(get<std::string>(table, row, "protocol") == s.expected_protocol);
-      CHECK(get<std::string>(table, row, "local") == s.expected_local);
-      CHECK(get<std::string>(table, row, "remote") == s.expected_remote);
-      CHECK(get<std::string>(table, row, "state") == s.expected_state);
+      CHECK(cell<std::string>(table, row, "family") == s.expected_family);
+      CHECK(cell<std::string>(table, row, "type") == s.expected_type);
+      CHECK(cell<std::string>(table, row, "protocol") == s.expected_protocol);
+      CHECK(cell<std::string>(table, row, "local") == s.expected_local);
+      CHECK(cell<std::string>(table, row, "remote") == s.expected_remote);
+      CHECK(cell<std::string>(table, row, "state") == s.expected_state);
       families.insert(s.expected_family);
     }
   }
@@ -144,7 +134,7 @@ TEST_CASE("lsof: the kinds of files are told apart") {
   test::SyntheticSession s(kernel);
   Table table = s.run("linux.lsof").table;
   std::set<std::string> types;
-  for (const Row& row : table.rows) types.insert(get<std::string>(table, row, "type").value());
+  for (const Row& row : table.rows) types.insert(cell<std::string>(table, row, "type").value());
   CHECK(types == std::set<std::string>{"chr", "pipe", "file", "dir", "anon_inode", "socket"});
   // sshd's descriptor 130 lies past the embedded table of 64: its own fdtable was read.
   auto rows = by_descriptor(table);
@@ -167,7 +157,7 @@ TEST_CASE("lsof and sockstat: --pid keeps the processes asked for / and names a 
   check_lsof(kernel, s.run("linux.lsof", args).table, {200, 202});
   Table sockets = s.run("linux.sockstat", args).table;
   std::set<int64_t> pids;
-  for (const Row& row : sockets.rows) pids.insert(get<int64_t>(sockets, row, "pid").value());
+  for (const Row& row : sockets.rows) pids.insert(cell<int64_t>(sockets, row, "pid").value());
   CHECK(pids == std::set<int64_t>{200, 202});
   for (const char* plugin : {"linux.lsof", "linux.sockstat"}) {
     PluginArgs none;
@@ -194,7 +184,7 @@ TEST_CASE("bad input: an fdtable with an absurd max_fds is cut / warned about / 
     for (const SyntheticFile& f : kernel.files(p->pid)) {
       INFO("pid " << p->pid << " fd " << f.fd);
       REQUIRE(rows.count({p->pid, uint64_t(f.fd)}) == 1);
-      CHECK(get<std::string>(table, *rows.at({p->pid, uint64_t(f.fd)}), "path") == f.expected_path);
+      CHECK(cell<std::string>(table, *rows.at({p->pid, uint64_t(f.fd)}), "path") == f.expected_path);
     }
   // Whatever lies past the real table is read as far as the cut, no further.
   for (const auto& [key, row] : rows) CHECK(key.second < linux_kernel::FileReader::kMaxFds);
@@ -230,12 +220,12 @@ TEST_CASE("bad input: a file whose dentry chain loops gives a partial path / a w
   CHECK(table.warnings[0].find("loops at dentry") != std::string::npos);
   auto rows = by_descriptor(table);
   const Row& looped = *rows.at({201, 9});
-  CHECK(get<std::string>(table, looped, "path").value().rfind("(incomplete)", 0) == 0);
-  CHECK(get<std::string>(table, looped, "type") == "file");
+  CHECK(cell<std::string>(table, looped, "path").value().rfind("(incomplete)", 0) == 0);
+  CHECK(cell<std::string>(table, looped, "type") == "file");
   for (const SyntheticProcess* p : listed_with_files(kernel))
     for (const SyntheticFile& f : kernel.files(p->pid))
       if (!(p->pid == 201 && f.fd == 9))
-        CHECK(get<std::string>(table, *rows.at({p->pid, uint64_t(f.fd)}), "path") == f.expected_path);
+        CHECK(cell<std::string>(table, *rows.at({p->pid, uint64_t(f.fd)}), "path") == f.expected_path);
 }
 
 TEST_CASE("files: modes as ls prints them / socket names") {

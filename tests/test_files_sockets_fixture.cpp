@@ -15,8 +15,11 @@
 #include "core/session/session.h"
 #include "support/fixture_profiles.h"
 #include "support/fixtures.h"
+#include "support/table_cells.h"
 
 using namespace memscope;
+using test::cell;
+using test::all_warnings;
 
 namespace {
 
@@ -27,40 +30,27 @@ Table run(Session& session, const std::string& name) {
   return std::move(result.table);
 }
 
-template <typename T>
-std::optional<T> get(const Table& table, const Row& row, const std::string& key) {
-  const Value& v = row.cells.at(table.column_index(key));
-  if (const T* value = std::get_if<T>(&v)) return *value;
-  return std::nullopt;
-}
-
-std::string warnings_of(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
-}
-
 // What lsof gives, comparable across runs.
 using LsofEntry = std::tuple<std::string, std::string, std::string, uint64_t>;  // path, type, mode, inode
 using Descriptor = std::pair<int64_t, uint64_t>;
 
 std::map<Descriptor, LsofEntry> lsof_entries(Session& session) {
   Table table = run(session, "linux.lsof");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(table.warnings.empty());
   std::set<int64_t> listed;
   for (const auto& p : test::truth().at("processes"))
     if (p.at("in_task_list").get<bool>()) listed.insert(p.at("pid").get<int64_t>());
   std::map<Descriptor, LsofEntry> out;
   for (const Row& row : table.rows) {
-    int64_t pid = get<int64_t>(table, row, "pid").value();
-    uint64_t fd = get<uint64_t>(table, row, "fd").value();
+    int64_t pid = cell<int64_t>(table, row, "pid").value();
+    uint64_t fd = cell<uint64_t>(table, row, "fd").value();
     INFO("pid " << pid << " fd " << fd);
     CHECK(listed.count(pid) == 1);
-    auto path = get<std::string>(table, row, "path");
-    auto type = get<std::string>(table, row, "type");
-    auto mode = get<std::string>(table, row, "mode");
-    auto inode = get<uint64_t>(table, row, "inode");
+    auto path = cell<std::string>(table, row, "path");
+    auto type = cell<std::string>(table, row, "type");
+    auto mode = cell<std::string>(table, row, "mode");
+    auto inode = cell<uint64_t>(table, row, "inode");
     REQUIRE(path);
     REQUIRE(type);
     REQUIRE(mode);
@@ -93,12 +83,12 @@ TEST_CASE("fixture: lsof and sockstat run cleanly / agree / and give one answer 
       // The guest's processes have files open (at least its init's).
       CHECK(!entries.empty());
       Table sockets = run(session, "linux.sockstat");
-      INFO(warnings_of(sockets));
+      INFO(all_warnings(sockets));
       CHECK(sockets.warnings.empty());
       std::set<Descriptor> socket_rows, socket_descriptors;
       for (const Row& row : sockets.rows) {
-        socket_rows.insert({get<int64_t>(sockets, row, "pid").value(), get<uint64_t>(sockets, row, "fd").value()});
-        CHECK(get<std::string>(sockets, row, "family"));
+        socket_rows.insert({cell<int64_t>(sockets, row, "pid").value(), cell<uint64_t>(sockets, row, "fd").value()});
+        CHECK(cell<std::string>(sockets, row, "family"));
       }
       for (const auto& [descriptor, entry] : entries)
         if (std::get<1>(entry) == "socket") socket_descriptors.insert(descriptor);

@@ -14,9 +14,12 @@
 #include "core/session/session.h"
 #include "core/util/hex.h"
 #include "support/synthetic_linux.h"
+#include "support/table_cells.h"
 #include "support/temp_file.h"
 
 using namespace memscope;
+using test::cell;
+using test::all_warnings;
 using test::ModuleLayoutKind;
 using test::NetfilterLayoutKind;
 using test::SyntheticLinux;
@@ -68,19 +71,6 @@ Table run(SyntheticLinux& kernel, const std::string& plugin) {
   return session.run(plugin);
 }
 
-template <typename T>
-std::optional<T> get(const Table& table, const Row& row, const std::string& key) {
-  const Value& v = row.cells.at(table.column_index(key));
-  if (const T* value = std::get_if<T>(&v)) return *value;
-  return std::nullopt;
-}
-
-std::string all_warnings(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
-}
-
 bool any_warning_contains(const Table& table, const std::string& text) {
   return std::any_of(table.warnings.begin(), table.warnings.end(),
                      [&](const std::string& w) { return w.find(text) != std::string::npos; });
@@ -88,20 +78,20 @@ bool any_warning_contains(const Table& table, const std::string& text) {
 
 size_t hooked_rows(const Table& table) {
   return std::count_if(table.rows.begin(), table.rows.end(),
-                       [&](const Row& row) { return get<bool>(table, row, "hooked") == true; });
+                       [&](const Row& row) { return cell<bool>(table, row, "hooked") == true; });
 }
 
 std::vector<const Row*> rows_where(const Table& table, const std::string& key, const std::string& value) {
   std::vector<const Row*> out;
   for (const Row& row : table.rows)
-    if (get<std::string>(table, row, key) == value) out.push_back(&row);
+    if (cell<std::string>(table, row, key) == value) out.push_back(&row);
   return out;
 }
 
 // The one row whose address column `key` is `address`.
 const Row& row_with_address(const Table& table, const std::string& key, uint64_t address) {
   for (const Row& row : table.rows)
-    if (get<Address>(table, row, key) == Address{address}) return row;
+    if (cell<Address>(table, row, key) == Address{address}) return row;
   FAIL("no row with " << key << " " << hex_address(address));
   throw std::logic_error("unreachable");
 }
@@ -129,15 +119,15 @@ TEST_CASE("check_syscall lists every entry of each table with its symbol on a cl
   CHECK(ia32.size() == SyntheticLinux::kHookIa32Syscalls);
   CHECK(table.rows.size() == x64.size() + ia32.size());
   for (const Row& row : table.rows) {
-    auto symbol = get<std::string>(table, row, "symbol");
+    auto symbol = cell<std::string>(table, row, "symbol");
     REQUIRE(symbol);
     // Each handler is exactly the function its symbol names.
-    CHECK(get<Address>(table, row, "handler") == Address{kernel.symbol_address(*symbol)});
-    CHECK_FALSE(get<std::string>(table, row, "module"));
-    CHECK(get<bool>(table, row, "hooked") == false);
+    CHECK(cell<Address>(table, row, "handler") == Address{kernel.symbol_address(*symbol)});
+    CHECK_FALSE(cell<std::string>(table, row, "module"));
+    CHECK(cell<bool>(table, row, "hooked") == false);
   }
-  CHECK(get<std::string>(table, *x64[0], "symbol") == "__x64_sys_read");
-  CHECK(get<uint64_t>(table, *x64.back(), "index") == SyntheticLinux::kHookSyscalls - 1);
+  CHECK(cell<std::string>(table, *x64[0], "symbol") == "__x64_sys_read");
+  CHECK(cell<uint64_t>(table, *x64.back(), "index") == SyntheticLinux::kHookSyscalls - 1);
 }
 
 TEST_CASE("check_syscall flags an entry pointed into a module with that module's name") {
@@ -152,12 +142,12 @@ TEST_CASE("check_syscall flags an entry pointed into a module with that module's
   CHECK(table.warnings.empty());
   CHECK(hooked_rows(table) == 1);
   for (const Row* row : rows_where(table, "table", "sys_call_table")) {
-    if (get<uint64_t>(table, *row, "index") != 3) continue;
-    CHECK(get<Address>(table, *row, "handler") == Address{target});
-    CHECK(get<std::string>(table, *row, "module") == "ext4");
-    CHECK(get<bool>(table, *row, "hooked") == true);
+    if (cell<uint64_t>(table, *row, "index") != 3) continue;
+    CHECK(cell<Address>(table, *row, "handler") == Address{target});
+    CHECK(cell<std::string>(table, *row, "module") == "ext4");
+    CHECK(cell<bool>(table, *row, "hooked") == true);
     // The synthetic modules keep no symbol table: nothing to name it by.
-    CHECK_FALSE(get<std::string>(table, *row, "symbol"));
+    CHECK_FALSE(cell<std::string>(table, *row, "symbol"));
   }
 }
 
@@ -171,12 +161,12 @@ TEST_CASE("check_syscall names a hidden module by /sys/module and flags memory n
   Table table = run(kernel, "linux.check_syscall");
   CHECK(hooked_rows(table) == 2);
   const Row& row = row_with_address(table, "handler", hidden);
-  CHECK(get<bool>(table, row, "hooked") == true);
-  CHECK(get<std::string>(table, row, "module") == "rootkit");
+  CHECK(cell<bool>(table, row, "hooked") == true);
+  CHECK(cell<std::string>(table, row, "module") == "rootkit");
   const Row& wild = row_with_address(table, "handler", SyntheticLinux::kUnmappedKernelAddress);
-  CHECK(get<bool>(table, wild, "hooked") == true);
-  CHECK_FALSE(get<std::string>(table, wild, "module"));
-  CHECK_FALSE(get<std::string>(table, wild, "symbol"));
+  CHECK(cell<bool>(table, wild, "hooked") == true);
+  CHECK_FALSE(cell<std::string>(table, wild, "module"));
+  CHECK_FALSE(cell<std::string>(table, wild, "symbol"));
 }
 
 TEST_CASE("check_idt lists the present gates clean and flags a gate pointed into a module") {
@@ -188,9 +178,9 @@ TEST_CASE("check_idt lists the present gates clean and flags a gate pointed into
     CHECK(table.rows.size() == 255);  // every vector but the one not present
     std::set<uint64_t> vectors;
     for (const Row& row : table.rows) {
-      uint64_t vector = get<uint64_t>(table, row, "index").value();
+      uint64_t vector = cell<uint64_t>(table, row, "index").value();
       vectors.insert(vector);
-      auto symbol = get<std::string>(table, row, "symbol");
+      auto symbol = cell<std::string>(table, row, "symbol");
       REQUIRE(symbol);
       if (vector < 32)
         CHECK(*symbol == "asm_exc_" + std::to_string(vector));
@@ -198,7 +188,7 @@ TEST_CASE("check_idt lists the present gates clean and flags a gate pointed into
         CHECK(*symbol == "irq_entries_start");
       else
         CHECK(*symbol == "irq_entries_start+" + hex(8 * (vector - 32)));
-      CHECK(get<bool>(table, row, "hooked") == false);
+      CHECK(cell<bool>(table, row, "hooked") == false);
     }
     CHECK(vectors.count(SyntheticLinux::kAbsentIdtVector) == 0);
   }
@@ -208,9 +198,9 @@ TEST_CASE("check_idt lists the present gates clean and flags a gate pointed into
     Table table = run(kernel, "linux.check_idt");
     CHECK(hooked_rows(table) == 1);
     const Row& row = row_with_address(table, "handler", target);
-    CHECK(get<uint64_t>(table, row, "index") == 0x80);
-    CHECK(get<std::string>(table, row, "module") == "e1000");
-    CHECK(get<bool>(table, row, "hooked") == true);
+    CHECK(cell<uint64_t>(table, row, "index") == 0x80);
+    CHECK(cell<std::string>(table, row, "module") == "e1000");
+    CHECK(cell<bool>(table, row, "hooked") == true);
   }
 }
 
@@ -222,10 +212,10 @@ TEST_CASE("ftrace lists the ops with their filter and names the module of a hook
     CHECK(table.warnings.empty());
     REQUIRE(table.rows.size() == 1);
     const Row& row = table.rows[0];
-    CHECK(get<std::string>(table, row, "symbol") == "ftrace_synthetic_callback");
-    CHECK(get<bool>(table, row, "hooked") == false);
-    CHECK(get<bool>(table, row, "all_functions") == false);
-    auto targets = get<std::vector<std::string>>(table, row, "targets").value();
+    CHECK(cell<std::string>(table, row, "symbol") == "ftrace_synthetic_callback");
+    CHECK(cell<bool>(table, row, "hooked") == false);
+    CHECK(cell<bool>(table, row, "all_functions") == false);
+    auto targets = cell<std::vector<std::string>>(table, row, "targets").value();
     CHECK(std::set<std::string>(targets.begin(), targets.end()) ==
           std::set<std::string>{"__x64_sys_read", "__x64_sys_write"});
   }
@@ -239,12 +229,12 @@ TEST_CASE("ftrace lists the ops with their filter and names the module of a hook
     CHECK(table.warnings.empty());
     CHECK(table.rows.size() == 3);
     const Row& module_row = row_with_address(table, "ops", module_ops);
-    CHECK(get<std::string>(table, module_row, "module") == "ext4");
-    CHECK(get<bool>(table, module_row, "hooked") == false);  // a listed module's own code
-    CHECK(get<std::vector<std::string>>(table, module_row, "targets") == std::vector<std::string>{"__x64_sys_open"});
+    CHECK(cell<std::string>(table, module_row, "module") == "ext4");
+    CHECK(cell<bool>(table, module_row, "hooked") == false);  // a listed module's own code
+    CHECK(cell<std::vector<std::string>>(table, module_row, "targets") == std::vector<std::string>{"__x64_sys_open"});
     const Row& rootkit_row = row_with_address(table, "ops", rootkit_ops);
-    CHECK(get<bool>(table, rootkit_row, "hooked") == true);
-    CHECK(get<bool>(table, rootkit_row, "all_functions") == true);
+    CHECK(cell<bool>(table, rootkit_row, "hooked") == true);
+    CHECK(cell<bool>(table, rootkit_row, "all_functions") == true);
     CHECK(hooked_rows(table) == 1);
   }
 }
@@ -276,21 +266,21 @@ TEST_CASE("netfilter lists each namespace's hooks per family and hook point / ea
     CHECK(table.warnings.empty());
     REQUIRE(table.rows.size() == 3);
     const Row& v4 = *rows_where(table, "family", "ipv4").at(0);
-    CHECK(get<std::string>(table, v4, "hook") == "POST_ROUTING");
-    CHECK(get<int64_t>(table, v4, "priority") == -225);
-    CHECK(get<std::string>(table, v4, "symbol") == "nf_ipv4_postroute");
+    CHECK(cell<std::string>(table, v4, "hook") == "POST_ROUTING");
+    CHECK(cell<int64_t>(table, v4, "priority") == -225);
+    CHECK(cell<std::string>(table, v4, "symbol") == "nf_ipv4_postroute");
     if (namespaced)
-      CHECK(get<uint64_t>(table, v4, "netns") == 4026531840u);
+      CHECK(cell<uint64_t>(table, v4, "netns") == 4026531840u);
     else
-      CHECK_FALSE(get<uint64_t>(table, v4, "netns"));
+      CHECK_FALSE(cell<uint64_t>(table, v4, "netns"));
     auto v6 = rows_where(table, "family", "ipv6");
     REQUIRE(v6.size() == 2);
-    CHECK(get<uint64_t>(table, *v6[0], "position") == 0);
-    CHECK(get<std::string>(table, *v6[0], "symbol") == "nf_ipv6_local_in");
-    CHECK(get<int64_t>(table, *v6[0], "priority") == 0);
-    CHECK(get<uint64_t>(table, *v6[1], "position") == 1);
-    CHECK(get<int64_t>(table, *v6[1], "priority") == 100);
-    CHECK(get<std::string>(table, *v6[1], "hook") == "LOCAL_IN");
+    CHECK(cell<uint64_t>(table, *v6[0], "position") == 0);
+    CHECK(cell<std::string>(table, *v6[0], "symbol") == "nf_ipv6_local_in");
+    CHECK(cell<int64_t>(table, *v6[0], "priority") == 0);
+    CHECK(cell<uint64_t>(table, *v6[1], "position") == 1);
+    CHECK(cell<int64_t>(table, *v6[1], "priority") == 100);
+    CHECK(cell<std::string>(table, *v6[1], "hook") == "LOCAL_IN");
     CHECK(hooked_rows(table) == 0);
   }
   SECTION("a hook in a module and one in no module") {
@@ -303,14 +293,14 @@ TEST_CASE("netfilter lists each namespace's hooks per family and hook point / ea
     CHECK(table.warnings.empty());
     CHECK(table.rows.size() == 5);
     const Row& module_row = row_with_address(table, "handler", in_module);
-    CHECK(get<std::string>(table, module_row, "module") == "e1000");
-    CHECK(get<std::string>(table, module_row, "hook") == "PRE_ROUTING");
-    CHECK(get<int64_t>(table, module_row, "priority") == -300);
-    CHECK(get<bool>(table, module_row, "hooked") == false);
+    CHECK(cell<std::string>(table, module_row, "module") == "e1000");
+    CHECK(cell<std::string>(table, module_row, "hook") == "PRE_ROUTING");
+    CHECK(cell<int64_t>(table, module_row, "priority") == -300);
+    CHECK(cell<bool>(table, module_row, "hooked") == false);
     const Row& rootkit_row = row_with_address(table, "handler", nowhere);
-    CHECK(get<std::string>(table, rootkit_row, "family") == "arp");
-    CHECK(get<std::string>(table, rootkit_row, "hook") == "OUT");
-    CHECK(get<bool>(table, rootkit_row, "hooked") == true);
+    CHECK(cell<std::string>(table, rootkit_row, "family") == "arp");
+    CHECK(cell<std::string>(table, rootkit_row, "hook") == "OUT");
+    CHECK(cell<bool>(table, rootkit_row, "hooked") == true);
   }
   SECTION("a wild pointer where one hook point's hooks are") {
     kernel.wild_netfilter_hooks("ipv4", 4);
@@ -322,7 +312,7 @@ TEST_CASE("netfilter lists each namespace's hooks per family and hook point / ea
     const bool lists = layout == NetfilterLayoutKind::kOpsLists || layout == NetfilterLayoutKind::kGlobalLists;
     auto v4 = rows_where(table, "family", "ipv4");
     REQUIRE(v4.size() == (lists ? 1u : 0u));
-    if (lists) CHECK(get<std::string>(table, *v4[0], "symbol") == "nf_ipv4_postroute");
+    if (lists) CHECK(cell<std::string>(table, *v4[0], "symbol") == "nf_ipv4_postroute");
   }
 }
 
@@ -339,15 +329,15 @@ TEST_CASE("tty_check judges each operation against the kernel and the structure'
     auto ldisc = rows_where(table, "structure", "tty_ldisc_ops");
     REQUIRE(ldisc.size() == 5);
     for (const Row* row : ldisc) {
-      CHECK(get<std::string>(table, *row, "tty") == "ttyS0");
-      CHECK(get<std::string>(table, *row, "ldisc") == "n_tty");
+      CHECK(cell<std::string>(table, *row, "tty") == "ttyS0");
+      CHECK(cell<std::string>(table, *row, "ldisc") == "n_tty");
     }
     // A driver whose operations live in the module that owns it is clean.
     auto owned = rows_where(table, "driver", "modtty");
     REQUIRE(owned.size() == 2);
-    for (const Row* row : owned) CHECK(get<std::string>(table, *row, "module") == "e1000");
+    for (const Row* row : owned) CHECK(cell<std::string>(table, *row, "module") == "e1000");
     CHECK(hooked_rows(table) == 0);
-    for (const Row& row : table.rows) CHECK((get<std::string>(table, row, "symbol") || get<std::string>(table, row, "module")));
+    for (const Row& row : table.rows) CHECK((cell<std::string>(table, row, "symbol") || cell<std::string>(table, row, "module")));
   }
   SECTION("hooked") {
     const uint64_t write = kernel.module_code("ext4", 0x180);
@@ -358,14 +348,14 @@ TEST_CASE("tty_check judges each operation against the kernel and the structure'
     INFO(all_warnings(table));
     CHECK(hooked_rows(table) == 2);
     const Row& write_row = row_with_address(table, "handler", write);
-    CHECK(get<std::string>(table, write_row, "operation") == "write");
-    CHECK(get<std::string>(table, write_row, "module") == "ext4");
-    CHECK(get<bool>(table, write_row, "hooked") == true);
+    CHECK(cell<std::string>(table, write_row, "operation") == "write");
+    CHECK(cell<std::string>(table, write_row, "module") == "ext4");
+    CHECK(cell<bool>(table, write_row, "hooked") == true);
     const Row& receive_row = row_with_address(table, "handler", receive);
-    CHECK(get<std::string>(table, receive_row, "operation") == "receive_buf");
+    CHECK(cell<std::string>(table, receive_row, "operation") == "receive_buf");
     // e1000 owns a tty driver, not the n_tty line discipline.
-    CHECK(get<std::string>(table, receive_row, "module") == "e1000");
-    CHECK(get<bool>(table, receive_row, "hooked") == true);
+    CHECK(cell<std::string>(table, receive_row, "module") == "e1000");
+    CHECK(cell<bool>(table, receive_row, "hooked") == true);
   }
 }
 
@@ -376,8 +366,8 @@ TEST_CASE("keyboard_notifiers lists the chain and names the module of a keylogge
     INFO(all_warnings(table));
     CHECK(table.warnings.empty());
     REQUIRE(table.rows.size() == 1);
-    CHECK(get<std::string>(table, table.rows[0], "symbol") == "kbd_synthetic_notify");
-    CHECK(get<bool>(table, table.rows[0], "hooked") == false);
+    CHECK(cell<std::string>(table, table.rows[0], "symbol") == "kbd_synthetic_notify");
+    CHECK(cell<bool>(table, table.rows[0], "hooked") == false);
   }
   SECTION("hooked") {
     const uint64_t logger = kernel.module_code("ext4", 0x200);
@@ -388,12 +378,12 @@ TEST_CASE("keyboard_notifiers lists the chain and names the module of a keylogge
     INFO(all_warnings(table));
     CHECK(table.warnings.empty());
     REQUIRE(table.rows.size() == 3);
-    CHECK(get<Address>(table, table.rows[0], "offset") == Address{hidden_block});  // chain order
+    CHECK(cell<Address>(table, table.rows[0], "offset") == Address{hidden_block});  // chain order
     const Row& logger_row = row_with_address(table, "offset", logger_block);
-    CHECK(get<std::string>(table, logger_row, "module") == "ext4");
-    CHECK(get<int64_t>(table, logger_row, "priority") == 5);
-    CHECK(get<bool>(table, logger_row, "hooked") == false);
-    CHECK(get<bool>(table, table.rows[0], "hooked") == true);
+    CHECK(cell<std::string>(table, logger_row, "module") == "ext4");
+    CHECK(cell<int64_t>(table, logger_row, "priority") == 5);
+    CHECK(cell<bool>(table, logger_row, "hooked") == false);
+    CHECK(cell<bool>(table, table.rows[0], "hooked") == true);
   }
 }
 
@@ -414,15 +404,15 @@ TEST_CASE("check_creds flags processes sharing one cred and not threads sharing 
     CHECK(table.warnings.empty());
     REQUIRE(table.rows.size() == 2);
     std::map<std::vector<std::string>, const Row*> by_pids;
-    for (const Row& row : table.rows) by_pids[get<std::vector<std::string>>(table, row, "pids").value()] = &row;
+    for (const Row& row : table.rows) by_pids[cell<std::vector<std::string>>(table, row, "pids").value()] = &row;
     REQUIRE(by_pids.count({"0", "206"}));
     const Row& root = *by_pids.at({"0", "206"});
-    CHECK(get<Address>(table, root, "cred") == Address{kernel.symbol_address("init_cred")});
-    CHECK(get<uint64_t>(table, root, "uid") == 0);
-    CHECK(get<uint64_t>(table, root, "processes") == 2);
-    CHECK(get<std::vector<std::string>>(table, root, "comms") == std::vector<std::string>{"swapper/0", "passwd"});
+    CHECK(cell<Address>(table, root, "cred") == Address{kernel.symbol_address("init_cred")});
+    CHECK(cell<uint64_t>(table, root, "uid") == 0);
+    CHECK(cell<uint64_t>(table, root, "processes") == 2);
+    CHECK(cell<std::vector<std::string>>(table, root, "comms") == std::vector<std::string>{"swapper/0", "passwd"});
     REQUIRE(by_pids.count({"201", "205"}));
-    CHECK(get<uint64_t>(table, *by_pids.at({"201", "205"}), "uid") == kernel.process(201).uid);
+    CHECK(cell<uint64_t>(table, *by_pids.at({"201", "205"}), "uid") == kernel.process(201).uid);
   }
 }
 
@@ -461,10 +451,10 @@ TEST_CASE("A table or pointer that does not translate gives a warning naming it 
     CHECK(any_warning_contains(table, "sys_call_table at " + hex_address(table_address)));
     auto x64 = rows_where(table, "table", "sys_call_table");
     CHECK(x64.size() == SyntheticLinux::kHookSyscalls);  // listed, each unreadable
-    for (const Row* row : x64) CHECK_FALSE(get<Address>(table, *row, "handler"));
+    for (const Row* row : x64) CHECK_FALSE(cell<Address>(table, *row, "handler"));
     auto ia32 = rows_where(table, "table", "ia32_sys_call_table");
     CHECK(ia32.size() == SyntheticLinux::kHookIa32Syscalls);
-    for (const Row* row : ia32) CHECK(get<std::string>(table, *row, "symbol"));
+    for (const Row* row : ia32) CHECK(cell<std::string>(table, *row, "symbol"));
   }
   SECTION("netfilter hook entries") {
     kernel.wild_netfilter_hooks("ipv6", 1);

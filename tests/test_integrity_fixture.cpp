@@ -14,8 +14,11 @@
 #include "core/util/hex.h"
 #include "support/fixture_profiles.h"
 #include "support/fixtures.h"
+#include "support/table_cells.h"
 
 using namespace memscope;
+using test::cell;
+using test::all_warnings;
 using nlohmann::json;
 
 namespace {
@@ -25,19 +28,6 @@ Table run(Session& session, const std::string& name) {
   INFO(result.error);
   REQUIRE(result.ok);
   return std::move(result.table);
-}
-
-template <typename T>
-std::optional<T> get(const Table& table, const Row& row, const std::string& key) {
-  const Value& v = row.cells.at(table.column_index(key));
-  if (const T* value = std::get_if<T>(&v)) return *value;
-  return std::nullopt;
-}
-
-std::string warnings_of(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
 }
 
 uint64_t hex_value(const json& text) { return std::stoull(text.get<std::string>(), nullptr, 16); }
@@ -53,9 +43,9 @@ std::vector<json> truth_modules(bool hidden) {
 // Every row clean: nothing hooked, and each handler named by a symbol.
 void check_clean(const Table& table, const std::string& handler_column) {
   for (const Row& row : table.rows) {
-    INFO("row for " << hex_address(get<Address>(table, row, handler_column).value_or(Address{}).value));
-    CHECK(get<bool>(table, row, "hooked") == false);
-    CHECK(get<std::string>(table, row, "symbol"));
+    INFO("row for " << hex_address(cell<Address>(table, row, handler_column).value_or(Address{}).value));
+    CHECK(cell<bool>(table, row, "hooked") == false);
+    CHECK(cell<std::string>(table, row, "symbol"));
   }
 }
 
@@ -81,38 +71,38 @@ TEST_CASE("fixture: the integrity checks find a clean kernel clean / each format
 
   SECTION("check_syscall") {
     Table table = run(session, "linux.check_syscall");
-    INFO(warnings_of(table));
+    INFO(all_warnings(table));
     CHECK(table.warnings.empty());
     std::vector<const Row*> x64;
     for (const Row& row : table.rows)
-      if (get<std::string>(table, row, "table") == "sys_call_table") x64.push_back(&row);
+      if (cell<std::string>(table, row, "table") == "sys_call_table") x64.push_back(&row);
     REQUIRE(x64.size() > 60);
     for (size_t i = 0; i < x64.size(); ++i) {
-      CHECK(get<uint64_t>(table, *x64[i], "index") == i);
-      auto symbol = get<std::string>(table, *x64[i], "symbol");
+      CHECK(cell<uint64_t>(table, *x64[i], "index") == i);
+      auto symbol = cell<std::string>(table, *x64[i], "symbol");
       INFO("entry " << i);
       REQUIRE(symbol);
       // Every entry is the start of a function: no "+offset".
       CHECK(symbol->find('+') == std::string::npos);
-      CHECK_FALSE(get<std::string>(table, *x64[i], "module"));
+      CHECK_FALSE(cell<std::string>(table, *x64[i], "module"));
     }
     check_clean(table, "handler");
     // The x86_64 system call ABI: 0 is read, 59 is execve.
-    CHECK(get<std::string>(table, *x64[0], "symbol") == "__x64_sys_read");
-    CHECK(get<std::string>(table, *x64[59], "symbol") == "__x64_sys_execve");
+    CHECK(cell<std::string>(table, *x64[0], "symbol") == "__x64_sys_read");
+    CHECK(cell<std::string>(table, *x64[59], "symbol") == "__x64_sys_execve");
   }
   SECTION("check_idt") {
     Table table = run(session, "linux.check_idt");
-    INFO(warnings_of(table));
+    INFO(all_warnings(table));
     CHECK(table.warnings.empty());
     CHECK(table.rows.size() >= 32);  // at least the architecture's exceptions
     check_clean(table, "handler");
-    CHECK(get<uint64_t>(table, table.rows[0], "index") == 0);
-    CHECK(get<std::string>(table, table.rows[0], "symbol").value_or("").find("divide_error") != std::string::npos);
+    CHECK(cell<uint64_t>(table, table.rows[0], "index") == 0);
+    CHECK(cell<std::string>(table, table.rows[0], "symbol").value_or("").find("divide_error") != std::string::npos);
   }
   SECTION("check_creds") {
     Table table = run(session, "linux.check_creds");
-    INFO(warnings_of(table));
+    INFO(all_warnings(table));
     CHECK(table.warnings.empty());
     CHECK(table.rows.empty());
   }
@@ -121,14 +111,14 @@ TEST_CASE("fixture: the integrity checks find a clean kernel clean / each format
                                           std::pair{"linux.keyboard_notifiers", "offset"}}) {
       INFO(plugin);
       Table table = run(session, plugin);
-      INFO(warnings_of(table));
+      INFO(all_warnings(table));
       CHECK(table.warnings.empty());
       check_clean(table, address);
     }
   }
   SECTION("tty_check") {
     Table table = run(session, "linux.tty_check");
-    INFO(warnings_of(table));
+    INFO(all_warnings(table));
     CHECK(table.warnings.empty());
     check_clean(table, "handler");
     // The guest's console is a serial port: an open tty whose line
@@ -138,8 +128,8 @@ TEST_CASE("fixture: the integrity checks find a clean kernel clean / each format
     REQUIRE(console != std::string::npos);
     const std::string tty = cmdline.substr(console + 8, cmdline.find_first_of(", ", console) - console - 8);
     CHECK(std::any_of(table.rows.begin(), table.rows.end(), [&](const Row& row) {
-      return get<std::string>(table, row, "tty") == tty &&
-             get<std::string>(table, row, "structure") == "tty_ldisc_ops";
+      return cell<std::string>(table, row, "tty") == tty &&
+             cell<std::string>(table, row, "structure") == "tty_ldisc_ops";
     }));
   }
 }
@@ -186,19 +176,19 @@ TEST_CASE("fixture: a system call and an IDT gate hooked in the overlay are flag
     REQUIRE(kernel.write(table + 8 * 2, &target, 8).ok());
     REQUIRE(kernel.write(table + 8 * 3, &hidden_target, 8).ok());
     Table result = run(session, "linux.check_syscall");
-    INFO(warnings_of(result));
+    INFO(all_warnings(result));
     size_t hooked = 0;
     for (const Row& row : result.rows) {
-      if (get<bool>(result, row, "hooked") != true) continue;
+      if (cell<bool>(result, row, "hooked") != true) continue;
       ++hooked;
-      const uint64_t index = get<uint64_t>(result, row, "index").value();
+      const uint64_t index = cell<uint64_t>(result, row, "index").value();
       if (index == 2) {
-        CHECK(get<std::string>(result, row, "module") == name);
-        CHECK(get<std::string>(result, row, "symbol"));
+        CHECK(cell<std::string>(result, row, "module") == name);
+        CHECK(cell<std::string>(result, row, "symbol"));
       } else {
         // The hidden module, off the list, is named through /sys/module.
         CHECK(index == 3);
-        CHECK(get<std::string>(result, row, "module") == hidden_module.at("name").get<std::string>());
+        CHECK(cell<std::string>(result, row, "module") == hidden_module.at("name").get<std::string>());
       }
     }
     CHECK(hooked == 2);
@@ -217,11 +207,11 @@ TEST_CASE("fixture: a system call and an IDT gate hooked in the overlay are flag
     Table result = run(session, "linux.check_idt");
     size_t hooked = 0;
     for (const Row& row : result.rows) {
-      if (get<bool>(result, row, "hooked") != true) continue;
+      if (cell<bool>(result, row, "hooked") != true) continue;
       ++hooked;
-      CHECK(get<uint64_t>(result, row, "index") == 3);
-      CHECK(get<Address>(result, row, "handler") == Address{target});
-      CHECK(get<std::string>(result, row, "module") == name);
+      CHECK(cell<uint64_t>(result, row, "index") == 3);
+      CHECK(cell<Address>(result, row, "handler") == Address{target});
+      CHECK(cell<std::string>(result, row, "module") == name);
     }
     CHECK(hooked == 1);
   }

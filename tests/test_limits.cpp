@@ -15,18 +15,14 @@
 #include "support/buffer_space.h"
 #include "support/run_cli.h"
 #include "support/synthetic_linux.h"
+#include "support/table_cells.h"
 #include "support/temp_file.h"
 
 using namespace memscope;
+using test::all_warnings;
 using memscope::test::SyntheticLinux;
 
 namespace {
-
-std::string all_warnings(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
-}
 
 // The synthetic image and its profile, written once per test.
 struct Written {

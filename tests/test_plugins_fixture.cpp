@@ -13,8 +13,10 @@
 #include "core/session/session.h"
 #include "support/fixture_profiles.h"
 #include "support/fixtures.h"
+#include "support/table_cells.h"
 
 using namespace memscope;
+using test::all_warnings;
 using nlohmann::json;
 
 namespace {
@@ -39,12 +41,6 @@ T get(const Table& table, const Row& row, const std::string& key) {
   return *value;
 }
 
-std::string warnings_of(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
-}
-
 // truth.json's processes that are on the task list.
 std::map<int64_t, json> listed_processes() {
   std::map<int64_t, json> out;
@@ -63,7 +59,7 @@ bool same_comm(const std::string& ours, const std::string& truth) {
 
 void check_pslist(Session& session) {
   Table table = run(session, "linux.pslist");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(table.warnings.empty());
   auto truth = listed_processes();
   std::set<int64_t> expected, got;
@@ -96,7 +92,7 @@ void check_pslist(Session& session) {
 
 void check_psaux(Session& session) {
   Table table = run(session, "linux.psaux");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(table.warnings.empty());
   auto truth = listed_processes();
   CHECK(table.rows.size() == truth.size());
@@ -124,7 +120,7 @@ void check_psaux(Session& session) {
 
 void check_envars(Session& session) {
   Table table = run(session, "linux.envars");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(table.warnings.empty());
   std::map<int64_t, std::vector<std::string>> environ;
   std::map<int64_t, std::string> marker;
@@ -143,7 +139,7 @@ void check_envars(Session& session) {
 
 void check_lsmod(Session& session) {
   Table table = run(session, "linux.lsmod");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(table.warnings.empty());
   std::map<std::string, json> expected;
   for (const json& m : test::truth().at("modules"))

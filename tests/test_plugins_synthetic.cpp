@@ -19,9 +19,12 @@
 #include "core/util/hex.h"
 #include "core/session/session.h"
 #include "support/synthetic_linux.h"
+#include "support/table_cells.h"
 #include "support/temp_file.h"
 
 using namespace memscope;
+using test::cell;
+using test::all_warnings;
 using test::SyntheticLinux;
 using test::SyntheticOptions;
 using test::SyntheticProcess;
@@ -64,18 +67,11 @@ class SyntheticSession {
   std::unique_ptr<Session> session_;
 };
 
-template <typename T>
-std::optional<T> get(const Table& table, const Row& row, const std::string& key) {
-  const Value& v = row.cells.at(table.column_index(key));
-  if (const T* value = std::get_if<T>(&v)) return *value;
-  return std::nullopt;
-}
-
-int64_t pid_of(const Table& table, const Row& row) { return get<int64_t>(table, row, "pid").value(); }
+int64_t pid_of(const Table& table, const Row& row) { return cell<int64_t>(table, row, "pid").value(); }
 
 const Row& row_of_pid(const Table& table, int64_t pid) {
   for (const Row& row : table.rows)
-    if (get<int64_t>(table, row, "pid") == pid) return row;
+    if (cell<int64_t>(table, row, "pid") == pid) return row;
   FAIL("no row for pid " << pid);
   throw std::logic_error("unreachable");
 }
@@ -98,12 +94,6 @@ bool any_warning_contains(const Table& table, const std::string& text) {
                      [&](const std::string& w) { return w.find(text) != std::string::npos; });
 }
 
-std::string all_warnings(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
-}
-
 // Every pslist column of every process against the builder's input.
 void check_pslist(SyntheticLinux& kernel, const Table& table) {
   INFO(all_warnings(table));
@@ -113,22 +103,22 @@ void check_pslist(SyntheticLinux& kernel, const Table& table) {
   for (const Row& row : table.rows) {
     const SyntheticProcess& p = kernel.process(static_cast<int>(pid_of(table, row)));
     INFO("pid " << p.pid);
-    CHECK(get<Address>(table, row, "offset") == Address{kernel.task_address(p.pid)});
-    CHECK(get<int64_t>(table, row, "tid") == p.pid);
-    CHECK(get<int64_t>(table, row, "ppid") == p.ppid);
-    CHECK(get<std::string>(table, row, "comm") == p.comm.substr(0, 15));
-    CHECK(get<uint64_t>(table, row, "uid") == p.uid);
-    CHECK(get<uint64_t>(table, row, "gid") == p.gid);
-    CHECK(get<uint64_t>(table, row, "euid") == p.euid);
-    CHECK(get<uint64_t>(table, row, "start_time") == p.start_time_ns);
-    CHECK(get<uint64_t>(table, row, "threads") == 1 + p.extra_threads.size());
-    CHECK(get<bool>(table, row, "kernel_thread") == p.kernel_thread);
-    CHECK(get<std::string>(table, row, "state") == std::string(1, p.state_letter()));
+    CHECK(cell<Address>(table, row, "offset") == Address{kernel.task_address(p.pid)});
+    CHECK(cell<int64_t>(table, row, "tid") == p.pid);
+    CHECK(cell<int64_t>(table, row, "ppid") == p.ppid);
+    CHECK(cell<std::string>(table, row, "comm") == p.comm.substr(0, 15));
+    CHECK(cell<uint64_t>(table, row, "uid") == p.uid);
+    CHECK(cell<uint64_t>(table, row, "gid") == p.gid);
+    CHECK(cell<uint64_t>(table, row, "euid") == p.euid);
+    CHECK(cell<uint64_t>(table, row, "start_time") == p.start_time_ns);
+    CHECK(cell<uint64_t>(table, row, "threads") == 1 + p.extra_threads.size());
+    CHECK(cell<bool>(table, row, "kernel_thread") == p.kernel_thread);
+    CHECK(cell<std::string>(table, row, "state") == std::string(1, p.state_letter()));
   }
 }
 
 std::vector<std::string> argv_of(const Table& table, int64_t pid) {
-  return get<std::vector<std::string>>(table, row_of_pid(table, pid), "args").value();
+  return cell<std::vector<std::string>>(table, row_of_pid(table, pid), "args").value();
 }
 
 }  // namespace
@@ -197,14 +187,14 @@ TEST_CASE("pslist: --threads gives one row per thread / --pid filters") {
   std::set<int64_t> tids;
   for (const Row& row : table.rows) {
     pid_column.insert(pid_of(table, row));
-    tids.insert(get<int64_t>(table, row, "tid").value());
-    int64_t tid = get<int64_t>(table, row, "tid").value();
-    CHECK(get<Address>(table, row, "offset") == Address{kernel.task_address(static_cast<int>(tid))});
+    tids.insert(cell<int64_t>(table, row, "tid").value());
+    int64_t tid = cell<int64_t>(table, row, "tid").value();
+    CHECK(cell<Address>(table, row, "offset") == Address{kernel.task_address(static_cast<int>(tid))});
   }
   CHECK(pid_column == std::multiset<int64_t>{201, 202, 202, 202});
   CHECK(tids == std::set<int64_t>{201, 202, 203, 204});
   // The leader comes first among its threads.
-  CHECK(get<int64_t>(table, table.rows.at(1), "tid") == 202);
+  CHECK(cell<int64_t>(table, table.rows.at(1), "tid") == 202);
 
   PluginArgs only;
   only.add("pid", "205");
@@ -223,7 +213,7 @@ TEST_CASE("pslist: --threads with the thread_group list of old kernels") {
   args.add("pid", "202");
   Table table = s.run("linux.pslist", args);
   std::set<int64_t> tids;
-  for (const Row& row : table.rows) tids.insert(get<int64_t>(table, row, "tid").value());
+  for (const Row& row : table.rows) tids.insert(cell<int64_t>(table, row, "tid").value());
   CHECK(tids == std::set<int64_t>{202, 203, 204});
   CHECK(table.rows.size() == 3);
 }
@@ -239,7 +229,7 @@ TEST_CASE("psaux: argv from each process's own memory / [comm] for kernel thread
     if (p.hidden) continue;
     INFO("pid " << p.pid);
     const Row& row = row_of_pid(table, p.pid);
-    CHECK(get<int64_t>(table, row, "ppid") == p.ppid);
+    CHECK(cell<int64_t>(table, row, "ppid") == p.ppid);
     if (p.has_mm()) {
       CHECK(argv_of(table, p.pid) == p.argv);
     } else {
@@ -272,8 +262,8 @@ TEST_CASE("envars: every variable of every user process / split at the first '='
   CHECK(table.warnings.empty());
   std::map<int64_t, std::vector<std::string>> seen;
   for (const Row& row : table.rows)
-    seen[pid_of(table, row)].push_back(get<std::string>(table, row, "key").value() + "=" +
-                                       get<std::string>(table, row, "value").value());
+    seen[pid_of(table, row)].push_back(cell<std::string>(table, row, "key").value() + "=" +
+                                       cell<std::string>(table, row, "value").value());
   for (const SyntheticProcess& p : kernel.processes()) {
     if (p.hidden || !p.has_mm()) {
       CHECK(seen.count(p.pid) == 0);
@@ -288,7 +278,7 @@ TEST_CASE("envars: every variable of every user process / split at the first '='
   // "EMPTY=" is a key with an empty value, not a missing one.
   bool empty_value = false;
   for (const Row& row : table.rows)
-    if (get<std::string>(table, row, "key") == "EMPTY") empty_value = get<std::string>(table, row, "value") == "";
+    if (cell<std::string>(table, row, "key") == "EMPTY") empty_value = cell<std::string>(table, row, "value") == "";
   CHECK(empty_value);
 }
 
@@ -305,19 +295,19 @@ TEST_CASE("lsmod: names / /proc/modules sizes / refcounts / states and bases / f
     std::vector<std::string> expected_names, names;
     for (const auto& m : kernel.modules())
       if (!m.hidden) expected_names.push_back(m.name);
-    for (const Row& row : table.rows) names.push_back(get<std::string>(table, row, "name").value());
+    for (const Row& row : table.rows) names.push_back(cell<std::string>(table, row, "name").value());
     CHECK(names == expected_names);  // list order
     for (const Row& row : table.rows) {
-      std::string name = get<std::string>(table, row, "name").value();
+      std::string name = cell<std::string>(table, row, "name").value();
       const auto& m = *std::find_if(kernel.modules().begin(), kernel.modules().end(),
                                     [&](const auto& x) { return x.name == name; });
       INFO(name);
-      CHECK(get<Address>(table, row, "offset") == Address{kernel.module_address(name)});
-      CHECK(get<uint64_t>(table, row, "size") == m.proc_size());
-      CHECK(get<int64_t>(table, row, "refcount") == m.refcount);
-      CHECK(get<std::string>(table, row, "state") ==
+      CHECK(cell<Address>(table, row, "offset") == Address{kernel.module_address(name)});
+      CHECK(cell<uint64_t>(table, row, "size") == m.proc_size());
+      CHECK(cell<int64_t>(table, row, "refcount") == m.refcount);
+      CHECK(cell<std::string>(table, row, "state") ==
             (m.state == "MODULE_STATE_LIVE" ? std::string("Live") : std::string("Loading")));
-      CHECK(get<Address>(table, row, "base") == Address{kernel.module_base(name)});
+      CHECK(cell<Address>(table, row, "base") == Address{kernel.module_base(name)});
     }
   }
 }
@@ -458,14 +448,14 @@ TEST_CASE("bad input: an unreadable cred or mm costs only that value") {
   Table list = s.run("linux.pslist");
   CHECK(pids(list) == visible_pids(kernel));
   const Row& bash = row_of_pid(list, 201);
-  CHECK(!get<uint64_t>(list, bash, "uid"));
-  CHECK(get<std::string>(list, bash, "comm") == "bash");
+  CHECK(!cell<uint64_t>(list, bash, "uid"));
+  CHECK(cell<std::string>(list, bash, "comm") == "bash");
   CHECK(any_warning_contains(list, "pid 201 bash"));
-  CHECK(get<uint64_t>(list, row_of_pid(list, 206), "uid") == 1000u);
+  CHECK(cell<uint64_t>(list, row_of_pid(list, 206), "uid") == 1000u);
 
   Table aux = s.run("linux.psaux");
   CHECK(pids(aux) == visible_pids(kernel));
-  CHECK(!get<std::vector<std::string>>(aux, row_of_pid(aux, 202), "args"));
+  CHECK(!cell<std::vector<std::string>>(aux, row_of_pid(aux, 202), "args"));
   CHECK(any_warning_contains(aux, "pid 202 worker"));
   CHECK(argv_of(aux, 205) == kernel.process(205).argv);
 }
@@ -483,7 +473,7 @@ TEST_CASE("bad input: a cycle in the modules list") {
   INFO(all_warnings(table));
   CHECK(any_warning_contains(table, "cycle"));
   std::set<std::string> names;
-  for (const Row& row : table.rows) names.insert(get<std::string>(table, row, "name").value());
+  for (const Row& row : table.rows) names.insert(cell<std::string>(table, row, "name").value());
   CHECK(names == std::set<std::string>{"e1000", "ext4", "loading_mod"});
 }
 

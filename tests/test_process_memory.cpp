@@ -28,9 +28,12 @@
 #include "core/util/sha256.h"
 #include "support/run_cli.h"
 #include "support/synthetic_linux.h"
+#include "support/table_cells.h"
 #include "support/temp_file.h"
 
 using namespace memscope;
+using test::cell;
+using test::all_warnings;
 using test::SyntheticLinux;
 using test::SyntheticMapping;
 using test::SyntheticOptions;
@@ -76,18 +79,6 @@ class Opened {
   std::unique_ptr<Session> session_;
 };
 
-template <typename T>
-std::optional<T> get(const Table& table, const Row& row, const std::string& key) {
-  const Value& v = row.cells.at(table.column_index(key));
-  if (const T* value = std::get_if<T>(&v)) return *value;
-  return std::nullopt;
-}
-
-std::string warnings_of(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
-}
 std::string joined(const Warnings& warnings) {
   std::string out;
   for (const std::string& line : warnings.lines()) out += line + "\n";
@@ -114,13 +105,13 @@ std::vector<int> mapped_pids(const SyntheticLinux& kernel) {
 
 std::map<int64_t, std::vector<const Row*>> rows_by_pid(const Table& table) {
   std::map<int64_t, std::vector<const Row*>> out;
-  for (const Row& row : table.rows) out[get<int64_t>(table, row, "pid").value()].push_back(&row);
+  for (const Row& row : table.rows) out[cell<int64_t>(table, row, "pid").value()].push_back(&row);
   return out;
 }
 
 void check_maps(SyntheticLinux& kernel, Opened& image) {
   Table table = image.run("linux.maps");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(table.warnings.empty());
   auto by_pid = rows_by_pid(table);
   std::set<std::string> names;
@@ -133,14 +124,14 @@ void check_maps(SyntheticLinux& kernel, Opened& image) {
       const Row& row = *rows[i];
       const SyntheticMapping& m = expected[i];
       INFO(hex(m.start) << " " << m.expected_name);
-      CHECK(get<Address>(table, row, "start")->value == m.start);
-      CHECK(get<Address>(table, row, "end")->value == m.end);
-      CHECK(get<std::string>(table, row, "flags") == permissions(m.flags));
-      CHECK(get<uint64_t>(table, row, "pgoff") == (m.path.empty() ? 0 : m.pgoff * 4096));
-      CHECK(get<uint64_t>(table, row, "major") == m.major);
-      CHECK(get<uint64_t>(table, row, "minor") == m.minor);
-      CHECK(get<uint64_t>(table, row, "inode") == m.inode_number);
-      CHECK(get<std::string>(table, row, "path") == m.expected_name);
+      CHECK(cell<Address>(table, row, "start")->value == m.start);
+      CHECK(cell<Address>(table, row, "end")->value == m.end);
+      CHECK(cell<std::string>(table, row, "flags") == permissions(m.flags));
+      CHECK(cell<uint64_t>(table, row, "pgoff") == (m.path.empty() ? 0 : m.pgoff * 4096));
+      CHECK(cell<uint64_t>(table, row, "major") == m.major);
+      CHECK(cell<uint64_t>(table, row, "minor") == m.minor);
+      CHECK(cell<uint64_t>(table, row, "inode") == m.inode_number);
+      CHECK(cell<std::string>(table, row, "path") == m.expected_name);
       names.insert(m.expected_name);
     }
   }
@@ -188,7 +179,7 @@ TEST_CASE("maps: --pid as a list / a PID that matches nothing") {
   CHECK(by_pid.size() == 2);
   CHECK(by_pid[200].size() == kernel.maps(200).size());
   CHECK(by_pid[202].size() == kernel.maps(202).size());
-  CHECK(contains(warnings_of(table), "--pid 4242: no process with this PID"));
+  CHECK(contains(all_warnings(table), "--pid 4242: no process with this PID"));
 }
 
 TEST_CASE("maps: a cycle in a process's maple tree costs that subtree with a warning naming the node") {
@@ -203,7 +194,7 @@ TEST_CASE("maps: a cycle in a process's maple tree costs that subtree with a war
   kernel.poke_kernel_u64(kernel.maple_slot_address(root, 2), wild | (kernel.maple_enode(nodes[3]) & 0xff));
   Opened image(kernel);
   Table table = image.run("linux.maps");
-  std::string text = warnings_of(table);
+  std::string text = all_warnings(table);
   INFO(text);
   CHECK(contains(text, "pid 201 bash): VMA tree: node " + hex_address(root) + " is reached twice"));
   CHECK(contains(text, "cannot read node " + hex_address(wild)));
@@ -213,7 +204,7 @@ TEST_CASE("maps: a cycle in a process's maple tree costs that subtree with a war
   // the damaged slots; the other processes are whole.
   CHECK(!by_pid[201].empty());
   CHECK(by_pid[201].size() < kernel.maps(201).size());
-  CHECK(get<Address>(table, *by_pid[201].front(), "start")->value == kernel.maps(201).front().start);
+  CHECK(cell<Address>(table, *by_pid[201].front(), "start")->value == kernel.maps(201).front().start);
   for (int pid : mapped_pids(kernel))
     if (pid != 201) CHECK(by_pid[pid].size() == kernel.maps(pid).size());
 }
@@ -228,12 +219,12 @@ TEST_CASE("maps: a dentry chain that loops gives a warning and a partial path an
     args.add("pid", "200");
     return args;
   }());
-  std::string text = warnings_of(table);
+  std::string text = all_warnings(table);
   INFO(text);
   CHECK(contains(text, "the dentry chain loops at dentry " + hex_address(kernel.dentry_address(library))));
   size_t partial = 0;
   for (const Row& row : table.rows) {
-    std::string path = get<std::string>(table, row, "path").value();
+    std::string path = cell<std::string>(table, row, "path").value();
     if (path == "(incomplete)/lib/libsynthetic.so.1") ++partial;
     CHECK(path != library);
   }
@@ -293,21 +284,21 @@ TEST_CASE("malfind: the rwx region and the anonymous r-x region and nothing the 
   REQUIRE(table.rows.size() == 2);
   const Row& rwx = table.rows[0];
   const Row& rx = table.rows[1];
-  CHECK(get<int64_t>(table, rwx, "pid") == 202);
-  CHECK(get<Address>(table, rwx, "start")->value == SyntheticLinux::kRwxAddress);
-  CHECK(get<std::string>(table, rwx, "flags") == "rwxp");
-  CHECK(get<std::string>(table, rwx, "path") == "");
-  std::string dump = get<std::string>(table, rwx, "hexdump").value();
+  CHECK(cell<int64_t>(table, rwx, "pid") == 202);
+  CHECK(cell<Address>(table, rwx, "start")->value == SyntheticLinux::kRwxAddress);
+  CHECK(cell<std::string>(table, rwx, "flags") == "rwxp");
+  CHECK(cell<std::string>(table, rwx, "path") == "");
+  std::string dump = cell<std::string>(table, rwx, "hexdump").value();
   // "SYNT" as hex, and the marker as text.
   CHECK(dump.rfind("53 59 4e 54 ", 0) == 0);
   CHECK(contains(dump, "  " + std::string(SyntheticLinux::kRwxMarker)));
-  CHECK(get<Address>(table, rx, "start")->value == 0x7f3e00000000);
-  CHECK(get<std::string>(table, rx, "flags") == "r-xp");
-  auto disasm = get<std::string>(table, rx, "disasm");
+  CHECK(cell<Address>(table, rx, "start")->value == 0x7f3e00000000);
+  CHECK(cell<std::string>(table, rx, "flags") == "r-xp");
+  auto disasm = cell<std::string>(table, rx, "disasm");
   if (disasm) {
     CHECK(disasm->rfind("push rbp; mov rbp, rsp; xor eax, eax; pop rbp; ret", 0) == 0);
   } else {
-    CHECK(contains(warnings_of(table), "built without libcapstone"));
+    CHECK(contains(all_warnings(table), "built without libcapstone"));
   }
 }
 
@@ -319,7 +310,7 @@ TEST_CASE("proc_dump: one file per VMA with pages not in the image as zeros and 
   args.add("pid", "200");
   args.add("dump-dir", out.path());
   Table table = image.run("linux.proc_dump", args);
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(table.warnings.empty());
   const auto& maps = kernel.maps(200);
   REQUIRE(table.rows.size() == maps.size());
@@ -327,18 +318,18 @@ TEST_CASE("proc_dump: one file per VMA with pages not in the image as zeros and 
     const Row& row = table.rows[i];
     const SyntheticMapping& m = maps[i];
     std::string name = "pid.200." + hex(m.start) + "-" + hex(m.end) + ".dmp";
-    CHECK(get<std::string>(table, row, "file") == name);
+    CHECK(cell<std::string>(table, row, "file") == name);
     std::string bytes = file_bytes(out.file(name));
     CHECK(bytes.size() == m.end - m.start);
-    CHECK(get<uint64_t>(table, row, "bytes") == bytes.size());
-    CHECK(get<std::string>(table, row, "sha256") == Sha256::to_hex(Sha256::of(bytes.data(), bytes.size())));
+    CHECK(cell<uint64_t>(table, row, "bytes") == bytes.size());
+    CHECK(cell<std::string>(table, row, "sha256") == Sha256::to_hex(Sha256::of(bytes.data(), bytes.size())));
     // Pages that hold contents are in memory; the others are zeros (the
     // stack also holds the argument pages synthetic_linux.cpp maps).
     uint64_t pages = (m.end - m.start) / 4096, present = (m.contents.size() + 4095) / 4096;
     if (m.expected_name == "[stack]")
-      CHECK(get<uint64_t>(table, row, "zero_pages").value() < pages);
+      CHECK(cell<uint64_t>(table, row, "zero_pages").value() < pages);
     else
-      CHECK(get<uint64_t>(table, row, "zero_pages") == pages - std::min(pages, present));
+      CHECK(cell<uint64_t>(table, row, "zero_pages") == pages - std::min(pages, present));
     CHECK(bytes.compare(0, m.contents.size(), m.contents) == 0);
   }
   // The data page holds the process's string at its address.
@@ -369,8 +360,8 @@ TEST_CASE("proc_dump: --address / --range / existing files and --force / require
   Table one = image.run("linux.proc_dump", args({{"pid", "202"}, {"dump-dir", out.path()},
                                                  {"address", hex(SyntheticLinux::kRwxAddress + 0x1234)}}));
   REQUIRE(one.rows.size() == 1);
-  CHECK(get<std::string>(one, one.rows[0], "file") == "pid.202." + rwx + "-" + hex(SyntheticLinux::kRwxAddress + 0x2000) + ".dmp");
-  CHECK(get<uint64_t>(one, one.rows[0], "zero_pages") == 1);
+  CHECK(cell<std::string>(one, one.rows[0], "file") == "pid.202." + rwx + "-" + hex(SyntheticLinux::kRwxAddress + 0x2000) + ".dmp");
+  CHECK(cell<uint64_t>(one, one.rows[0], "zero_pages") == 1);
 
   // A range inside a VMA: only that part.
   Table part = image.run("linux.proc_dump", args({{"pid", "202"}, {"dump-dir", out.path()},
@@ -389,7 +380,7 @@ TEST_CASE("proc_dump: --address / --range / existing files and --force / require
   auto before = fs::last_write_time(path);
   Table again = image.run("linux.proc_dump", args({{"pid", "202"}, {"dump-dir", out.path()}, {"address", rwx}}));
   CHECK(again.rows.empty());
-  CHECK(contains(warnings_of(again), "exists; use --force to overwrite it"));
+  CHECK(contains(all_warnings(again), "exists; use --force to overwrite it"));
   CHECK(fs::last_write_time(path) == before);
   Table forced = image.run("linux.proc_dump", args({{"pid", "202"}, {"dump-dir", out.path()}, {"address", rwx}}, true));
   CHECK(forced.rows.size() == 1);
@@ -398,7 +389,7 @@ TEST_CASE("proc_dump: --address / --range / existing files and --force / require
   // An address no VMA holds.
   Table none = image.run("linux.proc_dump", args({{"pid", "202"}, {"dump-dir", out.path()}, {"address", "0x10"}}));
   CHECK(none.rows.empty());
-  CHECK(contains(warnings_of(none), "no VMA holds 0x10"));
+  CHECK(contains(all_warnings(none), "no VMA holds 0x10"));
 
   // Required options and a folder that is not one.
   CHECK_FALSE(image.result("linux.proc_dump", args({{"dump-dir", out.path()}})).ok);
@@ -417,7 +408,7 @@ TEST_CASE("elfs: the program and the library of each process with their build id
   args.add("dump-dir", out.path());
   Table table = image.run("linux.elfs", args);
   // The second text page of each image is not in memory.
-  CHECK(contains(warnings_of(table), "1 pages of its loaded segments are not in the image"));
+  CHECK(contains(all_warnings(table), "1 pages of its loaded segments are not in the image"));
   REQUIRE(table.rows.size() == 2);
   const std::string program = "/usr/bin/" + kernel.process(200).comm;
   const std::string library = "/mnt/data/lib/libsynthetic.so.1";
@@ -429,11 +420,11 @@ TEST_CASE("elfs: the program and the library of each process with their build id
     INFO(e.path);
     const Row* row = nullptr;
     for (const Row& r : table.rows)
-      if (get<std::string>(table, r, "path") == e.path) row = &r;
+      if (cell<std::string>(table, r, "path") == e.path) row = &r;
     REQUIRE(row);
-    CHECK(get<Address>(table, *row, "start")->value == e.start);
-    CHECK(get<Address>(table, *row, "end")->value == e.start + 0x4000);  // header, text, data (bss not a file's)
-    CHECK(get<std::string>(table, *row, "build_id") == SyntheticLinux::build_id_hex(e.path));
+    CHECK(cell<Address>(table, *row, "start")->value == e.start);
+    CHECK(cell<Address>(table, *row, "end")->value == e.start + 0x4000);  // header, text, data (bss not a file's)
+    CHECK(cell<std::string>(table, *row, "build_id") == SyntheticLinux::build_id_hex(e.path));
     std::string file = file_bytes(out.file("pid.200." + hex(e.start) + ".elf"));
     CHECK(file == kernel.elf_file(e.path));
   }
@@ -444,7 +435,7 @@ TEST_CASE("elfs: every user process lists its program") {
   Opened image(kernel);
   Table table = image.run("linux.elfs");
   std::map<int64_t, std::set<std::string>> paths;
-  for (const Row& row : table.rows) paths[get<int64_t>(table, row, "pid").value()].insert(*get<std::string>(table, row, "path"));
+  for (const Row& row : table.rows) paths[cell<int64_t>(table, row, "pid").value()].insert(*cell<std::string>(table, row, "path"));
   for (int pid : mapped_pids(kernel)) CHECK(paths[pid].count("/usr/bin/" + kernel.process(pid).comm) == 1);
 }
 

@@ -16,9 +16,11 @@
 #include "core/session/session.h"
 #include "support/fixture_profiles.h"
 #include "support/fixtures.h"
+#include "support/table_cells.h"
 #include "support/temp_file.h"
 
 using namespace memscope;
+using test::all_warnings;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -38,12 +40,6 @@ T get(const Table& table, const Row& row, const std::string& key) {
   INFO("column " << key << " of a row is empty or of another type");
   REQUIRE(value != nullptr);
   return *value;
-}
-
-std::string warnings_of(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
 }
 
 uint64_t hex_value(const std::string& text) { return std::stoull(text, nullptr, 16); }
@@ -84,7 +80,7 @@ MapsLine parse_maps_line(const std::string& line) {
 
 void check_maps(Session& session) {
   Table table = run(session, "linux.maps");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(table.warnings.empty());
   std::map<int64_t, std::vector<const Row*>> by_pid;
   for (const Row& row : table.rows) by_pid[get<int64_t>(table, row, "pid")].push_back(&row);
@@ -126,7 +122,7 @@ std::string hex_bytes(const std::string& text) {
 // hexdump starts with the marker's first bytes (as hex and as text).
 void check_malfind(Session& session) {
   Table table = run(session, "linux.malfind");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(table.warnings.empty());
   const json& marker = test::truth().at("rwx_marker");
   const int64_t pid = marker.at("pid").get<int64_t>();
@@ -165,7 +161,7 @@ void check_proc_dump(Session& session) {
     args.add("dump-dir", out.path());
     args.add("address", s.at("address").get<std::string>());
     Table table = run(session, "linux.proc_dump", args);
-    INFO("pid " << pid << ": " << warnings_of(table));
+    INFO("pid " << pid << ": " << all_warnings(table));
     CHECK(table.warnings.empty());
     REQUIRE(table.rows.size() == 1);
     const Row& row = table.rows[0];
@@ -183,7 +179,7 @@ void check_proc_dump(Session& session) {
 // Each user process's program, at the path truth's exe gives.
 void check_elfs(Session& session) {
   Table table = run(session, "linux.elfs");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(table.warnings.empty());
   std::map<int64_t, std::set<std::string>> paths;
   for (const Row& row : table.rows) {

@@ -14,8 +14,11 @@
 #include "core/linux/task_views.h"
 #include "core/util/hex.h"
 #include "support/synthetic_session.h"
+#include "support/table_cells.h"
 
 using namespace memscope;
+using test::cell;
+using test::all_warnings;
 using namespace memscope::linux_kernel;
 using test::SyntheticLinux;
 using test::SyntheticOptions;
@@ -31,27 +34,14 @@ Table run(SyntheticSession& image, const std::string& plugin, const PluginArgs& 
   return std::move(result.table);
 }
 
-template <typename T>
-std::optional<T> get(const Table& table, const Row& row, const std::string& key) {
-  const Value& v = row.cells.at(table.column_index(key));
-  if (const T* value = std::get_if<T>(&v)) return *value;
-  return std::nullopt;
-}
+bool flag(const Table& table, const Row& row, const std::string& key) { return cell<bool>(table, row, key).value(); }
 
-bool flag(const Table& table, const Row& row, const std::string& key) { return get<bool>(table, row, key).value(); }
-
-std::string warnings_of(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
-}
-
-bool warned(const Table& table, const std::string& text) { return warnings_of(table).find(text) != std::string::npos; }
+bool warned(const Table& table, const std::string& text) { return all_warnings(table).find(text) != std::string::npos; }
 
 // psscan's rows by task address.
 std::map<uint64_t, const Row*> by_offset(const Table& table) {
   std::map<uint64_t, const Row*> out;
-  for (const Row& row : table.rows) out[get<Address>(table, row, "offset")->value] = &row;
+  for (const Row& row : table.rows) out[cell<Address>(table, row, "offset")->value] = &row;
   return out;
 }
 
@@ -74,15 +64,15 @@ std::map<uint64_t, Expected> expected_tasks(const SyntheticLinux& kernel) {
 }
 
 void check_psscan(SyntheticLinux& kernel, const Table& table, bool carved) {
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   auto rows = by_offset(table);
   const auto expected = expected_tasks(kernel);
   for (const auto& [address, e] : expected) {
     INFO("task " << hex(address) << " pid " << e.pid << " tid " << e.tid);
     REQUIRE(rows.count(address) == 1);
     const Row& row = *rows[address];
-    CHECK(get<int64_t>(table, row, "pid") == e.pid);
-    CHECK(get<int64_t>(table, row, "tid") == e.tid);
+    CHECK(cell<int64_t>(table, row, "pid") == e.pid);
+    CHECK(cell<int64_t>(table, row, "tid") == e.tid);
     CHECK(flag(table, row, "in_task_list") == e.listed);
     CHECK(flag(table, row, "in_pid_table") == (e.tid != 0));
     CHECK(flag(table, row, "hidden") == e.hidden);
@@ -98,10 +88,10 @@ void check_psscan(SyntheticLinux& kernel, const Table& table, bool carved) {
     }
     REQUIRE(rows.count(address) == 1);
     const Row& row = *rows[address];
-    CHECK(get<int64_t>(table, row, "pid") == p.pid);
-    CHECK(get<std::string>(table, row, "comm") == p.comm.substr(0, 15));
-    CHECK(get<int64_t>(table, row, "ppid") == p.ppid);
-    CHECK(get<std::string>(table, row, "state") == "X");
+    CHECK(cell<int64_t>(table, row, "pid") == p.pid);
+    CHECK(cell<std::string>(table, row, "comm") == p.comm.substr(0, 15));
+    CHECK(cell<int64_t>(table, row, "ppid") == p.ppid);
+    CHECK(cell<std::string>(table, row, "state") == "X");
     CHECK(flag(table, row, "carved"));
     CHECK(flag(table, row, "exited"));
     CHECK_FALSE(flag(table, row, "hidden"));
@@ -185,8 +175,8 @@ TEST_CASE("psscan --pid: only those processes, and a warning for a PID no task h
   Table table = run(image, "linux.psscan", args);
   std::set<int64_t> tids;
   for (const Row& row : table.rows) {
-    CHECK(get<int64_t>(table, row, "pid") == 202);
-    tids.insert(*get<int64_t>(table, row, "tid"));
+    CHECK(cell<int64_t>(table, row, "pid") == 202);
+    tids.insert(*cell<int64_t>(table, row, "tid"));
   }
   CHECK(tids == std::set<int64_t>{202, 203, 204});
   CHECK(warned(table, "4242"));
@@ -203,9 +193,9 @@ TEST_CASE("hidden_processes: exactly the hidden process, with psscan's columns")
     CHECK(hidden.columns[i].type == all.columns[i].type);
   }
   REQUIRE(hidden.rows.size() == 1);
-  CHECK(get<int64_t>(hidden, hidden.rows[0], "pid") == 300);
-  CHECK(get<std::string>(hidden, hidden.rows[0], "comm") == "ghost");
-  CHECK(get<Address>(hidden, hidden.rows[0], "offset")->value == kernel.task_address(300));
+  CHECK(cell<int64_t>(hidden, hidden.rows[0], "pid") == 300);
+  CHECK(cell<std::string>(hidden, hidden.rows[0], "comm") == "ghost");
+  CHECK(cell<Address>(hidden, hidden.rows[0], "offset")->value == kernel.task_address(300));
   // The same cells as psscan's row for it.
   const Row& row = *by_offset(all)[kernel.task_address(300)];
   CHECK(hidden.rows[0].cells == row.cells);
@@ -229,7 +219,7 @@ TEST_CASE("psscan: hidden tasks seen on a runqueue, and the views one by one") {
   Table table = run(image, "linux.hidden_processes");
   std::set<int64_t> pids;
   for (const Row& row : table.rows) {
-    pids.insert(*get<int64_t>(table, row, "pid"));
+    pids.insert(*cell<int64_t>(table, row, "pid"));
     CHECK(flag(table, row, "on_runqueue"));
   }
   CHECK(pids == std::set<int64_t>{300, 301});
@@ -242,13 +232,13 @@ TEST_CASE("psscan: a profile without the PID table or the runqueues says so and 
     profile["symbols"].erase("runqueues");
   });
   Table table = run(image, "linux.hidden_processes");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(warned(table, "the PID table is not used"));
   CHECK(warned(table, "init_pid_ns"));
   CHECK(warned(table, "runqueues are not used"));
   // The parent's children list still holds it.
   REQUIRE(table.rows.size() == 1);
-  CHECK(get<int64_t>(table, table.rows[0], "pid") == 300);
+  CHECK(cell<int64_t>(table, table.rows[0], "pid") == 300);
   CHECK_FALSE(flag(table, table.rows[0], "in_pid_table"));
 }
 
@@ -284,7 +274,7 @@ TEST_CASE("psscan: a task only the carve finds whose state is alive is neither e
   const uint64_t address = kernel.exited_task_address(160);
   REQUIRE(rows.count(address) == 1);
   const Row& row = *rows[address];
-  CHECK(get<std::string>(table, row, "state") == "S");
+  CHECK(cell<std::string>(table, row, "state") == "S");
   CHECK(flag(table, row, "carved"));
   CHECK_FALSE(flag(table, row, "exited"));
   CHECK_FALSE(flag(table, row, "hidden"));
@@ -365,16 +355,16 @@ TEST_CASE("hidden_modules: exactly the unlinked module, with the views that stil
   SyntheticLinux kernel(options);
   SyntheticSession image(kernel);
   Table table = run(image, "linux.hidden_modules");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   REQUIRE(table.rows.size() == 1);
   const Row& row = table.rows[0];
-  CHECK(get<std::string>(table, row, "name") == "rootkit");
-  CHECK(get<Address>(table, row, "offset")->value == kernel.module_address("rootkit"));
-  CHECK(get<Address>(table, row, "base")->value == kernel.module_base("rootkit"));
-  CHECK(get<uint64_t>(table, row, "size") == kernel.modules().back().proc_size());
-  CHECK(get<std::string>(table, row, "state") == "Live");
+  CHECK(cell<std::string>(table, row, "name") == "rootkit");
+  CHECK(cell<Address>(table, row, "offset")->value == kernel.module_address("rootkit"));
+  CHECK(cell<Address>(table, row, "base")->value == kernel.module_base("rootkit"));
+  CHECK(cell<uint64_t>(table, row, "size") == kernel.modules().back().proc_size());
+  CHECK(cell<std::string>(table, row, "state") == "Live");
   CHECK(flag(table, row, "hidden"));
-  auto found_by = get<std::vector<std::string>>(table, row, "found_by").value();
+  auto found_by = cell<std::vector<std::string>>(table, row, "found_by").value();
   if (layout == test::ModuleLayoutKind::kModuleCore) {
     CHECK(found_by == std::vector<std::string>{"sysfs", "memory"});
     CHECK(warned(table, "no mod_tree"));
@@ -392,7 +382,7 @@ TEST_CASE("hidden_modules --all: every module, each with the views that hold it"
   Table table = run(image, "linux.hidden_modules", args);
   std::map<std::string, std::vector<std::string>> found_by;
   for (const Row& row : table.rows)
-    found_by[*get<std::string>(table, row, "name")] = *get<std::vector<std::string>>(table, row, "found_by");
+    found_by[*cell<std::string>(table, row, "name")] = *cell<std::vector<std::string>>(table, row, "found_by");
   REQUIRE(found_by.size() == kernel.modules().size());
   for (const auto& m : kernel.modules()) {
     INFO(m.name);
@@ -424,8 +414,8 @@ TEST_CASE("hidden_modules: a module also gone from sysfs and mod_tree is still f
   SyntheticSession image(kernel);
   Table table = run(image, "linux.hidden_modules");
   REQUIRE(table.rows.size() == 1);
-  CHECK(get<std::string>(table, table.rows[0], "name") == "rootkit");
-  CHECK(get<std::vector<std::string>>(table, table.rows[0], "found_by") == std::vector<std::string>{"memory"});
+  CHECK(cell<std::string>(table, table.rows[0], "name") == "rootkit");
+  CHECK(cell<std::vector<std::string>>(table, table.rows[0], "found_by") == std::vector<std::string>{"memory"});
 }
 
 TEST_CASE("check_modules: the module sysfs has and the list lacks, built-in modules aside") {
@@ -434,8 +424,8 @@ TEST_CASE("check_modules: the module sysfs has and the list lacks, built-in modu
   Table table = run(image, "linux.check_modules");
   CHECK(table.warnings.empty());
   REQUIRE(table.rows.size() == 1);
-  CHECK(get<std::string>(table, table.rows[0], "name") == "rootkit");
-  CHECK(get<Address>(table, table.rows[0], "offset")->value == kernel.module_address("rootkit"));
+  CHECK(cell<std::string>(table, table.rows[0], "name") == "rootkit");
+  CHECK(cell<Address>(table, table.rows[0], "offset")->value == kernel.module_address("rootkit"));
   CHECK_FALSE(flag(table, table.rows[0], "in_list"));
   CHECK(flag(table, table.rows[0], "in_sysfs"));
 }
@@ -465,14 +455,14 @@ TEST_CASE("kmsg: one row per line of every record, the newest included / ring bu
     for (std::string line; std::getline(lines, line);) expected.emplace_back(r.timestamp_ns, r.level, line);
   }
   for (const Row& row : table.rows)
-    got.emplace_back(get<Seconds>(table, row, "timestamp")->nanoseconds, *get<uint64_t>(table, row, "level"),
-                     *get<std::string>(table, row, "text"));
+    got.emplace_back(cell<Seconds>(table, row, "timestamp")->nanoseconds, *cell<uint64_t>(table, row, "level"),
+                     *cell<std::string>(table, row, "text"));
   CHECK(got == expected);
   // The caller as dmesg prints it; facility from the record.
   const Row& cpu_row = table.rows[4];
-  CHECK(get<std::string>(table, cpu_row, "caller") == "C1");
-  CHECK(get<std::string>(table, table.rows.back(), "text") == "rootkit: unlinked task pid=300");
-  CHECK(get<uint64_t>(table, table.rows[table.rows.size() - 2], "facility") == 1);
+  CHECK(cell<std::string>(table, cpu_row, "caller") == "C1");
+  CHECK(cell<std::string>(table, table.rows.back(), "text") == "rootkit: unlinked task pid=300");
+  CHECK(cell<uint64_t>(table, table.rows[table.rows.size() - 2], "facility") == 1);
 }
 
 TEST_CASE("kmsg: timestamps render as dmesg prints them, and as numbers in JSON") {
@@ -498,7 +488,7 @@ TEST_CASE("kmsg: ring buffer indexes that lie give a warning naming the ring, an
     std::istringstream lines(r.text);
     for (std::string line; std::getline(lines, line);) expected.push_back(line);
   }
-  for (const Row& row : table.rows) got.push_back(*get<std::string>(table, row, "text"));
+  for (const Row& row : table.rows) got.push_back(*cell<std::string>(table, row, "text"));
   CHECK(got == expected);
 }
 
@@ -514,23 +504,23 @@ TEST_CASE("ebpf: every loaded program with its type, name, tag, load time and ma
     const Row& row = table.rows[i];
     const auto& p = kernel.bpf_programs()[i];
     INFO("program " << p.id);
-    CHECK(get<uint64_t>(table, row, "id") == p.id);
-    CHECK(get<Address>(table, row, "offset")->value == kernel.bpf_prog_address(p.id));
+    CHECK(cell<uint64_t>(table, row, "id") == p.id);
+    CHECK(cell<Address>(table, row, "offset")->value == kernel.bpf_prog_address(p.id));
     std::string type = p.type.substr(std::string("BPF_PROG_TYPE_").size());
     std::transform(type.begin(), type.end(), type.begin(), [](char c) { return static_cast<char>(std::tolower(c)); });
-    CHECK(get<std::string>(table, row, "type") == type);
-    CHECK(get<std::string>(table, row, "name") == p.name);
+    CHECK(cell<std::string>(table, row, "type") == type);
+    CHECK(cell<std::string>(table, row, "name") == p.name);
     std::string tag;
     for (int b = 0; b < 8; ++b) {
       char digits[3];
       std::snprintf(digits, sizeof digits, "%02x", static_cast<unsigned>((p.tag >> (8 * b)) & 0xff));
       tag += digits;
     }
-    CHECK(get<std::string>(table, row, "tag") == tag);
-    CHECK(get<Seconds>(table, row, "loaded_at")->nanoseconds == p.load_time_ns);
+    CHECK(cell<std::string>(table, row, "tag") == tag);
+    CHECK(cell<Seconds>(table, row, "loaded_at")->nanoseconds == p.load_time_ns);
     std::vector<std::string> maps;
     for (uint32_t id : p.maps) maps.push_back(std::to_string(id) + ":" + map_names[id]);
-    CHECK(get<std::vector<std::string>>(table, row, "maps") == maps);
+    CHECK(cell<std::vector<std::string>>(table, row, "maps") == maps);
   }
 }
 

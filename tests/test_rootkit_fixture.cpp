@@ -13,8 +13,10 @@
 #include "core/session/session.h"
 #include "support/fixture_profiles.h"
 #include "support/fixtures.h"
+#include "support/table_cells.h"
 
 using namespace memscope;
+using test::all_warnings;
 using nlohmann::json;
 
 namespace {
@@ -35,12 +37,6 @@ T get(const Table& table, const Row& row, const std::string& key) {
   return *value;
 }
 
-std::string warnings_of(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
-}
-
 uint64_t hex_value(const json& j) { return std::stoull(j.get<std::string>(), nullptr, 16); }
 
 const json& hidden_process() { return test::truth().at("hidden").at("process"); }
@@ -48,7 +44,7 @@ const json& hidden_module() { return test::truth().at("hidden").at("module"); }
 
 void check_psscan(Session& session) {
   Table table = run(session, "linux.psscan");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(table.warnings.empty());
   std::map<uint64_t, const Row*> rows;
   for (const Row& row : table.rows) rows[get<Address>(table, row, "offset").value] = &row;
@@ -103,7 +99,7 @@ void check_hidden_processes(Session& session) {
 
 void check_hidden_modules(Session& session) {
   Table table = run(session, "linux.hidden_modules");
-  INFO(warnings_of(table));
+  INFO(all_warnings(table));
   CHECK(table.warnings.empty());
   REQUIRE(table.rows.size() == 1);
   const Row& row = table.rows[0];

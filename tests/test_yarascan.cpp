@@ -21,9 +21,12 @@
 #include "support/page_table_builder.h"
 #include "support/synthetic_linux.h"
 #include "support/synthetic_session.h"
+#include "support/table_cells.h"
 #include "support/temp_file.h"
 
 using namespace memscope;
+using test::cell;
+using test::all_warnings;
 using test::SyntheticLinux;
 using test::SyntheticOptions;
 using test::SyntheticProcess;
@@ -34,19 +37,6 @@ SyntheticOptions with_maps() {
   SyntheticOptions options;
   options.vmas = test::VmaIndexKind::kMapleTree;
   return options;
-}
-
-template <typename T>
-std::optional<T> get(const Table& table, const Row& row, const std::string& key) {
-  const Value& v = row.cells.at(table.column_index(key));
-  if (const T* value = std::get_if<T>(&v)) return *value;
-  return std::nullopt;
-}
-
-std::string all_warnings(const Table& table) {
-  std::string out;
-  for (const std::string& w : table.warnings) out += w + "\n";
-  return out;
 }
 
 PluginResult yarascan(Session& session, const std::vector<std::pair<std::string, std::string>>& options,
@@ -75,11 +65,11 @@ std::vector<Hit> hits(const Table& table) {
   std::vector<Hit> out;
   for (const Row& row : table.rows) {
     Hit h;
-    h.pid = get<int64_t>(table, row, "pid");
-    h.comm = get<std::string>(table, row, "comm").value_or("");
-    h.rule = get<std::string>(table, row, "rule").value();
-    if (auto a = get<Address>(table, row, "address")) h.address = a->value;
-    h.match = get<std::string>(table, row, "match").value();
+    h.pid = cell<int64_t>(table, row, "pid");
+    h.comm = cell<std::string>(table, row, "comm").value_or("");
+    h.rule = cell<std::string>(table, row, "rule").value();
+    if (auto a = cell<Address>(table, row, "address")) h.address = a->value;
+    h.match = cell<std::string>(table, row, "match").value();
     out.push_back(h);
   }
   return out;

@@ -1,5 +1,4 @@
 // Reading a plugin's result table in tests: one typed cell, all warnings.
-// (Several older test files still carry their own copies of these.)
 #pragma once
 
 #include <optional>
