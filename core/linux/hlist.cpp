@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "core/util/hex.h"
+#include "core/util/unaligned.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -85,8 +86,7 @@ class ChainWalker {
       warnings_.add(what_ + ": unreadable link", what_ + ": cannot read " + what + ": " + r.fault->message());
       return false;
     }
-    value = 0;
-    for (size_t i = 0; i < size; ++i) value |= uint64_t{bytes[i]} << (8 * i);
+    value = load_little_endian(bytes, size);
     return true;
   }
 

@@ -1,21 +1,10 @@
 #include "core/linux/idt.h"
 
-#include <cstring>
-
 #include "core/util/error.h"
 #include "core/util/hex.h"
+#include "core/util/unaligned.h"
 
 namespace memscope::linux_kernel {
-namespace {
-
-template <typename T>
-T load(const uint8_t* at) {
-  T value;
-  std::memcpy(&value, at, sizeof value);
-  return value;
-}
-
-}  // namespace
 
 GateLayout gate_layout(const Profile& profile) {
   GateLayout out;
@@ -41,13 +30,13 @@ GateLayout gate_layout(const Profile& profile) {
 
 IdtGate decode_gate(const uint8_t* bytes, const GateLayout& layout) {
   IdtGate gate;
-  gate.handler = uint64_t{load<uint16_t>(bytes + layout.offset_low)} |
-                 uint64_t{load<uint16_t>(bytes + layout.offset_middle)} << 16 |
-                 uint64_t{load<uint32_t>(bytes + layout.offset_high)} << 32;
-  gate.segment = load<uint16_t>(bytes + layout.segment);
+  gate.handler = uint64_t{load_unaligned<uint16_t>(bytes + layout.offset_low)} |
+                 uint64_t{load_unaligned<uint16_t>(bytes + layout.offset_middle)} << 16 |
+                 uint64_t{load_unaligned<uint32_t>(bytes + layout.offset_high)} << 32;
+  gate.segment = load_unaligned<uint16_t>(bytes + layout.segment);
   // The attribute word (struct idt_bits): ist:3, zero:5, type:5 (the
   // descriptor type and its always-zero bit 12), dpl:2, p:1.
-  const uint16_t bits = load<uint16_t>(bytes + layout.bits);
+  const uint16_t bits = load_unaligned<uint16_t>(bytes + layout.bits);
   gate.ist = bits & 0x7;
   gate.type = (bits >> 8) & 0xf;
   gate.dpl = (bits >> 13) & 0x3;

@@ -6,6 +6,7 @@
 #include "core/util/error.h"
 #include "core/util/hex.h"
 #include "core/util/limits.h"
+#include "core/util/unaligned.h"
 
 namespace memscope::linux_kernel {
 
@@ -39,8 +40,7 @@ std::vector<Object> list_entries_recovering(const Object& head, std::string_view
                          r.fault->message());
       return false;
     }
-    prev = 0;
-    for (size_t i = 0; i < pointer_size; ++i) prev |= uint64_t{bytes[i]} << (8 * i);
+    prev = load_little_endian(bytes, pointer_size);
     return true;
   };
   std::unordered_set<uint64_t> seen_backward;

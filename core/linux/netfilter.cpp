@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cctype>
-#include <cstring>
 #include <map>
 #include <unordered_set>
 
@@ -11,6 +10,7 @@
 #include "core/types/object.h"
 #include "core/util/error.h"
 #include "core/util/hex.h"
+#include "core/util/unaligned.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -50,13 +50,6 @@ const TypeInfo* enum_holding(const Profile& profile, std::string_view probe) {
       if (profile.name(e) == probe) return &profile.type(type.id);
   }
   return nullptr;
-}
-
-template <typename T>
-T load(const uint8_t* at) {
-  T value;
-  std::memcpy(&value, at, sizeof value);
-  return value;
 }
 
 // One hook point: a family and a hook number in one namespace.
@@ -115,7 +108,7 @@ class HookReader {
                                     warnings_);
       for (uint64_t i = 0; i < count; ++i) {
         NetfilterHook hook = make(point, static_cast<unsigned>(i));
-        hook.handler = load<uint64_t>(bytes.data() + i * entry.size + hook_offset);
+        hook.handler = load_unaligned<uint64_t>(bytes.data() + i * entry.size + hook_offset);
         if (ops[i] && *ops[i]) {
           hook.ops = *ops[i];
           hook.priority = priority_of(*ops[i], what);

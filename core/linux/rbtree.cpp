@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "core/util/hex.h"
+#include "core/util/unaligned.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -63,8 +64,7 @@ class InOrderWalk {
       warnings_.add(what_ + ": unreadable node", what_ + ": cannot read node " + hex(node) + ": " + r.fault->message());
       return false;
     }
-    value = 0;
-    for (size_t i = 0; i < size; ++i) value |= uint64_t{bytes[i]} << (8 * i);
+    value = load_little_endian(bytes, size);
     return true;
   }
 
@@ -96,7 +96,7 @@ std::vector<uint64_t> rbtree_nodes(const Object& root, const std::string& what, 
       warnings.add(what + ": cannot read the root at " + hex(root.address()) + ": " + r.fault->message());
       return out;
     }
-    for (size_t i = 0; i < size; ++i) top |= uint64_t{bytes[i]} << (8 * i);
+    top = load_little_endian(bytes, size);
   }
   InOrderWalk walk(profile, root.space(), what, warnings, options);
   walk.walk(top, 0, 1, out);

@@ -1,11 +1,11 @@
 #include "core/linux/symbolize.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/types/object.h"
 #include "core/util/error.h"
 #include "core/util/hex.h"
+#include "core/util/unaligned.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -31,13 +31,6 @@ ElfSymbolLayout elf_symbol_layout(const Profile& profile) {
   out.value = offset("st_value", out.value);
   out.length = offset("st_size", out.length);
   return out;
-}
-
-template <typename T>
-T load(const uint8_t* at) {
-  T value;
-  std::memcpy(&value, at, sizeof value);
-  return value;
 }
 
 }  // namespace
@@ -140,11 +133,11 @@ const Symbolizer::ModuleSymbols& Symbolizer::symbols_of(const ModuleMemory& modu
     for (uint64_t i = 0; i < readable; ++i) {
       const uint8_t* entry = bytes.data() + i * layout.size;
       ModuleSymbol s;
-      s.name = load<uint32_t>(entry + layout.name);
-      s.value = load<uint64_t>(entry + layout.value);
-      s.size = load<uint64_t>(entry + layout.length);
-      const uint8_t type = load<uint8_t>(entry + layout.info) & 0xf;
-      const uint16_t section = load<uint16_t>(entry + layout.shndx);
+      s.name = load_unaligned<uint32_t>(entry + layout.name);
+      s.value = load_unaligned<uint64_t>(entry + layout.value);
+      s.size = load_unaligned<uint64_t>(entry + layout.length);
+      const uint8_t type = load_unaligned<uint8_t>(entry + layout.info) & 0xf;
+      const uint16_t section = load_unaligned<uint16_t>(entry + layout.shndx);
       // Named, defined objects, functions and untyped labels; not the
       // section and file entries.
       if (s.name == 0 || s.value == 0 || section == 0 || type > 2) continue;

@@ -1,11 +1,11 @@
 #include "core/linux/task_carver.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/util/error.h"
 #include "core/util/hex.h"
 #include "core/util/limits.h"
+#include "core/util/unaligned.h"
 
 namespace memscope::linux_kernel {
 namespace {
@@ -19,20 +19,6 @@ constexpr uint64_t kListPoison2 = 0x122, kPoisonDelta = 0xdead000000000000ull;
 // The highest task state bit (TASK_STATE_MAX, 0x2000 in 6.x) and the
 // exit states (EXIT_DEAD 0x10, EXIT_ZOMBIE 0x20, EXIT_TRACE both).
 constexpr uint64_t kStateLimit = 0x10000;
-
-template <typename T>
-T load(const uint8_t* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-uint64_t load_n(const uint8_t* p, uint64_t n) {
-  uint64_t v = 0;
-  std::memcpy(&v, p, std::min<uint64_t>(n, 8));
-  if (n < 8) v &= (uint64_t{1} << (8 * n)) - 1;
-  return v;
-}
 
 bool is_poison2(uint64_t value) { return value == kListPoison2 || value == (kPoisonDelta | kListPoison2); }
 
@@ -77,8 +63,8 @@ TaskCarver::TaskCarver(const KernelView& kernel) : kernel_(kernel) {
 
 // TASK_DEAD (0x80) in the state, or an exit state (EXIT_ZOMBIE, EXIT_DEAD).
 bool TaskCarver::dead_bytes(const uint8_t* data) const {
-  if (exit_state_ && load_n(data + exit_state_->offset, exit_state_->size) != 0) return true;
-  return state_ && (load_n(data + state_->offset, state_->size) & 0x80) != 0;
+  if (exit_state_ && load_little_endian(data + exit_state_->offset, exit_state_->size) != 0) return true;
+  return state_ && (load_little_endian(data + state_->offset, state_->size) & 0x80) != 0;
 }
 
 bool TaskCarver::plausible_bytes(const uint8_t* data) const {
@@ -87,12 +73,12 @@ bool TaskCarver::plausible_bytes(const uint8_t* data) const {
   // places is rare (one 64-bit compare each). The comm comes after.
   const uint64_t low = kernel_half_;
   auto kernel_pointer = [low](uint64_t p) { return p >= low && (p & 7) == 0; };
-  if (!kernel_pointer(load<uint64_t>(data + group_leader_.offset)) ||
-      !kernel_pointer(load<uint64_t>(data + real_parent_.offset)) ||
-      !kernel_pointer(load<uint64_t>(data + parent_.offset)))
+  if (!kernel_pointer(load_unaligned<uint64_t>(data + group_leader_.offset)) ||
+      !kernel_pointer(load_unaligned<uint64_t>(data + real_parent_.offset)) ||
+      !kernel_pointer(load_unaligned<uint64_t>(data + parent_.offset)))
     return false;
-  const uint64_t next = load<uint64_t>(data + tasks_.offset + tasks_next_);
-  const uint64_t prev = load<uint64_t>(data + tasks_.offset + tasks_prev_);
+  const uint64_t next = load_unaligned<uint64_t>(data + tasks_.offset + tasks_next_);
+  const uint64_t prev = load_unaligned<uint64_t>(data + tasks_.offset + tasks_prev_);
   if (!kernel_pointer(next) || !(kernel_pointer(prev) || is_poison2(prev))) return false;
   // A comm of printable characters, NUL-padded (set_task_comm: strscpy_pad).
   const uint8_t* comm = data + comm_.offset;
@@ -105,22 +91,22 @@ bool TaskCarver::plausible_bytes(const uint8_t* data) const {
   if (length == comm_.size) return false;  // no NUL
   for (size_t i = length; i < comm_.size; ++i)
     if (comm[i] != 0) return false;
-  const int32_t pid = load<int32_t>(data + pid_.offset), tgid = load<int32_t>(data + tgid_.offset);
+  const int32_t pid = load_unaligned<int32_t>(data + pid_.offset), tgid = load_unaligned<int32_t>(data + tgid_.offset);
   if (pid < 0 || pid > kPidMax || tgid < 0 || tgid > kPidMax || (pid == 0) != (tgid == 0)) return false;
   // A dead task's credentials are put (exit_creds leaves NULL behind).
   const bool dead = dead_bytes(data);
   for (const Field& f : {cred_, real_cred_}) {
-    const uint64_t cred = load<uint64_t>(data + f.offset);
+    const uint64_t cred = load_unaligned<uint64_t>(data + f.offset);
     if (!kernel_pointer(cred) && !(dead && cred == 0)) return false;
   }
-  const uint64_t mm = load<uint64_t>(data + mm_.offset);
+  const uint64_t mm = load_unaligned<uint64_t>(data + mm_.offset);
   if (mm != 0 && !kernel_pointer(mm)) return false;
   if (active_mm_) {
-    const uint64_t active = load<uint64_t>(data + active_mm_->offset);
+    const uint64_t active = load_unaligned<uint64_t>(data + active_mm_->offset);
     if (active != 0 && !kernel_pointer(active)) return false;
   }
-  if (state_ && load_n(data + state_->offset, state_->size) >= kStateLimit) return false;
-  if (exit_state_ && (load_n(data + exit_state_->offset, exit_state_->size) & ~uint64_t{0x30})) return false;
+  if (state_ && load_little_endian(data + state_->offset, state_->size) >= kStateLimit) return false;
+  if (exit_state_ && (load_little_endian(data + exit_state_->offset, exit_state_->size) & ~uint64_t{0x30})) return false;
   return true;
 }
 
@@ -139,8 +125,8 @@ bool TaskCarver::validate(uint64_t address, std::string* why, bool* dead) const 
   // The task list links: self-consistent, self-linked (unlinked by hand) or
   // left by list_del_rcu (next kept, prev poisoned).
   const uint64_t self = address + tasks_.offset;
-  const uint64_t next = load<uint64_t>(data + tasks_.offset + tasks_next_);
-  const uint64_t prev = load<uint64_t>(data + tasks_.offset + tasks_prev_);
+  const uint64_t next = load_unaligned<uint64_t>(data + tasks_.offset + tasks_next_);
+  const uint64_t prev = load_unaligned<uint64_t>(data + tasks_.offset + tasks_prev_);
   if (!(next == self && prev == self) && !is_poison2(prev)) {
     uint64_t back = 0, forward = 0;
     const bool next_ok = pointer(next + tasks_prev_, back) && back == self;
@@ -148,9 +134,9 @@ bool TaskCarver::validate(uint64_t address, std::string* why, bool* dead) const 
     if (!next_ok && !prev_ok) return fail("tasks links do not point back");
   }
   // Parents and the group leader are tasks; the leader leads this group.
-  const int32_t tgid = load<int32_t>(data + tgid_.offset);
+  const int32_t tgid = load_unaligned<int32_t>(data + tgid_.offset);
   for (const Field* f : {&real_parent_, &group_leader_}) {
-    const uint64_t other = load<uint64_t>(data + f->offset);
+    const uint64_t other = load_unaligned<uint64_t>(data + f->offset);
     if (other == address) continue;
     int32_t other_pid = -1, other_tgid = -1;
     uint8_t comm[64] = {};
@@ -163,9 +149,9 @@ bool TaskCarver::validate(uint64_t address, std::string* why, bool* dead) const 
     if (f == &group_leader_ && other_tgid != tgid) return fail("its group leader leads another group");
   }
   // Credentials (a dead task may have put them) and memory translate.
-  const uint64_t cred = load<uint64_t>(data + cred_.offset);
+  const uint64_t cred = load_unaligned<uint64_t>(data + cred_.offset);
   if (cred && !space.translate(cred)) return fail("its cred does not translate");
-  const uint64_t mm = load<uint64_t>(data + mm_.offset);
+  const uint64_t mm = load_unaligned<uint64_t>(data + mm_.offset);
   if (mm) {
     uint64_t pgd = 0;
     if (!pointer(mm + mm_pgd_, pgd) || !space.translate(pgd)) return fail("its mm's pgd does not translate");
@@ -197,7 +183,7 @@ CarveResult TaskCarver::carve(AddressSpace& physical, uint64_t direct_map, Warni
         const size_t stop = chunk.readable >= needed ? std::min(chunk.size, chunk.readable - needed + 1) : 0;
         const uint8_t* data = chunk.data;
         for (; at < stop; at += kAlignment) {
-          const uint64_t pointer = load<uint64_t>(data + at + leader);
+          const uint64_t pointer = load_unaligned<uint64_t>(data + at + leader);
           if (pointer < low || (pointer & 7)) continue;
           if (plausible_bytes(data + at)) sink.add(chunk.address + at);
         }
