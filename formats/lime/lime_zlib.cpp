@@ -7,11 +7,10 @@
 #include <filesystem>
 
 #include "core/layers/format_registry.h"
+#include "core/layers/index_cache.h"
 #include "core/util/error.h"
-#include "core/util/file_identity.h"
 #include "core/util/hex.h"
 #include "core/util/progress.h"
-#include "core/util/user_cache_dir.h"
 #include "formats/lime/lime_format.h"
 
 namespace memscope {
@@ -109,26 +108,14 @@ std::unique_ptr<LimeZlibLayer> LimeZlibLayer::open(std::shared_ptr<const MappedF
                                      "< FILE > image`) and open the result");
   ChunkCache& cache = options.cache ? *options.cache : ChunkCache::shared();
   std::unique_ptr<LimeZlibLayer> layer(new LimeZlibLayer(file, cache));
-  std::optional<std::string> dir;
-  if (options.use_index_cache) dir = options.index_dir ? options.index_dir : user_cache_dir("lime-zlib-index");
-  if (dir && options.index_dir) {
-    std::error_code ec;
-    std::filesystem::create_directories(*dir, ec);
-  }
-  // Named by the file's identity, as the plain .lz4 index: an edit of the
-  // file changes its ctime, hence the name.
-  std::optional<FileIdentity> identity = dir ? find_file_identity(file->path()) : std::nullopt;
-  if (!identity || identity->size != file->size() || identity->mtime_ns != file->mtime_ns()) dir.reset();
-  std::string name;
-  if (dir) {
-    name = hex(identity->size).substr(2) + "-" + hex_address(identity->digest()).substr(2) + ".idx";
-    layer->index_path_ = *dir + "/" + name;
-    if (layer->load_index(layer->index_path_)) layer->index_origin_ = "cached";
-  }
-  if (layer->index_origin_.empty()) {
+  const IndexCache index_cache(*file, options.use_index_cache, options.index_dir, "lime-zlib-index");
+  layer->index_path_ = index_cache.path();
+  if (index_cache.usable() && layer->load_index(layer->index_path_)) {
+    layer->index_origin_ = "cached";
+  } else {
     layer->build_index();
     layer->index_origin_ = "built";
-    if (dir && !write_cache_file(*dir, name, layer->serialize_index())) layer->index_path_.clear();
+    if (!index_cache.store(layer->serialize_index())) layer->index_path_.clear();
   }
   return layer;
 }

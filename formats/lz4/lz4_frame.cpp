@@ -11,11 +11,10 @@
 #include <fstream>
 #include <iterator>
 
+#include "core/layers/index_cache.h"
 #include "core/util/error.h"
 #include "core/util/hex.h"
 #include "core/util/progress.h"
-#include "core/util/file_identity.h"
-#include "core/util/user_cache_dir.h"
 #include "formats/lz4/lz4_seekable_format.h"
 #include "core/layers/format_registry.h"
 
@@ -108,28 +107,14 @@ std::unique_ptr<Lz4FrameLayer> Lz4FrameLayer::open(std::shared_ptr<const MappedF
     throw FormatError(file->path() + ": legacy LZ4 format (lz4 -l) has no block sizes to seek by; decompress it "
                                      "with `lz4 -d` or recompress with `memscope convert`");
 
-  std::optional<std::string> dir;
-  if (options.use_index_cache) dir = options.index_dir ? options.index_dir : user_cache_dir("lz4-index");
-  if (dir && options.index_dir) {
-    std::error_code ec;
-    std::filesystem::create_directories(*dir, ec);
-  }
-  std::string name;
-  // The index is named by the file's identity (core/util/file_identity.h):
-  // an edit that keeps the size and puts the mtime back still changes the
-  // ctime, hence the name. The path is stat'ed after it was mapped: when
-  // that no longer describes the mapped file, go without the cache.
-  std::optional<FileIdentity> identity = dir ? find_file_identity(file->path()) : std::nullopt;
-  if (!identity || identity->size != file->size() || identity->mtime_ns != file->mtime_ns()) dir.reset();
-  if (dir) {
-    name = hex(identity->size).substr(2) + "-" + hex_address(identity->digest()).substr(2) + ".idx";
-    layer->index_path_ = *dir + "/" + name;
-    if (layer->load_index(layer->index_path_)) layer->index_origin_ = "cached";
-  }
-  if (layer->index_origin_.empty()) {
+  const IndexCache index_cache(*file, options.use_index_cache, options.index_dir, "lz4-index");
+  layer->index_path_ = index_cache.path();
+  if (index_cache.usable() && layer->load_index(layer->index_path_)) {
+    layer->index_origin_ = "cached";
+  } else {
     layer->build_index();
     layer->index_origin_ = "built";
-    if (dir && !write_cache_file(*dir, name, layer->serialize_index())) layer->index_path_.clear();
+    if (!index_cache.store(layer->serialize_index())) layer->index_path_.clear();
   }
 
   // A compressed LiME or ELF file is not a raw image: say so rather than
