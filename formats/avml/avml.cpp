@@ -293,6 +293,18 @@ std::optional<std::string> AvmlLayer::copy_out(size_t b, uint64_t offset, size_t
   return std::nullopt;
 }
 
+size_t AvmlLayer::in_one_chunk(size_t b, uint64_t offset, size_t want) const {
+  const ChunkIndex& index = chunks(b);
+  auto it = std::upper_bound(index.chunks.begin(), index.chunks.end(), offset,
+                             [](uint64_t o, const Chunk& c) { return o < c.data_offset; });
+  size_t take = static_cast<size_t>(std::min<uint64_t>(want, blocks_[b].available - offset));
+  if (it != index.chunks.begin()) {
+    const Chunk& c = *std::prev(it);
+    if (offset - c.data_offset < c.data_size) take = std::min<size_t>(take, c.data_offset + c.data_size - offset);
+  }
+  return take;
+}
+
 IoResult AvmlLayer::do_read(uint64_t address, void* buffer, size_t n, unsigned flags) {
   IoResult result;
   auto* out = static_cast<uint8_t*>(buffer);
@@ -315,16 +327,8 @@ IoResult AvmlLayer::do_read(uint64_t address, void* buffer, size_t n, unsigned f
       result.done += gap;
       continue;
     }
-    const Block& block = blocks_[b];
-    const uint64_t offset = at - block.start;
-    const ChunkIndex& index = chunks(b);
-    auto it = std::upper_bound(index.chunks.begin(), index.chunks.end(), offset,
-                               [](uint64_t o, const Chunk& c) { return o < c.data_offset; });
-    size_t take = static_cast<size_t>(std::min<uint64_t>(want, block.available - offset));
-    if (it != index.chunks.begin()) {
-      const Chunk& c = *std::prev(it);
-      if (offset - c.data_offset < c.data_size) take = std::min<size_t>(take, c.data_offset + c.data_size - offset);
-    }
+    const uint64_t offset = at - blocks_[b].start;
+    const size_t take = in_one_chunk(b, offset, want);
     if (std::optional<std::string> error = copy_out(b, offset, take, out + result.done, true)) {
       result.fault = Fault{at, format(), *error};
       return result;
@@ -350,16 +354,8 @@ IoResult AvmlLayer::scan_read(uint64_t address, uint8_t* out, size_t n) {
       result.done += gap;
       continue;
     }
-    const Block& block = blocks_[b];
-    const uint64_t offset = at - block.start;
-    const ChunkIndex& index = chunks(b);
-    auto it = std::upper_bound(index.chunks.begin(), index.chunks.end(), offset,
-                               [](uint64_t o, const Chunk& c) { return o < c.data_offset; });
-    size_t take = static_cast<size_t>(std::min<uint64_t>(want, block.available - offset));
-    if (it != index.chunks.begin()) {
-      const Chunk& c = *std::prev(it);
-      if (offset - c.data_offset < c.data_size) take = std::min<size_t>(take, c.data_offset + c.data_size - offset);
-    }
+    const uint64_t offset = at - blocks_[b].start;
+    const size_t take = in_one_chunk(b, offset, want);
     if (std::optional<std::string> error = copy_out(b, offset, take, out + result.done, false)) {
       // A corrupt chunk reads as zeros in a scan; the first fault is kept.
       std::memset(out + result.done, 0, take);

@@ -113,6 +113,10 @@ class AvmlLayer : public PhysicalLayer {
   // through the cache (`use_cache`) or a per-thread buffer. nullopt or the
   // error.
   std::optional<std::string> copy_out(size_t b, uint64_t offset, size_t n, uint8_t* out, bool use_cache);
+  // How many of the `want` bytes at block `b`'s `offset` (inside what the
+  // file holds of it) one copy_out can serve: up to the end of their chunk
+  // and of the block's available bytes.
+  size_t in_one_chunk(size_t b, uint64_t offset, size_t want) const;
 
   std::shared_ptr<const MappedFile> file_;
   ChunkCache& cache_;
