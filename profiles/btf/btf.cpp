@@ -158,6 +158,19 @@ void Btf::decode(std::span<const uint8_t> blob, uint64_t base) {
     return std::string_view(strings_.data() + name_off);  // terminated: last byte is NUL
   };
 
+  // The `vlen` entries of `entry_size` bytes that follow a record (members,
+  // enumerators, parameters, section variables), each decoded by `decode`
+  // and appended to `list`; `t` records where its entries start.
+  auto read_entries = [&](BtfType& t, auto& list, uint32_t vlen, uint64_t entry_size, uint32_t id, const char* what,
+                          auto decode) {
+    need(uint64_t{vlen} * entry_size, id, what);
+    t.item_count = vlen;
+    t.first_item = static_cast<uint32_t>(list.size());
+    const uint8_t* entries = section + pos;
+    for (uint32_t i = 0; i < vlen; ++i) list.push_back(decode(entries + uint64_t{i} * entry_size));
+    pos += uint64_t{vlen} * entry_size;
+  };
+
   types_.clear();
   types_.emplace_back();  // id 0: void
   while (pos < type_len) {
@@ -215,12 +228,8 @@ void Btf::decode(std::span<const uint8_t> blob, uint64_t base) {
         pos += 12;
         break;
       case BtfKind::kStruct:
-      case BtfKind::kUnion: {
-        need(uint64_t{vlen} * 12, id, "member list");
-        t.item_count = vlen;
-        t.first_item = static_cast<uint32_t>(members_.size());
-        for (uint32_t i = 0; i < vlen; ++i) {
-          const uint8_t* m = extra + uint64_t{i} * 12;
+      case BtfKind::kUnion:
+        read_entries(t, members_, vlen, 12, id, "member list", [&](const uint8_t* m) {
           BtfMember member;
           member.name = name_at(order.u32(m), id);
           member.type = order.u32(m + 4);
@@ -231,56 +240,32 @@ void Btf::decode(std::span<const uint8_t> blob, uint64_t base) {
           } else {
             member.bit_offset = offset;
           }
-          members_.push_back(member);
-        }
-        pos += uint64_t{vlen} * 12;
+          return member;
+        });
         break;
-      }
-      case BtfKind::kEnum: {
-        need(uint64_t{vlen} * 8, id, "enumerator list");
-        t.item_count = vlen;
-        t.first_item = static_cast<uint32_t>(enumerators_.size());
-        for (uint32_t i = 0; i < vlen; ++i) {
-          const uint8_t* e = extra + uint64_t{i} * 8;
-          BtfEnumerator value;
-          value.name = name_at(order.u32(e), id);
+      case BtfKind::kEnum:
+        read_entries(t, enumerators_, vlen, 8, id, "enumerator list", [&](const uint8_t* e) {
           const uint32_t raw = order.u32(e + 4);
-          value.bits = t.kind_flag ? static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(raw))) : raw;
-          enumerators_.push_back(value);
-        }
-        pos += uint64_t{vlen} * 8;
+          // kind_flag: signed values, kept as their 64-bit two's complement.
+          return BtfEnumerator{name_at(order.u32(e), id),
+                               t.kind_flag ? static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(raw))) : raw};
+        });
         break;
-      }
-      case BtfKind::kEnum64: {
-        need(uint64_t{vlen} * 12, id, "enumerator list");
-        t.item_count = vlen;
-        t.first_item = static_cast<uint32_t>(enumerators_.size());
-        for (uint32_t i = 0; i < vlen; ++i) {
-          const uint8_t* e = extra + uint64_t{i} * 12;
-          BtfEnumerator value;
-          value.name = name_at(order.u32(e), id);
-          value.bits = uint64_t{order.u32(e + 4)} | uint64_t{order.u32(e + 8)} << 32;
-          enumerators_.push_back(value);
-        }
-        pos += uint64_t{vlen} * 12;
+      case BtfKind::kEnum64:
+        read_entries(t, enumerators_, vlen, 12, id, "enumerator list", [&](const uint8_t* e) {
+          return BtfEnumerator{name_at(order.u32(e), id), uint64_t{order.u32(e + 4)} | uint64_t{order.u32(e + 8)} << 32};
+        });
         break;
-      }
       case BtfKind::kForward:
         t.size = 0;
         break;
-      case BtfKind::kFunctionProto: {
+      case BtfKind::kFunctionProto:
         t.type = t.size;
         t.size = 0;
-        need(uint64_t{vlen} * 8, id, "parameter list");
-        t.item_count = vlen;
-        t.first_item = static_cast<uint32_t>(params_.size());
-        for (uint32_t i = 0; i < vlen; ++i) {
-          const uint8_t* p = extra + uint64_t{i} * 8;
-          params_.push_back(BtfParam{name_at(order.u32(p), id), order.u32(p + 4)});
-        }
-        pos += uint64_t{vlen} * 8;
+        read_entries(t, params_, vlen, 8, id, "parameter list", [&](const uint8_t* p) {
+          return BtfParam{name_at(order.u32(p), id), order.u32(p + 4)};
+        });
         break;
-      }
       case BtfKind::kVariable:
         need(4, id, "VAR linkage");
         t.type = t.size;
@@ -288,17 +273,11 @@ void Btf::decode(std::span<const uint8_t> blob, uint64_t base) {
         t.linkage = order.u32(extra);
         pos += 4;
         break;
-      case BtfKind::kDataSection: {
-        need(uint64_t{vlen} * 12, id, "section variable list");
-        t.item_count = vlen;
-        t.first_item = static_cast<uint32_t>(section_vars_.size());
-        for (uint32_t i = 0; i < vlen; ++i) {
-          const uint8_t* v = extra + uint64_t{i} * 12;
-          section_vars_.push_back(BtfSectionVar{order.u32(v), order.u32(v + 4), order.u32(v + 8)});
-        }
-        pos += uint64_t{vlen} * 12;
+      case BtfKind::kDataSection:
+        read_entries(t, section_vars_, vlen, 12, id, "section variable list", [&](const uint8_t* v) {
+          return BtfSectionVar{order.u32(v), order.u32(v + 4), order.u32(v + 8)};
+        });
         break;
-      }
       case BtfKind::kFloat:
         if (t.size == 0 || t.size > 16)
           fail(t.file_offset, "type #" + std::to_string(id) + ": FLOAT of " + std::to_string(t.size) + " bytes");
