@@ -65,7 +65,8 @@ build() {
 }
 
 # The sanitizer build: ASan + UBSan (-DMEMSCOPE_SANITIZE=ON), at -O1 (what
-# the sanitizers are made for, and the quicker build), no benchmarks.
+# the sanitizers are made for, and the quicker build; tests/CMakeLists.txt
+# puts the test files themselves at -O0), no benchmarks.
 build_sanitized() {
   cmake -S . -B "$ASAN_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG" \
     "-DCMAKE_C_FLAGS_RELEASE=-O1 -DNDEBUG" -DMEMSCOPE_WERROR=ON -DMEMSCOPE_SANITIZE=ON \
