@@ -23,13 +23,11 @@
 #include <fcntl.h>
 #include <lzo/lzo1x.h>
 #include <snappy-c.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -42,6 +40,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/support/command_line.h"
+#include "bench/support/timing.h"
 #include "core/layers/format_registry.h"
 #include "core/layers/mapped_file.h"
 #include "core/layers/physical_layer.h"
@@ -58,31 +58,16 @@
 #endif
 
 using namespace memscope;
+using namespace memscope::bench;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-double thread_cpu() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
-
-// A rate measured both ways: per wall second and per CPU-second.
-struct Rate {
-  double wall = 0, cpu = 0;
-};
-
-// Times `work`, which handles `units` (reads, or bytes).
+// Times `work`, which handles `units` (reads, or bytes), on the calling
+// thread.
 template <typename F>
 Rate timed(double units, F&& work) {
-  auto t = Clock::now();
-  double cpu = thread_cpu();
-  work();
-  return Rate{units / since(t), units / (thread_cpu() - cpu)};
+  return time_once(std::forward<F>(work)).rate(units);
 }
 
 std::vector<Range> ranges_of(const PhysicalLayer& layer) {
@@ -352,7 +337,7 @@ Figures measure(const std::string& path, PhysicalLayer& raw, size_t reads) {
   const std::vector<Range> raw_ranges = ranges_of(raw);
   auto t = Clock::now();
   std::unique_ptr<PhysicalLayer> layer = open_image(path);
-  f.open_ms = since(t) * 1e3;
+  f.open_ms = ms_since(t);
   f.format = layer->format();
   const std::vector<Range> ranges = ranges_of(*layer);
 
@@ -442,16 +427,12 @@ int main(int argc, char** argv) {
   std::string raw_path, workdir = fs::temp_directory_path().string();
   std::vector<std::string> images;
   size_t reads = 100000;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::runtime_error(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--raw") raw_path = next();
-    else if (arg == "--image") images.push_back(next());
-    else if (arg == "--workdir") workdir = next();
-    else if (arg == "--reads") reads = std::stoul(next());
+  for (CommandLine args(argc, argv); args.next();) {
+    const std::string& arg = args.current();
+    if (arg == "--raw") raw_path = args.value();
+    else if (arg == "--image") images.push_back(args.value());
+    else if (arg == "--workdir") workdir = args.value();
+    else if (arg == "--reads") reads = std::stoul(args.value());
     else {
       std::fprintf(stderr, "usage: bench_formats --raw IMAGE.raw [--image FILE ...] [--workdir DIR] [--reads N]\n");
       return 2;

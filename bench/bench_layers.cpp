@@ -14,35 +14,23 @@
 // Usage: bench_layers IMAGE [--reads N] [--repeat R]
 // The kernel is found by discovery (VMCOREINFO or the image's CPU notes);
 // no profile is needed.
-#include <time.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench/support/timing.h"
 #include "core/util/hex.h"
 #include "core/layers/mapped_file.h"
 #include "core/session/session.h"
 #include "memscope/kvm.h"
 
 using namespace memscope;
-using Clock = std::chrono::steady_clock;
+using namespace memscope::bench;
 
 namespace {
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double thread_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
 
 struct Timing {
   double wall = 1e30;  // seconds, best run
@@ -54,11 +42,9 @@ template <typename F>
 Timing best_of(int repeat, F&& body) {
   Timing best;
   for (int i = 0; i < repeat; ++i) {
-    double cpu_start = thread_cpu_seconds();
-    auto start = Clock::now();
-    body();
-    best.wall = std::min(best.wall, seconds_since(start));
-    best.cpu = std::min(best.cpu, thread_cpu_seconds() - cpu_start);
+    const Elapsed elapsed = time_once(body);
+    best.wall = std::min(best.wall, elapsed.wall_s);
+    best.cpu = std::min(best.cpu, elapsed.cpu_s);
   }
   return best;
 }

@@ -10,10 +10,6 @@
 // synthetic image is generated on the fly (a mix of zero, text-like, table-
 // like and random pages, roughly what a live machine holds) and also written
 // raw for the comparison. Run it on an idle machine: figures are wall-clock.
-#include <sys/resource.h>
-#include <time.h>
-
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/support/process_run.h"
+#include "bench/support/timing.h"
 #include "core/layers/chunk_cache.h"
 #include "core/util/error.h"
 #include "core/layers/physical_layer.h"
@@ -34,37 +32,10 @@
 #include "core/layers/format_registry.h"
 
 using namespace memscope;
+using namespace memscope::bench;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 namespace {
-
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// CPU seconds of the calling thread: on a shared machine, single-threaded
-// figures per CPU-second are steadier than wall-clock ones.
-double thread_cpu() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
-double process_cpu() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-double children_cpu() {
-  rusage usage{};
-  getrusage(RUSAGE_CHILDREN, &usage);
-  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-// A rate measured both ways.
-struct Rate {
-  double wall = 0, cpu = 0;
-};
 
 // Deterministic memory-like pages, generated on demand.
 class SyntheticImage : public PhysicalLayer {
@@ -145,26 +116,22 @@ Rate random_reads(PhysicalLayer& layer, uint64_t span_start, uint64_t span, size
   for (auto& a : addresses) a = span_start + (rng() % (span / 4096)) * 4096;
   uint8_t buf[4096];
   uint64_t sink = 0;
-  auto t = Clock::now();
-  double cpu = thread_cpu();
-  for (uint64_t a : addresses) {
-    layer.read(a, buf, sizeof buf, kReadPad);
-    sink += buf[a % 4096];
-  }
-  double s = since(t);
-  cpu = thread_cpu() - cpu;
+  const Elapsed elapsed = time_once([&] {
+    for (uint64_t a : addresses) {
+      layer.read(a, buf, sizeof buf, kReadPad);
+      sink += buf[a % 4096];
+    }
+  });
   if (sink == 42) std::fputs("", stderr);
-  return Rate{double(reads) / s, double(reads) / cpu};
+  return elapsed.rate(double(reads));
 }
 
-// Bytes per second (in GB/s) of a command that processes `bytes`.
-Rate time_command(const std::string& command, uint64_t bytes) {
-  auto t = Clock::now();
-  double cpu = children_cpu();
-  if (std::system(command.c_str()) != 0) return {};
-  double s = since(t);
-  cpu = children_cpu() - cpu;
-  return Rate{double(bytes) / s / 1e9, double(bytes) / cpu / 1e9};
+// Bytes per second (in GB/s, of wall time and of the command's CPU time)
+// of a command that processes `bytes`, its output to /dev/null.
+Rate time_command(const std::vector<std::string>& argv, uint64_t bytes) {
+  const ProcessRun run = run_process(argv);
+  if (!run.ok) return {};
+  return Elapsed{run.wall_ms / 1e3, run.cpu_ms / 1e3}.rate(double(bytes) / 1e9);
 }
 
 Figures measure(const std::string& name, PhysicalLayer& source, const std::string& raw_path,
@@ -177,15 +144,12 @@ Figures measure(const std::string& name, PhysicalLayer& source, const std::strin
     Lz4WriteOptions options;
     options.threads = threads;
     options.hash_source_file = false;  // the figure is compression; hashing the source is measured apart
-    auto t = Clock::now();
-    double cpu = process_cpu();
-    Lz4WriteResult r = write_lz4_seekable(source, out, options);
-    double s = since(t);
-    cpu = process_cpu() - cpu;
+    Lz4WriteResult r;
+    const Elapsed elapsed = time_once([&] { r = write_lz4_seekable(source, out, options); }, CpuTime::whole_process);
     f.data = r.data_bytes;
     f.compressed = r.output_bytes;
-    f.convert_mbs[threads - 1] = Rate{double(r.data_bytes) / s / 1e6, double(r.data_bytes) / cpu / 1e6};
-    std::fprintf(stderr, "%s: convert with %u thread(s): %.2f s\n", name.c_str(), threads, s);
+    f.convert_mbs[threads - 1] = elapsed.rate(double(r.data_bytes) / 1e6);
+    std::fprintf(stderr, "%s: convert with %u thread(s): %.2f s\n", name.c_str(), threads, elapsed.wall_s);
   }
 
   auto raw = open_image(raw_path);
@@ -213,19 +177,18 @@ Figures measure(const std::string& name, PhysicalLayer& source, const std::strin
     ChunkCache cache(ChunkCache::default_capacity());
     auto layer = Lz4SeekableLayer::open(std::make_shared<const MappedFile>(out), cache);
     std::vector<uint8_t> buf(1 << 20);
-    auto t = Clock::now();
-    double cpu = thread_cpu();
-    layer->ranges([&](const Range& range) {
-      for (uint64_t at = range.start; at < range.end(); at += buf.size())
-        layer->read_exact(at, buf.data(), std::min<uint64_t>(buf.size(), range.end() - at));
-      return true;
-    });
-    f.seq_gbs = Rate{double(f.data) / since(t) / 1e9, double(f.data) / (thread_cpu() - cpu) / 1e9};
+    f.seq_gbs = time_once([&] {
+                  layer->ranges([&](const Range& range) {
+                    for (uint64_t at = range.start; at < range.end(); at += buf.size())
+                      layer->read_exact(at, buf.data(), std::min<uint64_t>(buf.size(), range.end() - at));
+                    return true;
+                  });
+                }).rate(double(f.data) / 1e9);
   }
-  f.lz4d_gbs = time_command("lz4 -d -c '" + out + "' > /dev/null", f.data);
+  f.lz4d_gbs = time_command({"lz4", "-d", "-c", out}, f.data);
   std::string plain = workdir + "/" + name + ".plain.lz4";
-  if (std::system(("lz4 -q -f -1 '" + raw_path + "' '" + plain + "'").c_str()) == 0) {
-    f.lz4d_plain_gbs = time_command("lz4 -d -c '" + plain + "' > /dev/null", fs::file_size(raw_path));
+  if (run_process({"lz4", "-q", "-f", "-1", raw_path, plain}).ok) {
+    f.lz4d_plain_gbs = time_command({"lz4", "-d", "-c", plain}, fs::file_size(raw_path));
     fs::remove(plain);
   }
   fs::remove(out);
@@ -292,7 +255,8 @@ int main(int argc, char** argv) {
       std::string raw = workdir + "/synthetic.raw";
       auto t = Clock::now();
       write_raw_image(synthetic, collect_ranges(synthetic), raw);
-      std::fprintf(stderr, "synthetic: %llu GiB raw written in %.1f s\n", static_cast<unsigned long long>(synthetic_gib), since(t));
+      std::fprintf(stderr, "synthetic: %llu GiB raw written in %.1f s\n", static_cast<unsigned long long>(synthetic_gib),
+                   seconds_since(t));
       auto source = open_image(raw);
       all.push_back(measure("synthetic-" + std::to_string(synthetic_gib) + "GiB", *source, raw, workdir, reads));
       fs::remove(raw);

@@ -18,23 +18,19 @@
 //                    [--runs 11] [--cli build/memscope] [--workdir /tmp]
 //
 // Prints Markdown tables; figures are recorded in docs/performance.md.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cstring>
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/support/clocks.h"
+#include "bench/support/command_line.h"
+#include "bench/support/process_run.h"
+#include "bench/support/statistics.h"
 #include "core/layers/format_registry.h"
 #include "core/layers/x86_64_paging.h"
 #include "core/linux/discovery/discovery.h"
@@ -45,101 +41,29 @@
 #include "profiles/image/kernel_btf.h"
 #include "profiles/image/kernel_symbols.h"
 
-extern char** environ;
-
 namespace {
 
 using namespace memscope;
-using Clock = std::chrono::steady_clock;
+using namespace memscope::bench;
 namespace fs = std::filesystem;
 
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-// CPU ms of the calling thread: steadier than wall time on a shared machine.
-double thread_cpu_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
-}
-
-// Wall and CPU ms of one stage.
+// Wall and CPU ms of one stage; the calling thread's CPU, steadier than
+// wall time on a shared machine.
 struct Stage {
   Clock::time_point wall = Clock::now();
-  double cpu = thread_cpu_ms();
+  double cpu_s = thread_cpu_seconds();
   std::string done() const {
-    std::ostringstream out;
-    out << std::fixed << std::setprecision(1) << ms_since(wall) << " ms (" << thread_cpu_ms() - cpu << " CPU)";
-    return out.str();
+    return fixed(ms_since(wall), 1) + " ms (" + fixed((thread_cpu_seconds() - cpu_s) * 1e3, 1) + " CPU)";
   }
 };
-
-struct ProcessRun {
-  bool ok = false;
-  double wall_ms = 0, cpu_ms = 0, peak_rss_mib = 0;
-};
-
-// Runs the command with stdout and stderr to /dev/null and `env` added to
-// the environment: wall time, CPU time and peak RSS from wait4's rusage.
-ProcessRun run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<std::string> environment(env);
-  for (char** e = environ; *e; ++e) {
-    std::string entry(*e);
-    bool replaced = false;
-    for (const std::string& mine : env) replaced = replaced || entry.substr(0, entry.find('=')) == mine.substr(0, mine.find('='));
-    if (!replaced) environment.push_back(entry);
-  }
-  std::vector<char*> envp;
-  for (std::string& e : environment) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  auto start = Clock::now();
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ProcessRun out;
-  if (rc != 0) return out;
-  int status = 0;
-  struct rusage usage {};
-  if (::wait4(pid, &status, 0, &usage) < 0) return out;
-  out.wall_ms = ms_since(start);
-  out.cpu_ms = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
-               (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
-  out.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
-  out.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  return out;
-}
-
-std::string fixed(double value, int digits) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << value;
-  return out.str();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-std::string default_cli() {
-  std::error_code ec;
-  auto self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "memscope";
-  return (self.parent_path().parent_path() / "memscope").string();
-}
 
 // A fresh pair of empty cache and data folders.
 struct Home {
   fs::path root;
-  std::vector<std::string> env() const {
-    return {"XDG_CACHE_HOME=" + (root / "cache").string(), "XDG_DATA_HOME=" + (root / "data").string()};
+  ProcessOptions env() const {
+    ProcessOptions options;
+    options.environment = {"XDG_CACHE_HOME=" + (root / "cache").string(), "XDG_DATA_HOME=" + (root / "data").string()};
+    return options;
   }
 };
 
@@ -157,7 +81,7 @@ struct Row {
   bool ok = true;
 };
 
-void measure(Row& row, const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+void measure(Row& row, const std::vector<std::string>& argv, const ProcessOptions& env) {
   ProcessRun r = run_process(argv, env);
   row.ok = row.ok && r.ok;
   row.wall.push_back(r.wall_ms);
@@ -168,12 +92,9 @@ void measure(Row& row, const std::vector<std::string>& argv, const std::vector<s
 void print(const std::string& image, const std::vector<Row>& rows) {
   std::cout << "\n### " << fs::path(image).filename().string() << "\n\n"
             << "| | wall ms (median, min-max) | CPU ms | peak RSS MiB | command |\n|---|---|---|---|---|\n";
-  for (const Row& r : rows) {
-    auto [lo, hi] = std::minmax_element(r.wall.begin(), r.wall.end());
-    std::cout << "| " << r.what << (r.ok ? "" : " (FAILED)") << " | " << fixed(median(r.wall), 1) << " ("
-              << fixed(*lo, 1) << "-" << fixed(*hi, 1) << ") | " << fixed(median(r.cpu), 1) << " | "
-              << fixed(median(r.rss), 1) << " | `" << r.command << "` |\n";
-  }
+  for (const Row& r : rows)
+    std::cout << "| " << r.what << (r.ok ? "" : " (FAILED)") << " | " << median_and_range(stats_of(r.wall), 1) << " | "
+              << fixed(median(r.cpu), 1) << " | " << fixed(median(r.rss), 1) << " | `" << r.command << "` |\n";
 }
 
 // One cold recovery in this process, stage by stage.
@@ -222,17 +143,13 @@ int main(int argc, char** argv) {
   std::string isf, cli = default_cli();
   fs::path workdir = fs::temp_directory_path();
   int runs = 11;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::runtime_error(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--image") images.push_back(next());
-    else if (arg == "--profile") isf = next();
-    else if (arg == "--runs") runs = std::stoi(next());
-    else if (arg == "--cli") cli = next();
-    else if (arg == "--workdir") workdir = next();
+  for (CommandLine args(argc, argv); args.next();) {
+    const std::string& arg = args.current();
+    if (arg == "--image") images.push_back(args.value());
+    else if (arg == "--profile") isf = args.value();
+    else if (arg == "--runs") runs = std::stoi(args.value());
+    else if (arg == "--cli") cli = args.value();
+    else if (arg == "--workdir") workdir = args.value();
     else {
       std::cerr << "usage: bench_no_profile --image IMAGE... --profile ISF [--runs N] [--cli PATH] [--workdir DIR]\n";
       return 2;

@@ -20,15 +20,10 @@
 //    pre-resolved FieldRefs.
 //
 // The cache goes to a temporary directory: the user's cache is not touched.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -39,54 +34,18 @@
 #include <string>
 #include <vector>
 
+#include "bench/support/clocks.h"
+#include "bench/support/process_run.h"
+#include "bench/support/resident_memory.h"
+#include "bench/support/statistics.h"
 #include "core/types/object.h"
 #include "core/types/profile.h"
 #include "profiles/isf/isf_loader.h"
 #include "profiles/cache/profile_cache.h"
 
-extern char** environ;
+using namespace memscope::bench;
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// CPU time of this process: on a shared machine wall time also measures
-// the neighbours.
-double cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-long peak_rss_kib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
-}
-
-// Resident memory now, from /proc/self/status: total, anonymous, file-backed (KiB).
-struct Resident {
-  long total = 0, anon = 0, file = 0;
-};
-Resident resident_now() {
-  Resident r;
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  long value = 0;
-  std::string unit;
-  while (status >> key) {
-    if (key == "VmRSS:" || key == "RssAnon:" || key == "RssFile:") {
-      status >> value >> unit;
-      (key == "VmRSS:" ? r.total : key == "RssAnon:" ? r.anon : r.file) = value;
-    } else {
-      std::getline(status, unit);
-    }
-  }
-  return r;
-}
 
 // Resident KiB of the mappings whose path ends with `suffix` (/proc/self/smaps).
 long mapped_resident_kib(const std::string& suffix) {
@@ -102,11 +61,6 @@ long mapped_resident_kib(const std::string& suffix) {
     }
   }
   return total;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 // --- The child: one fresh process, one load from the cache --------------------
@@ -141,19 +95,20 @@ int child(const std::string& isf, const std::string& cache_dir, const std::strin
     std::printf("0 0 0 0 0 0 0 0 %llu\n", static_cast<unsigned long long>(sum));
     return 0;
   }
-  Resident before = resident_now();
-  auto start = std::chrono::steady_clock::now();
+  ResidentMemory before = resident_memory_now();
+  auto start = Clock::now();
   auto profile = memscope::load_profile(isf, options);
   double ready = seconds_since(start);
-  Resident loaded = resident_now();
+  ResidentMemory loaded = resident_memory_now();
   long entry_loaded = mapped_resident_kib(".msprof");
-  auto lookups_start = std::chrono::steady_clock::now();
+  auto lookups_start = Clock::now();
   uint64_t sum = pslist_lookups(*profile);
   double lookups = seconds_since(lookups_start);
-  Resident after = resident_now();
-  std::printf("%.1f %ld %ld %ld %.1f %ld %ld %ld %llu\n", ready * 1e6, loaded.total - before.total,
-              loaded.anon - before.anon, loaded.file - before.file, lookups * 1e6, after.total - before.total,
-              entry_loaded, mapped_resident_kib(".msprof"), static_cast<unsigned long long>(sum));
+  ResidentMemory after = resident_memory_now();
+  std::printf("%.1f %ld %ld %ld %.1f %ld %ld %ld %llu\n", ready * 1e6, loaded.total_kib - before.total_kib,
+              loaded.anon_kib - before.anon_kib, loaded.file_kib - before.file_kib, lookups * 1e6,
+              after.total_kib - before.total_kib, entry_loaded, mapped_resident_kib(".msprof"),
+              static_cast<unsigned long long>(sum));
   return 0;
 }
 
@@ -165,34 +120,14 @@ struct ChildRun {
 
 // Runs this program again as a child; its wall time and the numbers it printed.
 ChildRun run_child(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) return {};
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
-  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
-  auto start = std::chrono::steady_clock::now();
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(pipe_fds[1]);
+  ProcessOptions options;
+  options.capture_output = true;
+  const ProcessRun run = run_process(argv, options);
   ChildRun out;
-  std::string text;
-  char buffer[512];
-  ssize_t n;
-  while (rc == 0 && (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0) text.append(buffer, size_t(n));
-  ::close(pipe_fds[0]);
-  if (rc != 0) return out;
-  int status = 0;
-  if (::waitpid(pid, &status, 0) < 0) return out;
-  out.wall_ms = seconds_since(start) * 1e3;
-  std::istringstream in(text);
-  double v;
-  while (in >> v) out.values.push_back(v);
-  out.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && out.values.size() >= 9;
+  out.wall_ms = run.wall_ms;
+  std::istringstream in(run.output);
+  for (double v; in >> v;) out.values.push_back(v);
+  out.ok = run.ok && out.values.size() >= 9;
   return out;
 }
 
@@ -256,12 +191,12 @@ void bench_objects(const memscope::Profile& profile) {
   Object head(profile, space, task_type.id, base);
 
   auto run = [&](const char* label, auto&& body) {
-    double cpu_start = cpu_seconds();
+    double cpu_start = process_cpu_seconds();
     int64_t checksum = 0;
     const int kRounds = 10;
     for (int round = 0; round < kRounds; ++round)
       for (Object task : memscope::list_entries(head["tasks"], "task_struct", "tasks")) checksum += body(task);
-    double seconds = cpu_seconds() - cpu_start;
+    double seconds = process_cpu_seconds() - cpu_start;
     std::printf("  %-34s %6.0f ns CPU per task (checksum %lld)\n", label, seconds / (kTasks * kRounds) * 1e9,
                 static_cast<long long>(checksum));
   };
@@ -303,16 +238,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::printf("ISF: %s (%ju bytes)\n", path.c_str(), uintmax_t(fs::file_size(path)));
-  long rss_before = peak_rss_kib();
+  double rss_before = own_peak_rss_mib();
 
-  auto start = std::chrono::steady_clock::now();
-  double cpu_start = cpu_seconds();
+  auto start = Clock::now();
+  double cpu_start = process_cpu_seconds();
   auto profile = memscope::parse_isf_file(path);
   double first = seconds_since(start);
-  double first_cpu = cpu_seconds() - cpu_start;
-  long rss_after = peak_rss_kib();
+  double first_cpu = process_cpu_seconds() - cpu_start;
+  double rss_after = own_peak_rss_mib();
   std::printf("first load (parse):  %.3f s wall, %.3f s CPU, peak RSS %.1f MiB (%.1f MiB before)\n", first,
-              first_cpu, rss_after / 1024.0, rss_before / 1024.0);
+              first_cpu, rss_after, rss_before);
   std::printf("model: %zu types, %zu members, %zu enumerators, %zu symbols, %zu bytes\n", profile->types().size(),
               profile->member_count(), profile->enumerator_count(), profile->symbols().size(),
               profile->bytes().size());
@@ -320,7 +255,7 @@ int main(int argc, char** argv) {
   fs::path cache_dir = fs::temp_directory_path() / ("memscope-bench-cache-" + std::to_string(::getpid()));
   memscope::ProfileCache cache(cache_dir.string());
   memscope::SourceKey key = memscope::source_key(path);
-  start = std::chrono::steady_clock::now();
+  start = Clock::now();
   std::string why;
   if (!cache.store(key, *profile, &why)) {
     std::fprintf(stderr, "cache store failed: %s\n", why.c_str());
@@ -329,7 +264,7 @@ int main(int argc, char** argv) {
   double store = seconds_since(start);
   std::printf("cache store:         %.1f ms (verify + write), entry %ju bytes\n", store * 1e3,
               uintmax_t(fs::file_size(cache.entry_path(key))));
-  start = std::chrono::steady_clock::now();
+  start = Clock::now();
   memscope::open_profile_file(cache.entry_path(key))->verify();
   std::printf("verify (mapped):     %.1f ms\n", seconds_since(start) * 1e3);
 
@@ -367,11 +302,11 @@ int main(int argc, char** argv) {
               "the profile costs %.2f ms\n",
               median(wall_load), median(wall_none), median(wall_load) - median(wall_none));
 
-  start = std::chrono::steady_clock::now();
-  cpu_start = cpu_seconds();
+  start = Clock::now();
+  cpu_start = process_cpu_seconds();
   memscope::IsfSummary summary = memscope::read_isf_summary(path);
-  std::printf("banner-only scan:    %.3f s wall, %.3f s CPU (%s)\n", seconds_since(start), cpu_seconds() - cpu_start,
-              summary.banner.empty() ? "no banner" : "banner found");
+  std::printf("banner-only scan:    %.3f s wall, %.3f s CPU (%s)\n", seconds_since(start),
+              process_cpu_seconds() - cpu_start, summary.banner.empty() ? "no banner" : "banner found");
 
   bench_objects(*profile);
 

@@ -29,18 +29,19 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/support/clocks.h"
+#include "bench/support/image_copies.h"
+#include "bench/support/resident_memory.h"
+#include "bench/support/timing.h"
 #include "core/layers/format_registry.h"
 #include "core/linux/discovery/discovery.h"
 #include "core/scan/physical_scanner.h"
@@ -48,6 +49,7 @@
 #include "core/util/error.h"
 
 using namespace memscope;
+using namespace memscope::bench;
 
 namespace {
 
@@ -82,31 +84,6 @@ const std::vector<ScanPattern> kDiscoveryPatterns{
     {"OSRELEASE="}, {"Linux version "}, {std::string("swapper/0\0", 10)}};
 const std::string kBanner = "Linux version ";
 
-double cpu_now() {
-  timespec t{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
-}
-
-// Peak resident set since the last reset, in MiB.
-void reset_peak_rss() {
-  std::ofstream("/proc/self/clear_refs") << "5";
-}
-double peak_rss_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-double rss_mib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-
 struct Measure {
   double seconds = 1e30, cpu = 0, rss_growth = 0;
   uint64_t bytes = 0, hits = 0;
@@ -116,15 +93,14 @@ struct Measure {
 Measure best_of(int repeat, const std::function<std::pair<uint64_t, uint64_t>()>& job) {
   Measure best;
   for (int i = 0; i < repeat; ++i) {
-    double base = rss_mib();
-    reset_peak_rss();
-    double cpu = cpu_now();
-    auto start = std::chrono::steady_clock::now();
-    auto [bytes, hits] = job();
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    double used = cpu_now() - cpu;
-    double growth = peak_rss_mib() - base;
-    if (seconds < best.seconds) best = Measure{seconds, used, std::max(0.0, growth), bytes, hits};
+    // Peak RSS growth: VmHWM restarted from the resident size before the job.
+    const double base = resident_memory_now().total_kib / 1024.0;
+    reset_peak_resident();
+    std::pair<uint64_t, uint64_t> found;
+    const Elapsed elapsed = time_once([&] { found = job(); }, CpuTime::whole_process);
+    const double growth = resident_memory_now().peak_kib / 1024.0 - base;
+    if (elapsed.wall_s < best.seconds)
+      best = Measure{elapsed.wall_s, elapsed.cpu_s, std::max(0.0, growth), found.first, found.second};
   }
   return best;
 }
@@ -184,24 +160,12 @@ uint64_t memmem_count(const uint8_t* data, size_t size, const std::string& needl
   return count;
 }
 
-// Writes `size` bytes repeating `source`'s, densely (every block stored).
-void make_dense(const std::string& source, const std::string& out, uint64_t size) {
-  std::ifstream in(source, std::ios::binary);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
-  if (bytes.empty()) throw Error("cannot read " + source);
-  std::ofstream file(out, std::ios::binary | std::ios::trunc);
-  for (uint64_t written = 0; written < size;) {
-    size_t take = static_cast<size_t>(std::min<uint64_t>(bytes.size(), size - written));
-    file.write(bytes.data(), static_cast<std::streamsize>(take));
-    written += take;
-  }
-  if (!file) throw Error("cannot write " + out);
-}
-
 void dense_benchmark(const std::string& source, const std::string& workdir, uint64_t gib, int repeat) {
   const std::string path = workdir + "/bench_scanner-dense-" + std::to_string(::getpid()) + ".raw";
   const uint64_t size = gib << 30;
-  make_dense(source, path, size);
+  // Writes of 2 MiB or more, as the published figures were taken (the
+  // image written whole at each repeat): see make_dense_copy.
+  make_dense_copy(source, path, size, size_t{8} << 20);
   struct Remove {
     std::string path;
     ~Remove() { std::filesystem::remove(path); }
@@ -316,9 +280,9 @@ int main(int argc, char** argv) {
     std::printf("\n| image | discovery (no profile, no notes) | method | seconds |\n|---|---|---|---|\n");
     for (const std::string& path : images) {
       auto image = open_image(path);
-      auto started = std::chrono::steady_clock::now();
+      auto started = Clock::now();
       LinuxKernelInfo info = discover_linux_kernel(*image, ImageNotes{}, nullptr);
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      double seconds = seconds_since(started);
       std::printf("| %s | %s | %s | %.3f |\n", path.c_str(), info.os_release.c_str(), info.method.c_str(), seconds);
     }
   } catch (const std::exception& e) {

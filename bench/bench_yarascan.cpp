@@ -26,128 +26,44 @@
 // worker and with all cores.
 //
 // Prints Markdown; figures are recorded in docs/performance.md.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <yara.h>
 
-#include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
+#include <functional>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "bench/support/command_line.h"
+#include "bench/support/plugin_alone.h"
+#include "bench/support/process_run.h"
+#include "bench/support/statistics.h"
+#include "bench/support/timing.h"
 #include "core/linux/processes.h"
 #include "core/linux/vmas.h"
 #include "core/linux/yara_scan.h"
 #include "core/plugin/plugin.h"
 #include "core/session/session.h"
 
-extern char** environ;
+using namespace memscope::bench;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-struct ProcessRun {
-  bool ok = false;
-  double ms = 0, cpu_ms = 0, peak_rss_mib = 0;
-};
-
-double timeval_ms(const timeval& tv) { return tv.tv_sec * 1e3 + tv.tv_usec / 1e3; }
-
-ProcessRun run_process(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  auto start = Clock::now();
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ProcessRun out;
-  if (rc != 0) return out;
-  int status = 0;
-  struct rusage usage {};
-  if (::wait4(pid, &status, 0, &usage) < 0) return out;
-  out.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  out.cpu_ms = timeval_ms(usage.ru_utime) + timeval_ms(usage.ru_stime);
-  out.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
-  out.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  return out;
-}
-
-struct Stats {
-  double min = 0, median = 0, max = 0;
-};
-Stats stats(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return {v.front(), v[v.size() / 2], v.back()};
-}
-std::string fixed(double value, int digits) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << value;
-  return out.str();
-}
-std::string range(const Stats& s, int digits) {
-  return fixed(s.median, digits) + " (" + fixed(s.min, digits) + "-" + fixed(s.max, digits) + ")";
-}
-
-struct Repeated {
-  Stats wall, cpu;
-  double peak_rss_mib = 0;
-};
-
-Repeated repeat(const std::vector<std::string>& argv, int runs) {
-  if (!run_process(argv).ok) throw std::runtime_error("the command failed: " + argv[1]);
-  std::vector<double> wall, cpu;
-  Repeated out;
-  for (int i = 0; i < runs; ++i) {
-    ProcessRun r = run_process(argv);
-    if (!r.ok) throw std::runtime_error("the command failed: " + argv[1]);
-    wall.push_back(r.ms);
-    cpu.push_back(r.cpu_ms);
-    out.peak_rss_mib = std::max(out.peak_rss_mib, r.peak_rss_mib);
-  }
-  out.wall = stats(wall);
-  out.cpu = stats(cpu);
-  return out;
-}
-
-std::string default_cli() {
-  std::error_code ec;
-  auto self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "memscope";
-  return (self.parent_path().parent_path() / "memscope").string();
-}
-
-double cpu_now_ms() {
-  struct rusage usage {};
-  ::getrusage(RUSAGE_SELF, &usage);
-  return timeval_ms(usage.ru_utime) + timeval_ms(usage.ru_stime);
-}
-
-// Median wall and CPU time of `work` over `runs`.
+// Wall and CPU (every thread) ms of `work` over `runs`.
 std::pair<Stats, Stats> timed(int runs, const std::function<void()>& work) {
   std::vector<double> wall, cpu;
   for (int i = 0; i < runs; ++i) {
-    double c0 = cpu_now_ms();
-    auto t0 = Clock::now();
-    work();
-    wall.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    cpu.push_back(cpu_now_ms() - c0);
+    const Elapsed elapsed = time_once(work, CpuTime::whole_process);
+    wall.push_back(elapsed.wall_s * 1e3);
+    cpu.push_back(elapsed.cpu_s * 1e3);
   }
-  return {stats(wall), stats(cpu)};
+  return {stats_of(wall), stats_of(cpu)};
 }
 
 const char* kSingleRule = "rule single { strings: $a = \"-----BEGIN RSA PRIVATE KEY-----\" condition: $a }\n";
@@ -216,18 +132,14 @@ int main(int argc, char** argv) {
   int runs = 11;
   std::string only_rules;
   bool scans_only = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--image") image = next();
-    else if (a == "--profile") profile = next();
-    else if (a == "--cli") cli = next();
-    else if (a == "--runs") runs = std::stoi(next());
-    else if (a == "--workdir") workdir = next();
-    else if (a == "--rules") only_rules = next();
+  for (CommandLine args(argc, argv); args.next();) {
+    const std::string& a = args.current();
+    if (a == "--image") image = args.value();
+    else if (a == "--profile") profile = args.value();
+    else if (a == "--cli") cli = args.value();
+    else if (a == "--runs") runs = std::stoi(args.value());
+    else if (a == "--workdir") workdir = args.value();
+    else if (a == "--rules") only_rules = args.value();
     else if (a == "--scans-only") scans_only = true;
     else {
       std::cerr << "usage: bench_yarascan --image IMAGE --profile PROFILE [--runs N] [--cli PATH] [--workdir DIR] "
@@ -259,18 +171,17 @@ int main(int argc, char** argv) {
     std::vector<Repeated> fresh(rule_files.size());
     Repeated lsof, sockstat;
     if (!scans_only) {
+      const ProcessOptions must_succeed{.must_succeed = true};
       for (size_t i = 0; i < rule_files.size(); ++i)
-        fresh[i] = repeat({cli, "linux.yarascan", "-f", image, "-p", profile, "--yara-file", rule_files[i], "-o", "json"},
-                          runs);
-      lsof = repeat({cli, "linux.lsof", "-f", image, "-p", profile, "-o", "json"}, runs);
-      sockstat = repeat({cli, "linux.sockstat", "-f", image, "-p", profile, "-o", "json"}, runs);
+        fresh[i] = repeat_process(
+            {cli, "linux.yarascan", "-f", image, "-p", profile, "--yara-file", rule_files[i], "-o", "json"}, runs,
+            must_succeed);
+      lsof = repeat_process({cli, "linux.lsof", "-f", image, "-p", profile, "-o", "json"}, runs, must_succeed);
+      sockstat = repeat_process({cli, "linux.sockstat", "-f", image, "-p", profile, "-o", "json"}, runs, must_succeed);
     }
 
-    SessionOptions options;
-    options.image = image;
-    options.profile = profile;
-    Session session(options);
-    KernelView kernel = kernel_view(session);
+    std::unique_ptr<Session> session = open_session(image, profile);
+    KernelView kernel = kernel_view(*session);
     Warnings warnings;
     ProcessWalk processes(kernel, warnings);
     VmaReader vma_reader(kernel);
@@ -329,30 +240,15 @@ int main(int argc, char** argv) {
       auto one = ours(1), all = ours(0);
       PluginArgs args;
       args.add("yara-file", rule_files[r]);
-      std::vector<double> alone{0.0};
-      if (!scans_only) alone.clear();
-      for (int i = 0; i < runs && !scans_only; ++i) {
-        PluginResult result = run_plugin(*find_plugin("linux.yarascan"), session, args);
-        if (!result.ok) throw std::runtime_error("linux.yarascan: " + result.error);
-        alone.push_back(std::chrono::duration<double, std::milli>(result.elapsed).count());
-      }
-      table << "| " << rule_sets[r].first << " | " << rate(yara_alone.first) << " (CPU " << fixed(yara_alone.second.median, 1)
-            << " ms, " << fixed(mib / (yara_alone.second.median / 1e3), 0) << " MiB per CPU-s) | " << rate(one.first) << " (CPU "
-            << fixed(one.second.median, 1) << " ms, " << fixed(mib / (one.second.median / 1e3), 0)
-            << " MiB per CPU-s) | " << rate(all.first) << " (CPU " << fixed(all.second.median, 1) << " ms) | " << fixed(stats(alone).median, 1) << " ms | " << range(fresh[r].wall, 1) << ", "
-            << range(fresh[r].cpu, 1) << ", " << fixed(fresh[r].peak_rss_mib, 1) << " MiB |\n";
+      const double alone = scans_only ? 0.0 : time_plugin_alone(*session, "linux.yarascan", args, runs).wall_ms.median;
+      table << "| " << rule_sets[r].first << " | " << rate(yara_alone.first) << " (CPU "
+            << fixed(yara_alone.second.median, 1) << " ms, " << fixed(mib / (yara_alone.second.median / 1e3), 0)
+            << " MiB per CPU-s) | " << rate(one.first) << " (CPU " << fixed(one.second.median, 1) << " ms, "
+            << fixed(mib / (one.second.median / 1e3), 0) << " MiB per CPU-s) | " << rate(all.first) << " (CPU "
+            << fixed(all.second.median, 1) << " ms) | " << fixed(alone, 1) << " ms | "
+            << median_and_range(fresh[r].wall_ms, 1) << ", " << median_and_range(fresh[r].cpu_ms, 1) << ", "
+            << fixed(fresh[r].peak_rss_mib, 1) << " MiB |\n";
     }
-    auto plugin_alone = [&](const char* name) {
-      std::vector<double> times;
-      size_t rows = 0;
-      for (int i = 0; i < runs; ++i) {
-        PluginResult result = run_plugin(*find_plugin(name), session, {});
-        if (!result.ok) throw std::runtime_error(std::string(name) + ": " + result.error);
-        times.push_back(std::chrono::duration<double, std::milli>(result.elapsed).count());
-        rows = result.table.rows.size();
-      }
-      return std::make_pair(stats(times).median, rows);
-    };
     fs::remove_all(dir);
     if (scans_only) {
       std::cout << "Image " << fs::path(image).filename().string() << ": " << targets.size()
@@ -361,18 +257,20 @@ int main(int argc, char** argv) {
                 << table.str();
       return 0;
     }
-    auto [lsof_alone, lsof_rows] = plugin_alone("linux.lsof");
-    auto [sockstat_alone, sockstat_rows] = plugin_alone("linux.sockstat");
+    const PluginAlone lsof_alone = time_plugin_alone(*session, "linux.lsof", {}, runs);
+    const PluginAlone sockstat_alone = time_plugin_alone(*session, "linux.sockstat", {}, runs);
 
     std::cout << "Image " << fs::path(image).filename().string() << ": " << targets.size() << " processes with memory, "
               << fixed(mib, 2) << " MiB of their pages in the image; " << runs
               << " runs, medians (min-max); ms.\n\n"
               << table.str() << "\n"
               << "| plugin | rows | fresh process: wall | CPU | peak RSS, MiB | run_plugin alone |\n|---|---|---|---|---|---|\n"
-              << "| lsof | " << lsof_rows << " | " << range(lsof.wall, 1) << " | " << range(lsof.cpu, 1) << " | "
-              << fixed(lsof.peak_rss_mib, 1) << " | " << fixed(lsof_alone, 2) << " |\n"
-              << "| sockstat | " << sockstat_rows << " | " << range(sockstat.wall, 1) << " | " << range(sockstat.cpu, 1)
-              << " | " << fixed(sockstat.peak_rss_mib, 1) << " | " << fixed(sockstat_alone, 2) << " |\n";
+              << "| lsof | " << lsof_alone.last_table.rows.size() << " | " << median_and_range(lsof.wall_ms, 1) << " | "
+              << median_and_range(lsof.cpu_ms, 1) << " | " << fixed(lsof.peak_rss_mib, 1) << " | "
+              << fixed(lsof_alone.wall_ms.median, 2) << " |\n"
+              << "| sockstat | " << sockstat_alone.last_table.rows.size() << " | "
+              << median_and_range(sockstat.wall_ms, 1) << " | " << median_and_range(sockstat.cpu_ms, 1) << " | "
+              << fixed(sockstat.peak_rss_mib, 1) << " | " << fixed(sockstat_alone.wall_ms.median, 2) << " |\n";
   } catch (const std::exception& e) {
     std::cerr << "bench_yarascan: " << e.what() << "\n";
     return 1;
