@@ -121,6 +121,10 @@ void format_seeds() {
   image_seed("lime", "small", tmp / "image.lime");
   write_elf_core(space, ranges, space.notes(), (tmp / "image.elf").string());
   image_seed("elf", "small", tmp / "image.elf");
+  // A core converted from a damaged source: MEMSCOPE notes.
+  write_elf_core(space, ranges, space.notes(), (tmp / "origin.elf").string(), {},
+                 ElfSourceRecord{"cut.lime", {"cut.lime: truncated: physical 0x2000-0x2fff is not in the file"}});
+  image_seed("elf", "source-warnings", tmp / "origin.elf");
   Lz4WriteOptions lz4;
   lz4.chunk_size = 4096;
   lz4.threads = 1;

@@ -5,6 +5,7 @@
 
 #include <elf.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "formats/elf/elf_core_writer.h"
 #include "formats/lime/lime_writer.h"
 #include "formats/raw/raw_writer.h"
+#include "formats/elf/memscope_note.h"
 #include "formats/elf/qemu_cpu_note.h"
 #include "core/layers/format_registry.h"
 #include "support/buffer_space.h"
@@ -407,5 +409,54 @@ TEST_CASE("ELF core lies are caught without over-reading") {
     auto layer = open_image(image.path());
     CHECK(layer->notes().cpus.size() == 1);
     CHECK(layer->notes().vmcoreinfo_keys.at("OSRELEASE") == "6.1.0-test-amd64");
+  }
+}
+
+TEST_CASE("ELF core: the source's warnings (MEMSCOPE notes) come first / bounded and printable") {
+  test::BufferSpace source;
+  fill(source, 0x1000, 0x1000);
+
+  SECTION("written by the writer, repeated by the reader, in order") {
+    ElfSourceRecord origin{"cut.lime", {"cut.lime: truncated: physical 0x2000-0x2fff is not in the file", "second"}};
+    test::TempFile image("elf-origin");
+    write_elf_core(source, collect_ranges(source), ImageNotes{}, image.path(), {}, origin);
+    auto layer = open_image(image.path());
+    REQUIRE(layer->warnings().size() == 2);
+    CHECK(layer->warnings()[0] == image.path() + ": converted from cut.lime, whose reader warned: " +
+                                      origin.warnings[0]);
+    CHECK_THAT(layer->warnings()[1], Catch::EndsWith("whose reader warned: second"));
+    CHECK(layer->read_value<uint8_t>(0x1234) == pattern(0x1234));
+  }
+  SECTION("more warnings than the reader repeats: the writer keeps a count of the rest") {
+    ElfSourceRecord origin{"many.lime", {}};
+    for (size_t i = 0; i < memscope_note::kMaxSourceWarnings + 5; ++i) origin.warnings.push_back("w" + std::to_string(i));
+    test::TempFile image("elf-origin-many");
+    write_elf_core(source, collect_ranges(source), ImageNotes{}, image.path(), {}, origin);
+    auto layer = open_image(image.path());
+    REQUIRE(layer->warnings().size() == memscope_note::kMaxSourceWarnings);
+    CHECK_THAT(layer->warnings().front(), Catch::EndsWith("warned: w0"));
+    CHECK_THAT(layer->warnings().back(), Catch::Contains("6 more warnings were not kept"));
+  }
+  SECTION("hostile notes: control characters, a huge text, too many notes") {
+    CoreBuilder core;
+    core.loads.push_back({0x0, 0, patterned(0, 0x1000), 0});
+    core.notes.push_back({memscope_note::kOwner, memscope_note::kSourceName, "evil\x1b[2J.lime"});
+    core.notes.push_back({memscope_note::kOwner, memscope_note::kSourceWarning, "bell\x07 and\nnewline"});
+    core.notes.push_back({memscope_note::kOwner, memscope_note::kSourceWarning, std::string(100000, 'x')});
+    for (size_t i = 0; i < memscope_note::kMaxSourceWarnings + 10; ++i)
+      core.notes.push_back({memscope_note::kOwner, memscope_note::kSourceWarning, "n"});
+    test::TempFile image("elf-origin-hostile");
+    image.write(core.build());
+    auto layer = open_image(image.path());
+    const auto& warnings = layer->warnings();
+    REQUIRE(warnings.size() == memscope_note::kMaxSourceWarnings + 1);
+    CHECK_THAT(warnings[0], Catch::Contains("converted from evil.[2J.lime") &&
+                                Catch::EndsWith("warned: bell. and.newline"));
+    CHECK(warnings[1].size() < memscope_note::kMaxTextBytes + 200);
+    CHECK_THAT(warnings[1], Catch::EndsWith("[cut at 4096 bytes]"));
+    CHECK_THAT(warnings.back(), Catch::Contains("12 more source-warning notes are not repeated"));
+    for (const std::string& w : warnings)
+      CHECK(std::none_of(w.begin(), w.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }));
+    CHECK(layer->read_value<uint8_t>(0x10) == patterned(0, 0x1000)[0x10]);
   }
 }

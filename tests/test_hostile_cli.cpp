@@ -120,7 +120,7 @@ TEST_CASE("cli: info fails when no kernel is found or the profile named cannot b
   CHECK(fine.err.empty());
 }
 
-TEST_CASE("cli: convert of a truncated image says what the source lacked / a seekable LZ4 output keeps saying it") {
+TEST_CASE("cli: convert of a truncated image says what the source lacked / seekable LZ4 and ELF outputs keep saying it") {
   test::SyntheticLinux kernel;
   test::TempDir dir("hostile-cli-convert");
   write_truncated_lime(kernel, dir);
@@ -149,13 +149,32 @@ TEST_CASE("cli: convert of a truncated image says what the source lacked / a see
   test::CliRun pslist = test::run_cli({"linux.pslist", "-f", lz4, "-p", profile, "-q"});
   CHECK(pslist.status == 0);
   CHECK_THAT(pslist.err, Catch::Contains("converted from image.lime"));
-  // A whole image converts without any warning.
+  // So does an ELF core (MEMSCOPE notes), and `info` lists those notes.
+  const std::string elf = dir.file("out.elf");
+  test::CliRun to_elf = test::run_cli({"convert", image, elf, "--to", "elf", "-q"});
+  INFO(to_elf.err);
+  REQUIRE(to_elf.status == 0);
+  auto elf_layer = open_image(elf);
+  REQUIRE(elf_layer->warnings().size() == 1);
+  CHECK_THAT(elf_layer->warnings()[0], Catch::Contains(elf) && Catch::Contains("converted from image.lime") &&
+                                           Catch::Contains(truncated_warning));
+  test::CliRun elf_info = test::run_cli({"info", "-f", elf, "-p", profile});
+  CHECK(elf_info.status == 0);
+  CHECK_THAT(elf_info.err, Catch::Contains("converted from image.lime"));
+  CHECK_THAT(elf_info.out, Catch::Contains("MEMSCOPE/source warning"));
+  // A whole image converts without any warning, and its ELF core has no
+  // MEMSCOPE notes.
   const std::string whole = dir.file("whole.lime");
   kernel.write_lime(whole);
   test::CliRun clean = test::run_cli({"convert", whole, dir.file("whole.lz4"), "-q"});
   CHECK(clean.status == 0);
   CHECK(clean.err.empty());
   CHECK(open_image(dir.file("whole.lz4"))->warnings().empty());
+  test::CliRun clean_elf = test::run_cli({"convert", whole, dir.file("whole.elf"), "--to", "elf", "-q"});
+  CHECK(clean_elf.status == 0);
+  CHECK(clean_elf.err.empty());
+  CHECK(open_image(dir.file("whole.elf"))->warnings().empty());
+  CHECK_THAT(test::run_cli({"info", "-f", dir.file("whole.elf")}).out, !Catch::Contains("MEMSCOPE"));
 }
 
 TEST_CASE("cli: --strict where it cannot apply is a usage error / report and plugins") {

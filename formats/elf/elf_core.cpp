@@ -10,10 +10,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <mutex>
 
 #include "core/util/error.h"
 #include "core/util/hex.h"
+#include "formats/elf/memscope_note.h"
 #include "formats/elf/qemu_cpu_note.h"
 #include "core/layers/format_registry.h"
 
@@ -67,6 +69,8 @@ std::string note_kind(const std::string& owner, uint32_t type) {
   if (owner == "CORE" && type == NT_FPREGSET) return "CORE/NT_FPREGSET";
   if (owner == qemu_note::kOwner && type == qemu_note::kType) return "QEMU";
   if (owner == "VMCOREINFO" && type == 0) return "VMCOREINFO";
+  if (owner == memscope_note::kOwner && type == memscope_note::kSourceName) return "MEMSCOPE/source name";
+  if (owner == memscope_note::kOwner && type == memscope_note::kSourceWarning) return "MEMSCOPE/source warning";
   return printable(owner) + "/type " + std::to_string(type);
 }
 
@@ -126,6 +130,20 @@ class NoteCollector {
 
   std::vector<std::string>& warnings() { return warnings_; }
 
+  // The warnings a converted core's source gave (MEMSCOPE notes), as this
+  // file's reader repeats them: they come first, as the source's reader
+  // gave them first.
+  std::vector<std::string> source_warnings() const {
+    std::vector<std::string> out;
+    for (const std::string& text : source_warnings_)
+      out.push_back(memscope_note::repeated_warning(file_.path(), source_name_, text));
+    if (source_warnings_not_repeated_)
+      out.push_back(file_.path() + ": " + std::to_string(source_warnings_not_repeated_) +
+                    " more source-warning notes are not repeated (at most " +
+                    std::to_string(memscope_note::kMaxSourceWarnings) + " are)");
+    return out;
+  }
+
   ImageNotes finish() {
     // Without QEMU's register notes the kernel's per-CPU NT_PRSTATUS notes
     // still tell how many CPUs there were.
@@ -163,6 +181,14 @@ class NoteCollector {
       notes_.cpus.push_back(qemu_note::decode_cpu_state(descriptor, static_cast<unsigned>(notes_.cpus.size())));
     } else if (owner == "CORE" && type == NT_PRSTATUS) {
       ++prstatus_count_;
+    } else if (owner == memscope_note::kOwner && type == memscope_note::kSourceName) {
+      // One byte past the limit: enough for printable_text to say it cut.
+      source_name_ = std::string(descriptor.substr(0, memscope_note::kMaxTextBytes + 1));
+    } else if (owner == memscope_note::kOwner && type == memscope_note::kSourceWarning) {
+      if (source_warnings_.size() < memscope_note::kMaxSourceWarnings)
+        source_warnings_.emplace_back(descriptor.substr(0, memscope_note::kMaxTextBytes + 1));
+      else
+        ++source_warnings_not_repeated_;
     }
   }
 
@@ -171,6 +197,9 @@ class NoteCollector {
   ImageNotes notes_;
   uint64_t prstatus_count_ = 0;
   std::vector<std::string> warnings_;
+  std::string source_name_;
+  std::vector<std::string> source_warnings_;
+  uint64_t source_warnings_not_repeated_ = 0;
 };
 
 // Checks the ELF header: only whole-machine x86_64 cores are memory images.
@@ -329,6 +358,9 @@ std::unique_ptr<ElfCoreLayer> ElfCoreLayer::open(std::shared_ptr<const MappedFil
   segments = drop_contained(std::move(segments), summary.duplicate_segments);
   ImageNotes notes = collector.finish();
   for (std::string& w : collector.warnings()) warnings.push_back(std::move(w));
+  std::vector<std::string> source_warnings = collector.source_warnings();
+  warnings.insert(warnings.begin(), std::make_move_iterator(source_warnings.begin()),
+                  std::make_move_iterator(source_warnings.end()));
   return std::unique_ptr<ElfCoreLayer>(new ElfCoreLayer(std::move(file), std::move(segments), std::move(notes),
                                                         std::move(summary), std::move(warnings)));
 }

@@ -3,10 +3,12 @@
 #include <elf.h>
 
 #include <cstring>
+#include <filesystem>
 #include <limits>
 
 #include "core/convert/image_writer.h"
 #include "core/util/error.h"
+#include "formats/elf/memscope_note.h"
 #include "formats/elf/qemu_cpu_note.h"
 
 namespace memscope {
@@ -32,23 +34,36 @@ void append_note(std::string& out, std::string_view owner, uint32_t type, std::s
   out.resize(align_up(out.size(), 4), '\0');
 }
 
-std::string build_notes(const ImageNotes& notes, const std::string& out_path) {
+std::string build_notes(const ImageNotes& notes, const ElfSourceRecord& origin, const std::string& out_path) {
   std::string blob;
   if (!notes.vmcoreinfo.empty()) append_note(blob, "VMCOREINFO", 0, notes.vmcoreinfo, out_path);
   for (const CpuState& cpu : notes.cpus)
     if (cpu.cr0 || cpu.cr3 || cpu.cr4)
       append_note(blob, qemu_note::kOwner, qemu_note::kType, qemu_note::encode_cpu_state(cpu), out_path);
+  if (!origin.warnings.empty()) {
+    namespace mn = memscope_note;
+    append_note(blob, mn::kOwner, mn::kSourceName, origin.name, out_path);
+    // What the reader repeats is bounded (kMaxSourceWarnings): past it, one
+    // note counts the rest rather than the reader counting notes it skips.
+    const size_t kept = origin.warnings.size() <= mn::kMaxSourceWarnings ? origin.warnings.size()
+                                                                           : mn::kMaxSourceWarnings - 1;
+    for (size_t i = 0; i < kept; ++i)
+      append_note(blob, mn::kOwner, mn::kSourceWarning, mn::printable_text(origin.warnings[i]), out_path);
+    if (kept < origin.warnings.size())
+      append_note(blob, mn::kOwner, mn::kSourceWarning,
+                  std::to_string(origin.warnings.size() - kept) + " more warnings were not kept in this file",
+                  out_path);
+  }
   return blob;
 }
-
 
 }  // namespace
 
 void write_elf_core(AddressSpace& source, const std::vector<Range>& ranges, const ImageNotes& notes,
-                    const std::string& out_path, const ProgressFn& progress) {
+                    const std::string& out_path, const ProgressFn& progress, const ElfSourceRecord& origin) {
   std::vector<Range> sorted = normalize_ranges(ranges, out_path);
   refuse_to_overwrite_evidence(source, out_path);
-  const std::string note_blob = build_notes(notes, out_path);
+  const std::string note_blob = build_notes(notes, origin, out_path);
 
   const uint64_t header_count = sorted.size() + (note_blob.empty() ? 0 : 1);
   if (header_count > std::numeric_limits<uint32_t>::max())
@@ -130,7 +145,9 @@ namespace {
 WriteOutcome write_elf(const WriteRequest& request) {
   ProgressFn report;
   if (request.progress) report = [&](uint64_t done, uint64_t) { request.progress->set_done(done); };
-  write_elf_core(request.source, request.ranges, request.source.notes(), request.out_path, report);
+  const ElfSourceRecord origin{std::filesystem::path(request.source.path()).filename().string(),
+                               request.source.warnings()};
+  write_elf_core(request.source, request.ranges, request.source.notes(), request.out_path, report, origin);
   return {};
 }
 
@@ -139,7 +156,7 @@ WriteOutcome write_elf(const WriteRequest& request) {
 MEMSCOPE_REGISTER(image_writer_registry(), ImageWriter{
   .name = "elf",
   .format = "elf",
-  .description = "ELF core: one PT_LOAD per range; VMCOREINFO and CPU notes kept",
+  .description = "ELF core: one PT_LOAD per range; VMCOREINFO, CPU notes and the source's warnings kept",
   .write = write_elf,
 });
 
