@@ -16,6 +16,7 @@
 #include "formats/elf/elf_core_writer.h"
 #include "formats/lime/lime_writer.h"
 #include "formats/raw/raw_writer.h"
+#include "core/layers/source_warnings.h"
 #include "formats/elf/memscope_note.h"
 #include "formats/elf/qemu_cpu_note.h"
 #include "core/layers/format_registry.h"
@@ -58,6 +59,7 @@ struct CoreBuilder {
   uint16_t machine = EM_X86_64;
   uint16_t type = ET_CORE;
   uint8_t elf_class = ELFCLASS64;
+  size_t note_headers = 1;  // PT_NOTE headers, all for the same notes
 
   static std::string note_bytes(const Note& note) {
     std::string out;
@@ -75,7 +77,7 @@ struct CoreBuilder {
   std::vector<uint8_t> build() const {
     std::string note_blob;
     for (const Note& note : notes) note_blob += note_bytes(note);
-    size_t count = loads.size() + (note_blob.empty() ? 0 : 1);
+    size_t count = loads.size() + (note_blob.empty() ? 0 : note_headers);
     uint64_t offset = sizeof(Elf64_Ehdr) + count * sizeof(Elf64_Phdr);
     std::vector<Elf64_Phdr> headers;
     if (!note_blob.empty()) {
@@ -83,7 +85,7 @@ struct CoreBuilder {
       h.p_type = PT_NOTE;
       h.p_offset = offset;
       h.p_filesz = h.p_memsz = note_blob.size();
-      headers.push_back(h);
+      for (size_t i = 0; i < note_headers; ++i) headers.push_back(h);
       offset += note_blob.size();
     }
     for (const Load& load : loads) {
@@ -404,6 +406,39 @@ TEST_CASE("ELF core lies are caught without over-reading") {
     CHECK_THAT(layer->warnings()[0], Catch::Contains("PT_NOTE #0") && Catch::Contains("truncated"));
     CHECK(layer->notes().vmcoreinfo_keys.at("OSRELEASE") == "6.1.0-test-amd64");
   }
+  SECTION("PT_NOTE headers for the same bytes: read once, said") {
+    CoreBuilder twice = core;
+    twice.note_headers = 3;
+    image.write(twice.build());
+    auto layer = open_image(image.path());
+    CHECK(layer->notes().cpus.size() == 1);
+    REQUIRE(layer->warnings().size() == 2);
+    CHECK_THAT(layer->warnings()[0], Catch::Contains("PT_NOTE #1") && Catch::Contains("same bytes as PT_NOTE #0"));
+    CHECK_THAT(layer->warnings()[1], Catch::Contains("PT_NOTE #2"));
+  }
+  SECTION("PT_NOTE headers over one large region, each shifted: the walk stops at 256 MiB, said") {
+    // 300 headers, each 1 MiB of zero padding starting 4 bytes after the
+    // one before: 300 MiB to walk, over a file of little more than 1 MiB.
+    constexpr size_t kHeaders = 300, kRegion = size_t{1} << 20;
+    const size_t count = kHeaders + 1;
+    const uint64_t region = sizeof(Elf64_Ehdr) + count * sizeof(Elf64_Phdr);
+    std::vector<uint8_t> file(region + kRegion + 4 * kHeaders + 0x1000, 0);
+    Elf64_Ehdr ehdr;
+    std::memcpy(&ehdr, bytes.data(), sizeof ehdr);
+    ehdr.e_phnum = static_cast<uint16_t>(count);
+    std::memcpy(file.data(), &ehdr, sizeof ehdr);
+    for (size_t i = 0; i < count; ++i) {
+      Elf64_Phdr h{};
+      h.p_type = i < kHeaders ? PT_NOTE : PT_LOAD;
+      h.p_offset = i < kHeaders ? region + 4 * i : file.size() - 0x1000;
+      h.p_filesz = h.p_memsz = i < kHeaders ? kRegion : 0x1000;
+      std::memcpy(file.data() + sizeof ehdr + i * sizeof h, &h, sizeof h);
+    }
+    image.write(file);
+    auto layer = open_image(image.path());
+    REQUIRE(layer->warnings().size() == kHeaders - 256);
+    CHECK_THAT(layer->warnings()[0], Catch::Contains("PT_NOTE #256") && Catch::Contains("256 MiB of notes"));
+  }
   SECTION("the unmodified core opens") {
     image.write(bytes);
     auto layer = open_image(image.path());
@@ -413,6 +448,7 @@ TEST_CASE("ELF core lies are caught without over-reading") {
 }
 
 TEST_CASE("ELF core: the source's warnings (MEMSCOPE notes) come first / bounded and printable") {
+  using Limits = SourceWarningLimits;
   test::BufferSpace source;
   fill(source, 0x1000, 0x1000);
 
@@ -427,36 +463,71 @@ TEST_CASE("ELF core: the source's warnings (MEMSCOPE notes) come first / bounded
     CHECK_THAT(layer->warnings()[1], Catch::EndsWith("whose reader warned: second"));
     CHECK(layer->read_value<uint8_t>(0x1234) == pattern(0x1234));
   }
-  SECTION("more warnings than the reader repeats: the writer keeps a count of the rest") {
+  SECTION("a converted core cut short: the source's warnings first, then this file's") {
+    ElfSourceRecord origin{"cut.lime", {"cut.lime: truncated"}};
+    test::TempFile whole("elf-origin-whole");
+    write_elf_core(source, collect_ranges(source), ImageNotes{}, whole.path(), {}, origin);
+    std::vector<uint8_t> bytes = whole.read();
+    REQUIRE(bytes.size() > 0x100);
+    bytes.erase(bytes.end() - 0x100, bytes.end());
+    test::TempFile image("elf-origin-cut");
+    image.write(bytes);
+    auto layer = open_image(image.path());
+    REQUIRE(layer->warnings().size() == 2);
+    CHECK_THAT(layer->warnings()[0], Catch::EndsWith("whose reader warned: cut.lime: truncated"));
+    CHECK_THAT(layer->warnings()[1], Catch::StartsWith(image.path() + ": truncated"));
+  }
+  SECTION("more warnings than the reader repeats: the writer keeps all, the reader counts the rest") {
     ElfSourceRecord origin{"many.lime", {}};
-    for (size_t i = 0; i < memscope_note::kMaxSourceWarnings + 5; ++i) origin.warnings.push_back("w" + std::to_string(i));
+    for (size_t i = 0; i < Limits::kMaxWarnings + 5; ++i) origin.warnings.push_back("w" + std::to_string(i));
     test::TempFile image("elf-origin-many");
     write_elf_core(source, collect_ranges(source), ImageNotes{}, image.path(), {}, origin);
     auto layer = open_image(image.path());
-    REQUIRE(layer->warnings().size() == memscope_note::kMaxSourceWarnings);
+    REQUIRE(layer->warnings().size() == Limits::kMaxWarnings + 1);
     CHECK_THAT(layer->warnings().front(), Catch::EndsWith("warned: w0"));
-    CHECK_THAT(layer->warnings().back(), Catch::Contains("6 more warnings were not kept"));
+    CHECK_THAT(layer->warnings()[Limits::kMaxWarnings - 1], Catch::EndsWith("warned: w999"));
+    CHECK_THAT(layer->warnings().back(),
+               Catch::Contains("5 more warnings of the source many.lime are recorded but not repeated"));
   }
-  SECTION("hostile notes: control characters, a huge text, too many notes") {
+  SECTION("hostile notes: terminal controls, invalid UTF-8, huge texts, two names, too many notes") {
     CoreBuilder core;
     core.loads.push_back({0x0, 0, patterned(0, 0x1000), 0});
-    core.notes.push_back({memscope_note::kOwner, memscope_note::kSourceName, "evil\x1b[2J.lime"});
-    core.notes.push_back({memscope_note::kOwner, memscope_note::kSourceWarning, "bell\x07 and\nnewline"});
+    core.notes.push_back({memscope_note::kOwner, memscope_note::kSourceWarning, "bell\x07 and\nnewline \xc2\x9b" "2J \xff"});
+    core.notes.push_back({memscope_note::kOwner, memscope_note::kSourceName, "evil\x1b[2J" + std::string(1000, 'n')});
+    core.notes.push_back({memscope_note::kOwner, memscope_note::kSourceName, "second-name.lime"});
     core.notes.push_back({memscope_note::kOwner, memscope_note::kSourceWarning, std::string(100000, 'x')});
-    for (size_t i = 0; i < memscope_note::kMaxSourceWarnings + 10; ++i)
+    for (size_t i = 0; i < Limits::kMaxWarnings + 10; ++i)
       core.notes.push_back({memscope_note::kOwner, memscope_note::kSourceWarning, "n"});
     test::TempFile image("elf-origin-hostile");
     image.write(core.build());
     auto layer = open_image(image.path());
     const auto& warnings = layer->warnings();
-    REQUIRE(warnings.size() == memscope_note::kMaxSourceWarnings + 1);
-    CHECK_THAT(warnings[0], Catch::Contains("converted from evil.[2J.lime") &&
-                                Catch::EndsWith("warned: bell. and.newline"));
-    CHECK(warnings[1].size() < memscope_note::kMaxTextBytes + 200);
-    CHECK_THAT(warnings[1], Catch::EndsWith("[cut at 4096 bytes]"));
-    CHECK_THAT(warnings.back(), Catch::Contains("12 more source-warning notes are not repeated"));
-    for (const std::string& w : warnings)
+    REQUIRE(warnings.size() == Limits::kMaxWarnings + 1);
+    // The first name counts, cut at 255 bytes; controls are dots.
+    CHECK_THAT(warnings[0], Catch::Contains("converted from evil.[2J" + std::string(Limits::kMaxNameBytes - 8, 'n') +
+                                            " [cut at 255 bytes], whose") &&
+                                Catch::EndsWith("warned: bell. and.newline .2J ."));
+    CHECK_THAT(warnings[1], Catch::EndsWith(std::string(Limits::kMaxTextBytes, 'x') + " [cut at 4096 bytes]"));
+    // Kept: the first 1000 notes; repeated: the two above and 998 "n".
+    CHECK_THAT(warnings.back(), Catch::Contains("12 more warnings of the source"));
+    size_t text_bytes = 0;
+    for (const std::string& w : warnings) {
       CHECK(std::none_of(w.begin(), w.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }));
+      text_bytes += w.size();
+    }
+    CHECK(text_bytes < Limits::kMaxTotalBytes + (Limits::kMaxWarnings + 1) * (image.path().size() + 400));
     CHECK(layer->read_value<uint8_t>(0x10) == patterned(0, 0x1000)[0x10]);
+  }
+  SECTION("text past the total budget is counted, not repeated") {
+    CoreBuilder core;
+    core.loads.push_back({0x0, 0, patterned(0, 0x1000), 0});
+    for (size_t i = 0; i < 20; ++i)
+      core.notes.push_back({memscope_note::kOwner, memscope_note::kSourceWarning, std::string(Limits::kMaxTextBytes, 'y')});
+    test::TempFile image("elf-origin-budget");
+    image.write(core.build());
+    auto layer = open_image(image.path());
+    const size_t fit = Limits::kMaxTotalBytes / Limits::kMaxTextBytes;  // 16
+    REQUIRE(layer->warnings().size() == fit + 1);
+    CHECK_THAT(layer->warnings().back(), Catch::Contains(std::to_string(20 - fit) + " more warnings of the source"));
   }
 }

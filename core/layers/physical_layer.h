@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -106,6 +107,13 @@ class PhysicalLayer : public AddressSpace {
   // short, a range that could not be kept), naming the file and what the
   // analyst loses.
   void add_warning(std::string message) { open_warnings_.push_back(std::move(message)); }
+  // For a converted file's open(): what it repeats of its source's warnings
+  // (core/layers/source_warnings.h) goes before the file's own, recorded
+  // before or after.
+  void add_leading_warnings(std::vector<std::string> messages) {
+    open_warnings_.insert(open_warnings_.begin(), std::make_move_iterator(messages.begin()),
+                          std::make_move_iterator(messages.end()));
+  }
 
  private:
   ImageNotes empty_notes_;

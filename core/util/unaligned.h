@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace memscope {
 
@@ -16,6 +17,7 @@ static_assert(std::endian::native == std::endian::little,
 // The T stored at `at`, whatever its alignment.
 template <typename T>
 T load_unaligned(const uint8_t* at) {
+  static_assert(std::is_trivially_copyable_v<T>, "bytes become a T by memcpy only when T is trivially copyable");
   T value;
   std::memcpy(&value, at, sizeof value);
   return value;

@@ -10,11 +10,13 @@
 
 #include <algorithm>
 #include <cstring>
-#include <iterator>
+#include <map>
 #include <mutex>
+#include <optional>
 
 #include "core/util/error.h"
 #include "core/util/hex.h"
+#include "core/layers/source_warnings.h"
 #include "formats/elf/memscope_note.h"
 #include "formats/elf/qemu_cpu_note.h"
 #include "core/layers/format_registry.h"
@@ -25,6 +27,9 @@ namespace {
 // x86_64 kernels support at most 8192 CPUs (CONFIG_NR_CPUS); more CPU notes
 // than that would only make us allocate for an attacker.
 constexpr size_t kMaxCpus = 8192;
+// The notes of all PT_NOTE segments together: a real core has kilobytes to a
+// few megabytes (8192 CPUs of QEMU notes are 4 MiB).
+constexpr uint64_t kMaxNoteBytes = uint64_t{256} << 20;
 // Distinct note names/types listed by describe(); the rest are "other".
 constexpr size_t kMaxNoteKinds = 32;
 
@@ -89,6 +94,15 @@ class NoteCollector {
   // what it holds): a note running past the cut ends the walk with a
   // warning instead of an error.
   void parse_segment(size_t index, const GElf_Phdr& phdr, bool cut_short = false) {
+    // Many PT_NOTE headers may point at the same large region: the walk's
+    // total is bounded, so that such a file costs linear time.
+    if (phdr.p_filesz > kMaxNoteBytes - walked_) {
+      warnings_.push_back(file_.path() + ": PT_NOTE #" + std::to_string(index) + " (" + std::to_string(phdr.p_filesz) +
+                          " bytes at file offset " + hex(phdr.p_offset) + ") is not read: the notes read already " +
+                          "and it would pass " + std::to_string(kMaxNoteBytes >> 20) + " MiB of notes");
+      return;
+    }
+    walked_ += phdr.p_filesz;
     std::string_view segment = file_.bytes(phdr.p_offset, phdr.p_filesz);
     const uint64_t alignment = phdr.p_align == 8 ? 8 : 4;  // Linux cores use 4 whatever p_align says
     uint64_t pos = 0;
@@ -131,17 +145,10 @@ class NoteCollector {
   std::vector<std::string>& warnings() { return warnings_; }
 
   // The warnings a converted core's source gave (MEMSCOPE notes), as this
-  // file's reader repeats them: they come first, as the source's reader
-  // gave them first.
+  // file's reader repeats them (bounded: core/layers/source_warnings.h).
   std::vector<std::string> source_warnings() const {
-    std::vector<std::string> out;
-    for (const std::string& text : source_warnings_)
-      out.push_back(memscope_note::repeated_warning(file_.path(), source_name_, text));
-    if (source_warnings_not_repeated_)
-      out.push_back(file_.path() + ": " + std::to_string(source_warnings_not_repeated_) +
-                    " more source-warning notes are not repeated (at most " +
-                    std::to_string(memscope_note::kMaxSourceWarnings) + " are)");
-    return out;
+    return repeat_source_warnings(file_.path(), source_name_.value_or(""), source_warnings_,
+                                  source_warnings_not_kept_);
   }
 
   ImageNotes finish() {
@@ -182,13 +189,15 @@ class NoteCollector {
     } else if (owner == "CORE" && type == NT_PRSTATUS) {
       ++prstatus_count_;
     } else if (owner == memscope_note::kOwner && type == memscope_note::kSourceName) {
-      // One byte past the limit: enough for printable_text to say it cut.
-      source_name_ = std::string(descriptor.substr(0, memscope_note::kMaxTextBytes + 1));
+      // The first counts, as for VMCOREINFO. One byte past the limit is
+      // kept: enough for printable_text to say it cut.
+      if (!source_name_)
+        source_name_ = std::string(descriptor.substr(0, SourceWarningLimits::kMaxNameBytes + 1));
     } else if (owner == memscope_note::kOwner && type == memscope_note::kSourceWarning) {
-      if (source_warnings_.size() < memscope_note::kMaxSourceWarnings)
-        source_warnings_.emplace_back(descriptor.substr(0, memscope_note::kMaxTextBytes + 1));
+      if (source_warnings_.size() < SourceWarningLimits::kMaxWarnings)
+        source_warnings_.emplace_back(descriptor.substr(0, SourceWarningLimits::kMaxTextBytes + 1));
       else
-        ++source_warnings_not_repeated_;
+        ++source_warnings_not_kept_;
     }
   }
 
@@ -197,9 +206,10 @@ class NoteCollector {
   ImageNotes notes_;
   uint64_t prstatus_count_ = 0;
   std::vector<std::string> warnings_;
-  std::string source_name_;
+  uint64_t walked_ = 0;  // note bytes walked, all segments
+  std::optional<std::string> source_name_;
   std::vector<std::string> source_warnings_;
-  uint64_t source_warnings_not_repeated_ = 0;
+  size_t source_warnings_not_kept_ = 0;
 };
 
 // Checks the ELF header: only whole-machine x86_64 cores are memory images.
@@ -252,10 +262,13 @@ std::vector<FileSegment> drop_contained(std::vector<FileSegment> segments, uint6
 }  // namespace
 
 ElfCoreLayer::ElfCoreLayer(std::shared_ptr<const MappedFile> file, std::vector<FileSegment> segments,
-                           ImageNotes notes, Summary summary, std::vector<std::string> warnings)
+                           ImageNotes notes, Summary summary, std::vector<std::string> source_warnings,
+                           std::vector<std::string> warnings)
     : SegmentedFileLayer(std::move(file), "elf", std::move(segments)),
       notes_(std::move(notes)),
       summary_(std::move(summary)) {
+  // The base class recorded its own (a segment cut short, overlaps) already.
+  add_leading_warnings(std::move(source_warnings));
   for (std::string& w : warnings) add_warning(std::move(w));
 }
 
@@ -306,6 +319,9 @@ std::unique_ptr<ElfCoreLayer> ElfCoreLayer::open(std::shared_ptr<const MappedFil
   Summary summary;
   NoteCollector collector(*file, summary);
   std::vector<LoadHeader> loads;
+  // PT_NOTE headers by the bytes they describe: a second header for the
+  // same bytes would count every note (and CPU) twice.
+  std::map<std::pair<uint64_t, uint64_t>, size_t> note_headers;
   for (size_t i = 0; i < readable; ++i) {
     const uint64_t header_offset = ehdr.e_phoff + i * sizeof(Elf64_Phdr);
     // Read from the mapping (checked above to hold it): libelf refuses
@@ -323,6 +339,13 @@ std::unique_ptr<ElfCoreLayer> ElfCoreLayer::open(std::shared_ptr<const MappedFil
       loads.push_back(LoadHeader{i, header_offset, phdr});
     } else if (phdr.p_type == PT_NOTE) {
       ++summary.note_segments;
+      auto [first, fresh] = note_headers.try_emplace({phdr.p_offset, phdr.p_filesz}, i);
+      if (!fresh) {
+        warnings.push_back(path + ": PT_NOTE #" + std::to_string(i) + " (program header at file offset " +
+                           hex(header_offset) + ") describes the same bytes as PT_NOTE #" +
+                           std::to_string(first->second) + "; its notes are read once");
+        continue;
+      }
       if (!file->contains(phdr.p_offset, phdr.p_filesz)) {
         // The notes before the cut are still read; a note cut in two ends
         // the segment with a warning instead of an error.
@@ -358,11 +381,9 @@ std::unique_ptr<ElfCoreLayer> ElfCoreLayer::open(std::shared_ptr<const MappedFil
   segments = drop_contained(std::move(segments), summary.duplicate_segments);
   ImageNotes notes = collector.finish();
   for (std::string& w : collector.warnings()) warnings.push_back(std::move(w));
-  std::vector<std::string> source_warnings = collector.source_warnings();
-  warnings.insert(warnings.begin(), std::make_move_iterator(source_warnings.begin()),
-                  std::make_move_iterator(source_warnings.end()));
   return std::unique_ptr<ElfCoreLayer>(new ElfCoreLayer(std::move(file), std::move(segments), std::move(notes),
-                                                        std::move(summary), std::move(warnings)));
+                                                        std::move(summary), collector.source_warnings(),
+                                                        std::move(warnings)));
 }
 
 LayerDescription ElfCoreLayer::describe() const {

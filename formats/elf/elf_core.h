@@ -37,8 +37,10 @@ class ElfCoreLayer : public SegmentedFileLayer {
   const Summary& summary() const { return summary_; }
 
  private:
+  // `source_warnings` (what a converted core repeats of its source) come
+  // first among warnings(), before this file's own, whichever recorded them.
   ElfCoreLayer(std::shared_ptr<const MappedFile> file, std::vector<FileSegment> segments, ImageNotes notes,
-               Summary summary, std::vector<std::string> warnings);
+               Summary summary, std::vector<std::string> source_warnings, std::vector<std::string> warnings);
 
   ImageNotes notes_;
   Summary summary_;

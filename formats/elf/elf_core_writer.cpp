@@ -40,19 +40,12 @@ std::string build_notes(const ImageNotes& notes, const ElfSourceRecord& origin, 
   for (const CpuState& cpu : notes.cpus)
     if (cpu.cr0 || cpu.cr3 || cpu.cr4)
       append_note(blob, qemu_note::kOwner, qemu_note::kType, qemu_note::encode_cpu_state(cpu), out_path);
+  // Every warning, as the source's reader gave it: the reader of this file
+  // bounds what it repeats and counts the rest.
   if (!origin.warnings.empty()) {
-    namespace mn = memscope_note;
-    append_note(blob, mn::kOwner, mn::kSourceName, origin.name, out_path);
-    // What the reader repeats is bounded (kMaxSourceWarnings): past it, one
-    // note counts the rest rather than the reader counting notes it skips.
-    const size_t kept = origin.warnings.size() <= mn::kMaxSourceWarnings ? origin.warnings.size()
-                                                                           : mn::kMaxSourceWarnings - 1;
-    for (size_t i = 0; i < kept; ++i)
-      append_note(blob, mn::kOwner, mn::kSourceWarning, mn::printable_text(origin.warnings[i]), out_path);
-    if (kept < origin.warnings.size())
-      append_note(blob, mn::kOwner, mn::kSourceWarning,
-                  std::to_string(origin.warnings.size() - kept) + " more warnings were not kept in this file",
-                  out_path);
+    append_note(blob, memscope_note::kOwner, memscope_note::kSourceName, origin.name, out_path);
+    for (const std::string& warning : origin.warnings)
+      append_note(blob, memscope_note::kOwner, memscope_note::kSourceWarning, warning, out_path);
   }
   return blob;
 }

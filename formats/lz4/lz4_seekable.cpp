@@ -8,8 +8,10 @@
 #include <optional>
 #include <thread>
 
+#include "core/layers/source_warnings.h"
 #include "core/util/error.h"
 #include "core/util/hex.h"
+#include "core/util/printable.h"
 #include "core/util/progress.h"
 #include "formats/lz4/lz4_seekable_writer.h"
 #include "core/layers/format_registry.h"
@@ -76,9 +78,7 @@ void Lz4SeekableLayer::parse() {
                       " bytes runs past the end of the file (truncated?)");
   meta_ = decode_metadata_payload(data + kSkippableHeaderSize, meta_payload, where);
   // A file converted from damaged evidence says so, first, as the source did.
-  for (const std::string& warning : meta_.source_warnings)
-    add_warning(where + ": converted from " + (meta_.source_name.empty() ? "a source" : meta_.source_name) +
-                ", whose reader warned: " + warning);
+  add_leading_warnings(repeat_source_warnings(where, meta_.source_name, meta_.source_warnings));
   const uint64_t first_frame = kSkippableHeaderSize + meta_payload;
   chunk_shift_ = static_cast<unsigned>(__builtin_ctzll(meta_.chunk_size));
   range_data_offset_.reserve(meta_.ranges.size());
@@ -590,13 +590,14 @@ LayerDescription Lz4SeekableLayer::describe() const {
     std::snprintf(ratio, sizeof ratio, "%.2f", double(meta_.data_size) / double(file_->size()));
     lines.emplace_back("compression ratio", std::string(ratio) + ":1");
   }
-  lines.emplace_back("source format", meta_.source_format);
-  lines.emplace_back("source file", meta_.source_name);
+  // Strings from the file's metadata: untrusted, shown printable.
+  lines.emplace_back("source format", printable_text(meta_.source_format, SourceWarningLimits::kMaxNameBytes));
+  lines.emplace_back("source file", printable_text(meta_.source_name, SourceWarningLimits::kMaxNameBytes));
   lines.emplace_back("source size", std::to_string(meta_.source_size) + " bytes");
   lines.emplace_back("source sha256", meta_.source_sha256 ? Sha256::to_hex(*meta_.source_sha256) : "(not recorded)");
   lines.emplace_back("data sha256", meta_.data_sha256 ? Sha256::to_hex(*meta_.data_sha256) : "(not recorded)");
-  lines.emplace_back("created", meta_.created);
-  lines.emplace_back("created by", meta_.tool);
+  lines.emplace_back("created", printable_text(meta_.created, SourceWarningLimits::kMaxNameBytes));
+  lines.emplace_back("created by", printable_text(meta_.tool, SourceWarningLimits::kMaxNameBytes));
   lines.emplace_back("chunk cache", Progress::human_bytes(double(cache_.capacity())));
   return lines;
 }

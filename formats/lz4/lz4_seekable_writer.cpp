@@ -17,6 +17,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/layers/source_warnings.h"
 #include "core/util/error.h"
 #include "core/util/hex.h"
 #include "core/layers/mapped_file.h"
@@ -455,8 +456,9 @@ void verify_lz4_seekable(const std::string& path, unsigned threads, Progress* pr
   // use, chunks missing) is a file that was not written right. The
   // source's own warnings, which the reader repeats first, are not.
   const lz4s::Metadata& meta = layer->metadata();
-  if (layer->warnings().size() > meta.source_warnings.size())
-    throw FormatError(path + ": verification failed: " + layer->warnings()[meta.source_warnings.size()]);
+  const size_t repeated = repeat_source_warnings(path, meta.source_name, meta.source_warnings).size();
+  if (layer->warnings().size() > repeated)
+    throw FormatError(path + ": verification failed: " + layer->warnings()[repeated]);
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   struct Buffer {
     std::unique_ptr<uint8_t[]> bytes;
