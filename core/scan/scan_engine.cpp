@@ -221,8 +221,7 @@ class Planner {
   Planner(AddressSpace& space, PhysicalLayer* layer, const MappedFile* file, bool worker_reads,
           std::vector<uint64_t> dirty, const ScanOptions& options, size_t chunk_size, uint64_t granularity,
           uint64_t begin, uint64_t end)
-      : space_(space),
-        file_(file),
+      : file_(file),
         worker_reads_(worker_reads),
         dirty_(std::move(dirty)),
         options_(options),
@@ -400,7 +399,6 @@ class Planner {
     job.source = worker_reads_ ? Source::kWorkerRead : Source::kReady;
   }
 
-  AddressSpace& space_;
   const MappedFile* file_;
   bool worker_reads_;
   std::vector<uint64_t> dirty_;

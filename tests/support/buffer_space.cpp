@@ -7,7 +7,7 @@ namespace memscope::test {
 void BufferSpace::map(uint64_t start, uint64_t size) {
   if (size == 0) return;
   for (uint64_t page = start / kPage; page <= (start + size - 1) / kPage; ++page)
-    pages_.try_emplace(page).first->second;  // value-initialised: zeros
+    pages_.try_emplace(page);  // value-initialised: zeros
 }
 
 void BufferSpace::put(uint64_t address, const void* bytes, size_t n) {
