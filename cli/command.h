@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/util/error.h"
@@ -130,6 +131,10 @@ SessionOptions session_options(const GlobalOptions& global);
 // hides progress, never that a result is incomplete) and returns the exit
 // status: 3 with --strict if there was any, else 0.
 int report_warnings(const GlobalOptions& global, const std::vector<std::string>& warnings);
+// One "warning: ..." line on stderr. Warnings quote the image (a comm, a
+// path, a note's text): control characters and bytes that are not UTF-8
+// are shown as '.', so that a crafted image cannot drive the terminal.
+void print_warning(std::string_view warning);
 
 // Makes every registered plugin a subcommand of its own name.
 void register_plugin_commands();

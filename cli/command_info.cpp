@@ -15,6 +15,7 @@
 #include "cli/errors.h"
 #include "core/linux/discovery/banners.h"
 #include "core/util/hex.h"
+#include "core/util/printable.h"
 #include "core/util/progress.h"
 #include "core/session/session.h"
 
@@ -53,60 +54,68 @@ nlohmann::json physical_summary(PhysicalLayer& layer) {
   return j;
 }
 
+// A string of the summary as text on the terminal: much of it comes from
+// the image (banner, VMCOREINFO, file names, warnings), which must not
+// drive the terminal (control characters and bad UTF-8 shown as '.').
+std::string shown(const nlohmann::json& value) {
+  constexpr size_t kMaxShownBytes = size_t{1} << 20;  // guards the terminal only
+  return printable_text(value.get<std::string>(), kMaxShownBytes);
+}
+
 void print_text(const nlohmann::json& j) {
-  std::cout << "File:            " << j["file"].get<std::string>() << "\n"
-            << "Format:          " << j["format"].get<std::string>() << "\n"
+  std::cout << "File:            " << shown(j["file"]) << "\n"
+            << "Format:          " << shown(j["format"]) << "\n"
             << "File size:       " << j["file_size"].get<uint64_t>() << " bytes\n"
             << "Physical memory: " << j["physical_bytes"].get<uint64_t>() << " bytes in "
             << j["physical_ranges"].size() << " range(s)\n";
   for (const auto& r : j["physical_ranges"])
-    std::cout << "  " << r["start"].get<std::string>() << " - " << r["end"].get<std::string>() << "  ("
+    std::cout << "  " << shown(r["start"]) << " - " << shown(r["end"]) << "  ("
               << r["size"].get<uint64_t>() << " bytes)\n";
   std::cout << "Layers:          ";
   bool first = true;
   for (const auto& layer : j["layers"]) {
-    std::cout << (first ? "" : " <- ") << layer.get<std::string>();
+    std::cout << (first ? "" : " <- ") << shown(layer);
     first = false;
   }
   std::cout << "\n";
   for (const auto& [key, value] : j["details"].items())
-    std::cout << key << ":" << std::string(key.size() < 16 ? 16 - key.size() : 1, ' ') << value.get<std::string>()
+    std::cout << key << ":" << std::string(key.size() < 16 ? 16 - key.size() : 1, ' ') << shown(value)
               << "\n";
-  for (const auto& warning : j["warnings"]) std::cout << "Image warning:   " << warning.get<std::string>() << "\n";
+  for (const auto& warning : j["warnings"]) std::cout << "Image warning:   " << shown(warning) << "\n";
   const auto& notes = j["notes"];
   std::cout << "CPU notes:       " << notes["cpus"].get<size_t>() << "\n";
   for (size_t i = 0; i < notes["cr3"].size(); ++i)
-    if (!notes["cr3"][i].is_null()) std::cout << "  CPU " << i << " CR3: " << notes["cr3"][i].get<std::string>() << "\n";
+    if (!notes["cr3"][i].is_null()) std::cout << "  CPU " << i << " CR3: " << shown(notes["cr3"][i]) << "\n";
   if (!notes["vmcoreinfo"].empty()) {
     // The whole text is in -o json; the keys that locate the kernel here.
     std::cout << "VMCOREINFO:      " << notes["vmcoreinfo"].size() << " keys (all with -o json)\n";
     for (const char* key : {"OSRELEASE", "BUILD-ID", "KERNELOFFSET", "NUMBER(phys_base)", "SYMBOL(swapper_pg_dir)",
                             "SYMBOL(init_top_pgt)", "NUMBER(pgtable_l5_enabled)"})
       if (notes["vmcoreinfo"].contains(key))
-        std::cout << "  " << key << "=" << notes["vmcoreinfo"][key].get<std::string>() << "\n";
+        std::cout << "  " << key << "=" << shown(notes["vmcoreinfo"][key]) << "\n";
   }
   if (j.contains("kernel")) {
     const auto& k = j["kernel"];
     if (k.contains("error")) {
-      std::cout << "Kernel:          not found: " << k["error"].get<std::string>() << "\n";
+      std::cout << "Kernel:          not found: " << shown(k["error"]) << "\n";
       return;
     }
-    std::cout << "Kernel:          " << k["os_release"].get<std::string>() << " (found by "
-              << k["method"].get<std::string>() << ")\n"
-              << "How:             " << k["method_detail"].get<std::string>() << "\n"
-              << "Banner:          " << k["banner"].get<std::string>() << "\n"
-              << "KASLR virtual:   " << k["kaslr_virtual_shift"].get<std::string>() << "\n"
-              << "KASLR physical:  " << k["kaslr_physical_shift"].get<std::string>() << "\n"
-              << "DTB:             " << k["dtb"].get<std::string>() << "\n"
+    std::cout << "Kernel:          " << shown(k["os_release"]) << " (found by "
+              << shown(k["method"]) << ")\n"
+              << "How:             " << shown(k["method_detail"]) << "\n"
+              << "Banner:          " << shown(k["banner"]) << "\n"
+              << "KASLR virtual:   " << shown(k["kaslr_virtual_shift"]) << "\n"
+              << "KASLR physical:  " << shown(k["kaslr_physical_shift"]) << "\n"
+              << "DTB:             " << shown(k["dtb"]) << "\n"
               << "Paging:          " << k["paging_levels"].get<int>() << "-level\n";
-    for (const auto& warning : k["warnings"]) std::cout << "Warning:         " << warning.get<std::string>() << "\n";
+    for (const auto& warning : k["warnings"]) std::cout << "Warning:         " << shown(warning) << "\n";
     if (k.contains("profile")) {
-      std::cout << "Profile:         " << k["profile"].get<std::string>() << "\n";
+      std::cout << "Profile:         " << shown(k["profile"]) << "\n";
       if (k.contains("profile_source"))
-        std::cout << "Profile from:    " << k["profile_source"].get<std::string>() << ": "
-                  << k["profile_reason"].get<std::string>() << "\n";
+        std::cout << "Profile from:    " << shown(k["profile_source"]) << ": "
+                  << shown(k["profile_reason"]) << "\n";
     }
-    if (k.contains("profile_error")) std::cout << "Profile:         none: " << k["profile_error"].get<std::string>() << "\n";
+    if (k.contains("profile_error")) std::cout << "Profile:         none: " << shown(k["profile_error"]) << "\n";
   }
 }
 
@@ -129,10 +138,10 @@ void print_banners(const nlohmann::json& all) {
   }
   const auto& scan = all["scan"];
   std::cout << "Banners in RAM:  " << all["banners"].size() << (all["truncated"].get<bool>() ? " (list cut)" : "")
-            << (scan.contains("incomplete") ? " (incomplete: " + scan["incomplete"].get<std::string>() + ")" : "")
+            << (scan.contains("incomplete") ? " (incomplete: " + shown(scan["incomplete"]) + ")" : "")
             << "\n";
   for (const auto& banner : all["banners"])
-    std::cout << "  " << banner["address"].get<std::string>() << "  " << banner["text"].get<std::string>() << "\n";
+    std::cout << "  " << shown(banner["address"]) << "  " << shown(banner["text"]) << "\n";
   std::cout << "Scanned:         " << Progress::human_bytes(scan["bytes_scanned"].get<double>()) << " read, "
             << Progress::human_bytes(scan["bytes_skipped"].get<double>()) << " in " << scan["holes"].get<uint64_t>()
             << " hole(s) skipped unread, " << Progress::human_bytes(scan["bytes_unmapped"].get<double>())
@@ -149,13 +158,13 @@ void print_banners(const nlohmann::json& all) {
     return std::stoull(a["start"].get<std::string>(), nullptr, 16) < std::stoull(b["start"].get<std::string>(), nullptr, 16);
   });
   for (const auto& hole : holes)
-    std::cout << "  hole " << hole["start"].get<std::string>() << " - " << hole["end"].get<std::string>() << "  ("
+    std::cout << "  hole " << shown(hole["start"]) << " - " << shown(hole["end"]) << "  ("
               << Progress::human_bytes(hole["size"].get<double>()) << ")\n";
   if (scan["holes"].get<uint64_t>() > holes.size())
     std::cout << "  ... and " << scan["holes"].get<uint64_t>() - holes.size() << " smaller hole(s) (the "
               << ScanStats::kMaxHolesListed << " largest with -o json)\n";
-  for (const auto& fault : scan["faults"]) std::cout << "Read fault:      " << fault.get<std::string>() << "\n";
-  if (scan.contains("incomplete")) std::cout << "incomplete: " << scan["incomplete"].get<std::string>() << "\n";
+  for (const auto& fault : scan["faults"]) std::cout << "Read fault:      " << shown(fault) << "\n";
+  if (scan.contains("incomplete")) std::cout << "incomplete: " << shown(scan["incomplete"]) << "\n";
 }
 
 // Every banner in memory: the one whole-image pass info makes, on request.

@@ -84,7 +84,7 @@ int profile_info(const CommandContext& ctx) {
       if (cache_file || choice) throw;
       // The ISF's cache entry is damaged: rebuilt from the ISF, as a load
       // does with an entry it refuses.
-      std::cerr << "warning: " << e.what() << "; rebuilding the cache entry from " << file << "\n";
+      print_warning(std::string(e.what()) + "; rebuilding the cache entry from " + file);
       LoadOptions rebuild;
       rebuild.rebuild = true;
       profile = load_profile(file, rebuild);

@@ -3,6 +3,7 @@
 
 #include "cli/command.h"
 #include "core/util/error.h"
+#include "core/util/printable.h"
 
 namespace memscope::cli {
 Registry<Command>& command_registry() {
@@ -57,8 +58,14 @@ const std::string& require_image(const GlobalOptions& global) {
   return global.file;
 }
 
+void print_warning(std::string_view warning) {
+  // The limit only guards the terminal; no warning comes near it.
+  constexpr size_t kMaxWarningBytes = size_t{1} << 20;
+  std::cerr << "warning: " << printable_text(warning, kMaxWarningBytes) << "\n";
+}
+
 int report_warnings(const GlobalOptions& global, const std::vector<std::string>& warnings) {
-  for (const std::string& warning : warnings) std::cerr << "warning: " << warning << "\n";
+  for (const std::string& warning : warnings) print_warning(warning);
   return global.strict && !warnings.empty() ? kExitIncomplete : kExitOk;
 }
 

@@ -238,7 +238,7 @@ void load_plugin_libraries(const std::vector<std::string>& args) {
     result.loaded.insert(result.loaded.end(), own.loaded.begin(), own.loaded.end());
     result.refused.insert(result.refused.end(), own.refused.begin(), own.refused.end());
   }
-  for (const std::string& refused : result.refused) std::cerr << "warning: " << refused << "\n";
+  for (const std::string& refused : result.refused) print_warning(refused);
 }
 
 int run(int argc, char** argv, bool& verbose) {

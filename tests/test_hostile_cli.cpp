@@ -5,6 +5,7 @@
 // exits 0, or 3 with --strict; a truncated image's own warning comes
 // first, and `info` shows it.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -186,4 +187,52 @@ TEST_CASE("cli: --strict where it cannot apply is a usage error / report and plu
   test::CliRun plugins = test::run_cli({"plugins", "--strict"});
   CHECK(plugins.status == 2);
   CHECK_THAT(plugins.err, Catch::Contains("--strict does not apply to plugins"));
+}
+
+TEST_CASE("cli: text from the image cannot drive the terminal / tables, warnings and info show control bytes as dots") {
+  test::SyntheticOptions options;
+  options.processes = test::SyntheticLinux::default_processes();
+  auto user = std::find_if(options.processes.begin(), options.processes.end(), [](const test::SyntheticProcess& p) {
+    return !p.kernel_thread && !p.hidden && !p.argv.empty();
+  });
+  REQUIRE(user != options.processes.end());
+  test::SyntheticProcess& evil = *user;
+  evil.comm = "ev\x1b[2Jil\xc2\x9b";
+  evil.argv = {"/bin/x", "\x1b]0;owned\x07", "caf\xc3\xa9"};
+  test::SyntheticLinux kernel(options);
+  test::TempDir dir("hostile-cli-terminal");
+  // A file name is text the analyst did not choose either.
+  const std::string image = dir.file("cut\x1b[2J.lime"), profile = dir.file("profile.json");
+  kernel.write_lime(image);
+  kernel.write_profile(profile);
+  const uint64_t size = std::filesystem::file_size(image);
+  REQUIRE(size > 4096 * 3);
+  std::filesystem::resize_file(image, size - 4096 * 3);
+
+  auto no_control = [](const std::string& text) {
+    return std::none_of(text.begin(), text.end(), [](char c) {
+             const auto b = static_cast<unsigned char>(c);
+             return (b < 0x20 && c != '\n') || b == 0x7f;
+           }) &&
+           text.find("\xc2\x9b") == std::string::npos;
+  };
+  for (const char* plugin : {"linux.pslist", "linux.psaux"}) {
+    test::CliRun run = test::run_cli({plugin, "-f", image, "-p", profile});
+    INFO(plugin << "\n" << run.out << run.err);
+    CHECK(run.status == 0);
+    CHECK(no_control(run.out));
+    CHECK(no_control(run.err));
+    CHECK_THAT(run.err, Catch::Contains("warning: " + dir.file("cut.[2J.lime") + ": truncated"));
+    CHECK_THAT(run.out, Catch::Contains("ev.[2Jil."));
+  }
+  test::CliRun psaux = test::run_cli({"linux.psaux", "-f", image, "-p", profile, "--wide"});
+  CHECK_THAT(psaux.out, Catch::Contains(".]0;owned.") && Catch::Contains("caf\xc3\xa9"));
+  test::CliRun info = test::run_cli({"info", "-f", image, "-p", profile});
+  INFO(info.out << info.err);
+  CHECK(no_control(info.out));
+  CHECK(no_control(info.err));
+  CHECK_THAT(info.out, Catch::Contains("Image warning:   " + dir.file("cut.[2J.lime")));
+  // JSON keeps the exact bytes, escaped.
+  test::CliRun json = test::run_cli({"linux.pslist", "-f", image, "-p", profile, "-o", "json", "-q"});
+  CHECK_THAT(json.out, Catch::Contains("ev\\u001b[2Jil"));
 }

@@ -5,16 +5,16 @@
 #include <algorithm>
 
 #include "cli/render/render.h"
+#include "core/util/printable.h"
 
 namespace memscope {
 namespace {
 
-// Text cells stay on one line: control characters would break the table.
-std::string printable(std::string text) {
-  for (char& c : text)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '.';
-  return text;
-}
+// Text cells stay on one line and cannot drive the terminal: control
+// characters (C0 and C1) and bytes that are not UTF-8 (a comm, a path read
+// from the image) are shown as '.'. The limit guards the terminal only:
+// cells are cut to the column's width later.
+std::string printable(const std::string& text) { return printable_text(text, size_t{1} << 20); }
 
 size_t characters(const std::string& text) {
   return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
