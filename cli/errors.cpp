@@ -5,16 +5,21 @@
 #include <vector>
 #include <string_view>
 
+#include "core/util/printable.h"
+
 namespace memscope::cli {
 namespace {
 
 constexpr std::string_view kPrefix = "memscope: ";
 constexpr std::string_view kMore = " (-v: all of it)";
 
+// One line that cannot drive the terminal: C0 controls (a newline in a
+// library's message) as spaces, then C1 controls and bytes that are not
+// UTF-8 (a path, text quoted from the image) as '.'.
 std::string flat(std::string text) {
   for (char& c : text)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  return text;
+  return printable_text(text, size_t{1} << 20);
 }
 
 }  // namespace

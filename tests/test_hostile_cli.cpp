@@ -232,6 +232,11 @@ TEST_CASE("cli: text from the image cannot drive the terminal / tables, warnings
   CHECK(no_control(info.out));
   CHECK(no_control(info.err));
   CHECK_THAT(info.out, Catch::Contains("Image warning:   " + dir.file("cut.[2J.lime")));
+  // An error quoting a file name is one clean line too.
+  test::CliRun missing = test::run_cli({"info", "-f", dir.file("missing\x1b[2J\xc2\x9b.lime")});
+  CHECK(missing.status == 1);
+  CHECK(no_control(missing.err));
+  CHECK_THAT(missing.err, Catch::Contains("missing [2J..lime"));
   // JSON keeps the exact bytes, escaped.
   test::CliRun json = test::run_cli({"linux.pslist", "-f", image, "-p", profile, "-o", "json", "-q"});
   CHECK_THAT(json.out, Catch::Contains("ev\\u001b[2Jil"));
