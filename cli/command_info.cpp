@@ -58,8 +58,7 @@ nlohmann::json physical_summary(PhysicalLayer& layer) {
 // the image (banner, VMCOREINFO, file names, warnings), which must not
 // drive the terminal (control characters and bad UTF-8 shown as '.').
 std::string shown(const nlohmann::json& value) {
-  constexpr size_t kMaxShownBytes = size_t{1} << 20;  // guards the terminal only
-  return printable_text(value.get<std::string>(), kMaxShownBytes);
+  return printable_text(value.get<std::string>(), kMaxShownTextBytes);
 }
 
 void print_text(const nlohmann::json& j) {

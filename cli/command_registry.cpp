@@ -59,9 +59,7 @@ const std::string& require_image(const GlobalOptions& global) {
 }
 
 void print_warning(std::string_view warning) {
-  // The limit only guards the terminal; no warning comes near it.
-  constexpr size_t kMaxWarningBytes = size_t{1} << 20;
-  std::cerr << "warning: " << printable_text(warning, kMaxWarningBytes) << "\n";
+  std::cerr << "warning: " << printable_text(warning, kMaxShownTextBytes) << "\n";
 }
 
 int report_warnings(const GlobalOptions& global, const std::vector<std::string>& warnings) {

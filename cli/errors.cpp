@@ -19,7 +19,7 @@ constexpr std::string_view kMore = " (-v: all of it)";
 std::string flat(std::string text) {
   for (char& c : text)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  return printable_text(text, size_t{1} << 20);
+  return printable_text(text, kMaxShownTextBytes);
 }
 
 }  // namespace

@@ -12,9 +12,9 @@ namespace {
 
 // Text cells stay on one line and cannot drive the terminal: control
 // characters (C0 and C1) and bytes that are not UTF-8 (a comm, a path read
-// from the image) are shown as '.'. The limit guards the terminal only:
-// cells are cut to the column's width later.
-std::string printable(const std::string& text) { return printable_text(text, size_t{1} << 20); }
+// from the image) are shown as '.'. Cells are cut to the column's width
+// later.
+std::string printable(const std::string& text) { return printable_text(text, kMaxShownTextBytes); }
 
 size_t characters(const std::string& text) {
   return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {

@@ -14,4 +14,8 @@ namespace memscope {
 // text ends with " [cut at N bytes]".
 std::string printable_text(std::string_view text, size_t max_bytes);
 
+// The limit for text shown whole (a warning, a table cell, an error, a
+// line of `info`): it only guards the terminal, no real text comes near it.
+inline constexpr size_t kMaxShownTextBytes = size_t{1} << 20;
+
 }  // namespace memscope
